@@ -1,0 +1,527 @@
+/*
+ * weft — an embeddable WebRTC stack in C.
+ *
+ * This header is the reference for the public API. Everything that is not
+ * declared here (or in weft-glib.h / weft-version.h) is internal.
+ *
+ * Conventions (see doc/ownership.md, doc/threading.md, doc/errors.md):
+ *
+ * Return values
+ *   Functions that can fail return int: WEFT_OK (0) or a negative weft_err.
+ *   Constructors return a pointer or NULL. On every failure the calling
+ *   thread's last error is set: weft_last_error() / weft_last_error_message()
+ *   give the code and a human-readable detail ("SDP line 14: ...").
+ *   If a function that takes a callback fails, that callback is never called
+ *   for that request.
+ *
+ * Ownership
+ *   *_new / weft_pc_create_data_channel return a new reference, released with
+ *   *_unref (weft_config_free for the non-refcounted config). Objects handed to
+ *   callbacks are borrowed for the duration of the callback (take a *_ref to
+ *   keep one). *_unref(NULL) and *_free(NULL) are no-ops. Strings returned
+ *   through char ** are newly allocated: free them with weft_free(). Input
+ *   pointers are only read during the call. Data passed to a callback is valid
+ *   only until the callback returns. Destruction order is free: releasing a
+ *   weft_pc while a weft_dc reference is still held leaves a closed, inert dc
+ *   whose calls return WEFT_ERR_CLOSED.
+ *
+ * Threads
+ *   1. Every function may be called from any thread, including from inside
+ *      callbacks, unless its comment says otherwise.
+ *   2. Callbacks for the objects of one weft_context are called one at a time,
+ *      in the order the events happened, on that context's callback thread:
+ *      the context thread (WEFT_CONTEXT_THREAD), the thread calling
+ *      weft_context_dispatch() (WEFT_CONTEXT_QUEUED), or the thread iterating
+ *      the GMainContext (weft_context_new_for_main_context()).
+ *      Callbacks are never called from inside a weft_* call you made, except
+ *      weft_context_dispatch(), whose job it is.
+ *   3. After weft_pc_close() / weft_dc_close() returns, no further callback is
+ *      called for that object (or, for a pc, its data channels), except the one
+ *      you may be calling it from.
+ *   4. Events that happen before a handler is set are not lost: state and
+ *      one-shot events are replayed when the handler is set, data-channel
+ *      messages are held (bounded) until on_message is set.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <weft/weft-version.h>
+
+/* ===== Export macros ===================================================== */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#if defined(WEFT_STATIC)
+#define WEFT_API
+#elif defined(WEFT_BUILDING_LIBRARY)
+#define WEFT_API __declspec(dllexport)
+#else
+#define WEFT_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define WEFT_API __attribute__((visibility("default")))
+#else
+#define WEFT_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ===== Opaque objects ==================================================== */
+typedef struct weft_context weft_context; /* event loop + callback thread */
+typedef struct weft_config weft_config;   /* RTCConfiguration (+ extensions) */
+typedef struct weft_pc weft_pc;           /* RTCPeerConnection */
+typedef struct weft_dc weft_dc;           /* RTCDataChannel */
+
+/* ===== Errors ============================================================ */
+/* X(name, code, W3C DOMException name, message): one list drives the enum,
+ * weft_err_name(), weft_err_dom_name() and weft_strerror(). */
+#define WEFT_ERRNO_MAP(X)                                                          \
+  X(INVALID_ARG, -1, "TypeError", "invalid argument")                              \
+  X(INVALID_STATE, -2, "InvalidStateError", "invalid state")                       \
+  X(INVALID_ACCESS, -3, "InvalidAccessError", "invalid access")                    \
+  X(INVALID_MODIFICATION, -4, "InvalidModificationError", "modification not allowed") \
+  X(SYNTAX, -5, "SyntaxError", "malformed input")                                  \
+  X(OPERATION, -6, "OperationError", "operation failed")                           \
+  X(NOT_SUPPORTED, -7, "NotSupportedError", "not supported")                       \
+  X(RANGE, -8, "RangeError", "value out of range")                                 \
+  X(TOO_BIG, -9, "TypeError", "message too big")                                   \
+  X(AGAIN, -10, "OperationError", "send buffer full")                              \
+  X(CLOSED, -11, "InvalidStateError", "object closed")                             \
+  X(NO_MEMORY, -12, "UnknownError", "out of memory")                               \
+  X(TIMEOUT, -13, "OperationError", "timed out")                                   \
+  X(WRONG_THREAD, -14, "InvalidStateError", "not allowed on this thread")          \
+  X(INTERNAL, -15, "UnknownError", "internal error")
+
+typedef enum weft_err {
+  WEFT_OK = 0,
+#define WEFT_ERR_ENUM_(name, code, dom, msg) WEFT_ERR_##name = code,
+  WEFT_ERRNO_MAP(WEFT_ERR_ENUM_)
+#undef WEFT_ERR_ENUM_
+  WEFT_ERR_LAST_ = -16
+} weft_err;
+
+/** Static English text for @err ("invalid state"); never NULL, "unknown error"
+ *  for codes outside the table. Any thread. */
+WEFT_API const char *weft_strerror(int err);
+/** Enum spelling of @err ("WEFT_ERR_INVALID_STATE"); never NULL. Any thread. */
+WEFT_API const char *weft_err_name(int err);
+/** W3C DOMException name for @err ("InvalidStateError"); never NULL. */
+WEFT_API const char *weft_err_dom_name(int err);
+/** Code of the calling thread's last failed weft_* call (WEFT_OK if the last
+ *  call succeeded or none failed yet). Thread-local. */
+WEFT_API int weft_last_error(void);
+/** Detail message of the calling thread's last failure; never NULL ("" if
+ *  none). Valid until the next weft_* call on this thread. Thread-local. */
+WEFT_API const char *weft_last_error_message(void);
+
+/** W3C RTCErrorDetailType (+ ICE) for failures delivered asynchronously. */
+typedef enum weft_error_detail {
+  WEFT_DETAIL_NONE = 0,
+  WEFT_DETAIL_DATA_CHANNEL_FAILURE,
+  WEFT_DETAIL_DTLS_FAILURE,
+  WEFT_DETAIL_FINGERPRINT_FAILURE,
+  WEFT_DETAIL_SCTP_FAILURE,
+  WEFT_DETAIL_SDP_SYNTAX_ERROR,
+  WEFT_DETAIL_ICE_FAILURE
+} weft_error_detail;
+
+/** Passed to on_error callbacks; library-owned, valid during the callback. */
+typedef struct weft_error_info {
+  int code;                 /* weft_err */
+  weft_error_detail detail; /* what failed */
+  const char *message;      /* human-readable, never NULL */
+  int sctp_cause;           /* RFC 4960 cause code, or -1 */
+  int dtls_alert;           /* TLS alert received/sent, or -1 */
+} weft_error_info;
+
+/** W3C string of @d ("dtls-failure", "" for NONE). Static. */
+WEFT_API const char *weft_error_detail_to_string(weft_error_detail d);
+
+/* ===== Memory, version, logging ========================================== */
+/** Frees any string or array the library returned through an out-parameter.
+ *  NULL is a no-op. Any thread. */
+WEFT_API void weft_free(void *ptr);
+/** WEFT_VERSION_NUMBER the library was built as (compare with the header's). */
+WEFT_API unsigned weft_version(void);
+/** "0.1.0". Static. */
+WEFT_API const char *weft_version_string(void);
+/** Versions of the dependencies compiled in: "libnice 0.1.21; mbedTLS 2.28.3;
+ *  libsrtp2 2.5.0; usrsctp 0.9.5.0; GLib 2.74.6". Static. */
+WEFT_API const char *weft_build_info(void);
+
+typedef enum weft_log_level {
+  WEFT_LOG_NONE = 0,
+  WEFT_LOG_ERROR,
+  WEFT_LOG_WARNING,
+  WEFT_LOG_INFO,
+  WEFT_LOG_DEBUG,
+  WEFT_LOG_TRACE
+} weft_log_level;
+
+/** Log handler. @component is one of "pc", "ice", "nice" (libnice's own
+ *  messages), "dtls", "mbedtls", "sctp", "usrsctp", "dc", "sdp", "jsep",
+ *  "loop", "api". Called from any library thread, never concurrently (the
+ *  library serializes calls), never re-entrantly. It must not call weft_*
+ *  functions other than weft_strerror() and the *_to_string() functions. */
+typedef void (*weft_log_fn)(weft_log_level level, const char *component, const char *message,
+                            void *user_data);
+/** Installs @fn (NULL restores the default, which writes to stderr). */
+WEFT_API void weft_set_log_handler(weft_log_fn fn, void *user_data);
+/** Sets the level of every component (default WEFT_LOG_WARNING, or what the
+ *  environment variable WEFT_DEBUG says at first use). */
+WEFT_API void weft_set_log_level(weft_log_level level);
+/** Sets levels per component: "ice:debug,dtls:trace,*:warning". Levels are
+ *  none, error, warning, info, debug, trace (or 0..5). The same grammar is read
+ *  from WEFT_DEBUG at first use. Returns WEFT_ERR_SYNTAX on a bad spec (nothing
+ *  is changed then). */
+WEFT_API int weft_set_log_spec(const char *spec);
+
+/* ===== Context: where the engine runs and where callbacks are called ====== */
+typedef enum weft_context_mode {
+  WEFT_CONTEXT_THREAD = 0, /* private thread + private GMainContext; callbacks on it */
+  WEFT_CONTEXT_QUEUED = 1  /* private thread runs the engine; callbacks are queued and
+                              run by weft_context_dispatch() on the caller's thread  */
+} weft_context_mode;
+
+typedef struct weft_context_options {
+  uint32_t struct_size;       /* sizeof(weft_context_options) */
+  weft_context_mode mode;     /* default WEFT_CONTEXT_THREAD */
+  const char *thread_name;    /* NULL = "weft" */
+  uint32_t max_queued_events; /* QUEUED mode: bound on undelivered events, 0 = 65536 */
+} weft_context_options;
+#define WEFT_CONTEXT_OPTIONS_INIT {sizeof(weft_context_options), WEFT_CONTEXT_THREAD, NULL, 0}
+
+/** Creates a context: a private GMainContext and a thread that runs it.
+ *  @opts may be NULL (defaults). Returns a new reference or NULL
+ *  (WEFT_ERR_INVALID_ARG for a bad mode or struct_size). */
+WEFT_API weft_context *weft_context_new(const weft_context_options *opts);
+/** Adds a reference; returns @ctx. */
+WEFT_API weft_context *weft_context_ref(weft_context *ctx);
+/** Drops a reference. The last one stops the thread after every peer
+ *  connection of the context has been released; it must not be dropped from
+ *  one of the context's own callbacks (it is then released later, safely).
+ *  NULL is a no-op. */
+WEFT_API void weft_context_unref(weft_context *ctx);
+/** 1 if the calling thread is the context's engine thread (or, in GLib mode,
+ *  currently owns its GMainContext), else 0. */
+WEFT_API int weft_context_is_current(const weft_context *ctx);
+/** QUEUED mode: a file descriptor that is readable while events are pending.
+ *  Owned by the context; do not close or read it. WEFT_ERR_INVALID_STATE in
+ *  other modes. */
+WEFT_API int weft_context_get_fd(weft_context *ctx);
+/** QUEUED mode: runs up to @max pending callbacks (all if @max <= 0) on the
+ *  calling thread and returns how many ran. WEFT_ERR_WRONG_THREAD if called
+ *  from inside a callback of this context, WEFT_ERR_INVALID_STATE in other
+ *  modes. */
+WEFT_API int weft_context_dispatch(weft_context *ctx, int max);
+/** QUEUED mode: waits up to @timeout_ms (negative = forever) until an event is
+ *  pending. Returns 1 if one is, 0 on timeout, or an error as dispatch. */
+WEFT_API int weft_context_wait(weft_context *ctx, int timeout_ms);
+
+/* ===== Configuration (RTCConfiguration + extensions) ====================== */
+typedef enum weft_ice_transport_policy {
+  WEFT_ICE_POLICY_ALL = 0,
+  WEFT_ICE_POLICY_RELAY
+} weft_ice_transport_policy;
+
+/** A new configuration with W3C defaults (no ICE server). Free with
+ *  weft_config_free(). A configuration is not thread-safe; weft_pc_new()
+ *  copies it. */
+WEFT_API weft_config *weft_config_new(void);
+WEFT_API weft_config *weft_config_copy(const weft_config *cfg);
+WEFT_API void weft_config_free(weft_config *cfg);
+/** Adds an ICE server by W3C URL: "stun:host[:port]", "turn:host[:port]
+ *  [?transport=udp|tcp]". @username/@credential are required for turn: and
+ *  ignored for stun:. Errors: WEFT_ERR_SYNTAX (malformed URL),
+ *  WEFT_ERR_INVALID_ACCESS (turn: without credentials),
+ *  WEFT_ERR_NOT_SUPPORTED ("turns:" — libnice cannot do TLS to a TURN server). */
+WEFT_API int weft_config_add_ice_server(weft_config *cfg, const char *url, const char *username,
+                                        const char *credential);
+/** ALL (default) or RELAY (only relay candidates are gathered and used). */
+WEFT_API int weft_config_set_ice_transport_policy(weft_config *cfg, weft_ice_transport_policy p);
+/** Extension: local UDP port range for host candidates (0,0 = any).
+ *  WEFT_ERR_RANGE if @min > @max. */
+WEFT_API int weft_config_set_port_range(weft_config *cfg, uint16_t min, uint16_t max);
+/** Extension: the a=max-message-size weft advertises (default 262144; 0 means
+ *  "any size" per RFC 8841). */
+WEFT_API int weft_config_set_max_message_size(weft_config *cfg, size_t bytes);
+/** Extension: bufferedAmount limit per data channel above which sends fail with
+ *  WEFT_ERR_AGAIN (default 16 MiB). */
+WEFT_API int weft_config_set_send_buffer_limit(weft_config *cfg, size_t bytes);
+/** Extension: gather on loopback addresses too (127.0.0.1, ::1). Off by default
+ *  (like browsers); tests and single-machine demos turn it on. */
+WEFT_API int weft_config_set_enable_loopback(weft_config *cfg, int enable);
+/** Extension: use a fresh certificate for this peer connection instead of the
+ *  one shared by every peer connection of its context (the default reuses one
+ *  ECDSA P-256 certificate per context, generated once). */
+WEFT_API int weft_config_set_certificate_reuse(weft_config *cfg, int reuse);
+
+/* ===== Peer connection ==================================================== */
+typedef enum weft_pc_state {
+  WEFT_PC_NEW = 0,
+  WEFT_PC_CONNECTING,
+  WEFT_PC_CONNECTED,
+  WEFT_PC_DISCONNECTED,
+  WEFT_PC_FAILED,
+  WEFT_PC_CLOSED
+} weft_pc_state;
+typedef enum weft_ice_connection_state {
+  WEFT_ICE_NEW = 0,
+  WEFT_ICE_CHECKING,
+  WEFT_ICE_CONNECTED,
+  WEFT_ICE_COMPLETED,
+  WEFT_ICE_DISCONNECTED,
+  WEFT_ICE_FAILED,
+  WEFT_ICE_CLOSED
+} weft_ice_connection_state;
+typedef enum weft_ice_gathering_state {
+  WEFT_GATHERING_NEW = 0,
+  WEFT_GATHERING_GATHERING,
+  WEFT_GATHERING_COMPLETE
+} weft_ice_gathering_state;
+typedef enum weft_signaling_state {
+  WEFT_SIGNALING_STABLE = 0,
+  WEFT_SIGNALING_HAVE_LOCAL_OFFER,
+  WEFT_SIGNALING_HAVE_REMOTE_OFFER,
+  WEFT_SIGNALING_HAVE_LOCAL_PRANSWER,
+  WEFT_SIGNALING_HAVE_REMOTE_PRANSWER,
+  WEFT_SIGNALING_CLOSED
+} weft_signaling_state;
+typedef enum weft_sdp_type {
+  WEFT_SDP_UNSPEC = 0,
+  WEFT_SDP_OFFER,
+  WEFT_SDP_PRANSWER,
+  WEFT_SDP_ANSWER,
+  WEFT_SDP_ROLLBACK
+} weft_sdp_type;
+typedef enum weft_desc_which {
+  WEFT_DESC_LOCAL = 0, /* pending if any, else current (W3C localDescription) */
+  WEFT_DESC_REMOTE,
+  WEFT_DESC_CURRENT_LOCAL,
+  WEFT_DESC_CURRENT_REMOTE,
+  WEFT_DESC_PENDING_LOCAL,
+  WEFT_DESC_PENDING_REMOTE
+} weft_desc_which;
+
+/* W3C strings ("connected", "have-local-offer", "offer"); static, never NULL. */
+WEFT_API const char *weft_pc_state_to_string(weft_pc_state s);
+WEFT_API const char *weft_ice_connection_state_to_string(weft_ice_connection_state s);
+WEFT_API const char *weft_ice_gathering_state_to_string(weft_ice_gathering_state s);
+WEFT_API const char *weft_signaling_state_to_string(weft_signaling_state s);
+WEFT_API const char *weft_sdp_type_to_string(weft_sdp_type t);
+/** "offer" → WEFT_SDP_OFFER ...; WEFT_SDP_UNSPEC if unknown or NULL. */
+WEFT_API weft_sdp_type weft_sdp_type_from_string(const char *s);
+
+/** RTCIceCandidateInit. */
+typedef struct weft_ice_candidate {
+  const char *candidate;         /* "candidate:..." (an "a=" prefix is accepted) */
+  const char *sdp_mid;           /* NULL if unknown */
+  int sdp_mline_index;           /* -1 if unknown */
+  const char *username_fragment; /* NULL if unknown */
+} weft_ice_candidate;
+
+typedef struct weft_offer_options { /* RTCOfferOptions */
+  uint32_t struct_size;
+  int ice_restart; /* reserved: ICE restart lands with NAT traversal */
+} weft_offer_options;
+#define WEFT_OFFER_OPTIONS_INIT {sizeof(weft_offer_options), 0}
+
+/* Callbacks. The pc (and dc) passed in are borrowed for the call. */
+typedef void (*weft_pc_ice_candidate_fn)(weft_pc *pc, const weft_ice_candidate *c /* NULL = done */,
+                                         void *user_data);
+typedef void (*weft_pc_state_fn)(weft_pc *pc, weft_pc_state state, void *user_data);
+typedef void (*weft_pc_ice_state_fn)(weft_pc *pc, weft_ice_connection_state state,
+                                     void *user_data);
+typedef void (*weft_pc_gathering_fn)(weft_pc *pc, weft_ice_gathering_state state, void *user_data);
+typedef void (*weft_pc_signaling_fn)(weft_pc *pc, weft_signaling_state state, void *user_data);
+typedef void (*weft_pc_negotiation_needed_fn)(weft_pc *pc, void *user_data);
+typedef void (*weft_pc_data_channel_fn)(weft_pc *pc, weft_dc *dc, void *user_data);
+typedef void (*weft_pc_error_fn)(weft_pc *pc, const weft_error_info *error, void *user_data);
+
+/** Creates a peer connection on @ctx (NULL: a process-wide default context of
+ *  the THREAD kind, created on first use). @cfg is copied (NULL = defaults).
+ *  Returns a new reference, or NULL (WEFT_ERR_INVALID_ARG, WEFT_ERR_OPERATION if
+ *  ICE or the certificate could not be set up). */
+WEFT_API weft_pc *weft_pc_new(weft_context *ctx, const weft_config *cfg);
+WEFT_API weft_pc *weft_pc_ref(weft_pc *pc);
+/** Drops a reference; the last one closes the pc (as weft_pc_close()) and frees
+ *  it once the engine is done with it. NULL is a no-op. */
+WEFT_API void weft_pc_unref(weft_pc *pc);
+/** W3C close(): idempotent; stops ICE/DTLS/SCTP, closes every data channel,
+ *  sets every state to closed *without* firing state-change callbacks. After it
+ *  returns no callback fires for the pc or its data channels (except the one it
+ *  is called from). Returns WEFT_OK. */
+WEFT_API int weft_pc_close(weft_pc *pc);
+/** Sets the pointer passed to every callback of the pc (and, as their initial
+ *  user data, of data channels it surfaces through on_data_channel). @destroy
+ *  (may be NULL) is called with the previous pointer when it is replaced and
+ *  with the last one when the pc is freed, on whichever thread drops the last
+ *  reference. */
+WEFT_API int weft_pc_set_user_data(weft_pc *pc, void *user_data, void (*destroy)(void *));
+WEFT_API void *weft_pc_get_user_data(const weft_pc *pc);
+
+/* Handlers. Each returns WEFT_OK, or WEFT_ERR_CLOSED once the pc is closed.
+ * Setting NULL removes the handler. State handlers are called with the current
+ * state when set after a change they missed (replay rule). */
+WEFT_API int weft_pc_set_on_ice_candidate(weft_pc *pc, weft_pc_ice_candidate_fn fn);
+WEFT_API int weft_pc_set_on_connection_state_change(weft_pc *pc, weft_pc_state_fn fn);
+WEFT_API int weft_pc_set_on_ice_connection_state_change(weft_pc *pc, weft_pc_ice_state_fn fn);
+WEFT_API int weft_pc_set_on_ice_gathering_state_change(weft_pc *pc, weft_pc_gathering_fn fn);
+WEFT_API int weft_pc_set_on_signaling_state_change(weft_pc *pc, weft_pc_signaling_fn fn);
+WEFT_API int weft_pc_set_on_negotiation_needed(weft_pc *pc, weft_pc_negotiation_needed_fn fn);
+WEFT_API int weft_pc_set_on_data_channel(weft_pc *pc, weft_pc_data_channel_fn fn);
+WEFT_API int weft_pc_set_on_error(weft_pc *pc, weft_pc_error_fn fn);
+
+/* Negotiation (JSEP). Synchronous: each call returns once the step is applied
+ * on the context thread; effects (candidates, states, channels) arrive later
+ * through callbacks.
+ * Errors: WEFT_ERR_SYNTAX (malformed SDP; the detail names the line),
+ * WEFT_ERR_INVALID_STATE (wrong signaling state), WEFT_ERR_INVALID_ACCESS (the
+ * description cannot be applied, e.g. no ICE credentials or fingerprint),
+ * WEFT_ERR_NOT_SUPPORTED (e.g. an unknown fingerprint hash), WEFT_ERR_CLOSED. */
+
+/** Creates an offer. @opts may be NULL. *@sdp_out gets a new string (weft_free). */
+WEFT_API int weft_pc_create_offer(weft_pc *pc, const weft_offer_options *opts, char **sdp_out);
+/** Creates an answer to the remote offer (state have-remote-offer). */
+WEFT_API int weft_pc_create_answer(weft_pc *pc, char **sdp_out);
+/** Applies a local description. (WEFT_SDP_UNSPEC, NULL) is the implicit form:
+ *  creates and applies an offer in stable, an answer in have-remote-offer.
+ *  Starts ICE gathering. */
+WEFT_API int weft_pc_set_local_description(weft_pc *pc, weft_sdp_type type, const char *sdp);
+/** Applies a remote description (offer or answer); candidates inside it are
+ *  added, a=end-of-candidates ends the remote candidates.
+ *  WEFT_SDP_ROLLBACK (sdp may be NULL) returns a have-local-offer or
+ *  have-remote-offer pc to stable. */
+WEFT_API int weft_pc_set_remote_description(weft_pc *pc, weft_sdp_type type, const char *sdp);
+/** Adds a remote candidate (trickle). @c NULL, or an empty candidate string,
+ *  means end-of-candidates. Candidates whose address is an mDNS ".local" name
+ *  are resolved with the system resolver and skipped if that fails (the
+ *  connection may then still succeed through peer-reflexive candidates).
+ *  Errors: WEFT_ERR_SYNTAX (malformed candidate), WEFT_ERR_INVALID_STATE (no
+ *  remote description yet), WEFT_ERR_OPERATION (unknown mid / ufrag). */
+WEFT_API int weft_pc_add_ice_candidate(weft_pc *pc, const weft_ice_candidate *c);
+/** Copies a description into a new string (*@sdp_out, weft_free; NULL if there
+ *  is none) and its type into *@type_out (may be NULL). The local description
+ *  includes every candidate gathered so far, and a=end-of-candidates once
+ *  gathering is complete: for non-trickle signaling, wait for
+ *  WEFT_GATHERING_COMPLETE and read WEFT_DESC_LOCAL. */
+WEFT_API int weft_pc_get_description(weft_pc *pc, weft_desc_which which, weft_sdp_type *type_out,
+                                     char **sdp_out);
+
+/* Introspection: lock-free reads, callable from any thread. */
+WEFT_API weft_pc_state weft_pc_get_connection_state(const weft_pc *pc);
+WEFT_API weft_ice_connection_state weft_pc_get_ice_connection_state(const weft_pc *pc);
+WEFT_API weft_ice_gathering_state weft_pc_get_ice_gathering_state(const weft_pc *pc);
+WEFT_API weft_signaling_state weft_pc_get_signaling_state(const weft_pc *pc);
+/** Selected ICE pair as two candidate strings (weft_free each).
+ *  WEFT_ERR_INVALID_STATE until ICE has selected a pair. */
+WEFT_API int weft_pc_get_selected_candidate_pair(weft_pc *pc, char **local, char **remote);
+/** "sha-256 AB:CD:..." of the local certificate (weft_free). */
+WEFT_API int weft_pc_get_local_fingerprint(weft_pc *pc, char **fingerprint_out);
+/** Largest message this pc may send: the remote's a=max-message-size (65536
+ *  if it gave none, per RFC 8841 §6), or 0 before a remote description.
+ *  "Any size" (0 in SDP) reads as SIZE_MAX. */
+WEFT_API int weft_pc_get_max_message_size(weft_pc *pc, size_t *bytes_out);
+
+/* ===== Data channels ====================================================== */
+typedef enum weft_dc_state {
+  WEFT_DC_CONNECTING = 0,
+  WEFT_DC_OPEN,
+  WEFT_DC_CLOSING,
+  WEFT_DC_CLOSED
+} weft_dc_state;
+typedef enum weft_priority {
+  WEFT_PRIORITY_VERY_LOW = 0,
+  WEFT_PRIORITY_LOW,
+  WEFT_PRIORITY_MEDIUM,
+  WEFT_PRIORITY_HIGH
+} weft_priority;
+typedef enum weft_msg_type { WEFT_MSG_BINARY = 0, WEFT_MSG_TEXT = 1 } weft_msg_type;
+
+typedef struct weft_dc_init { /* RTCDataChannelInit */
+  uint32_t struct_size;
+  int ordered;                  /* default 1 */
+  int32_t max_packet_life_time; /* ms, -1 = unset */
+  int32_t max_retransmits;      /* -1 = unset */
+  const char *protocol;         /* NULL = "" */
+  int negotiated;               /* default 0 */
+  int32_t id;                   /* -1 = auto; required (0..1023) if negotiated */
+  weft_priority priority;
+} weft_dc_init;
+#define WEFT_DC_INIT {sizeof(weft_dc_init), 1, -1, -1, NULL, 0, -1, WEFT_PRIORITY_LOW}
+
+typedef void (*weft_dc_event_fn)(weft_dc *dc, void *user_data); /* open, closing, close, low */
+/* TEXT messages are valid UTF-8 (as received) with data[size] == '\0'. */
+typedef void (*weft_dc_message_fn)(weft_dc *dc, weft_msg_type type, const void *data, size_t size,
+                                   void *user_data);
+typedef void (*weft_dc_error_fn)(weft_dc *dc, const weft_error_info *error, void *user_data);
+
+/** Creates a data channel (W3C createDataChannel). It opens once the SCTP
+ *  association is up (DCEP, RFC 8832) — or at once for negotiated channels.
+ *  Returns a new reference, or NULL: WEFT_ERR_INVALID_ARG (label or protocol
+ *  longer than 65535 bytes, both max_retransmits and max_packet_life_time set,
+ *  negotiated without id), WEFT_ERR_RANGE (id > 1023), WEFT_ERR_OPERATION (id
+ *  in use), WEFT_ERR_CLOSED. A first channel on a pc without one fires
+ *  negotiation-needed. */
+WEFT_API weft_dc *weft_pc_create_data_channel(weft_pc *pc, const char *label,
+                                              const weft_dc_init *init);
+WEFT_API weft_dc *weft_dc_ref(weft_dc *dc);
+WEFT_API void weft_dc_unref(weft_dc *dc);
+/** W3C close(): closing → (SCTP stream reset, RFC 8831 §6.7) → closed. The
+ *  on_closing/on_close handlers of this channel are not called after it
+ *  returns (the remote side gets its on_closing/on_close). Idempotent. */
+WEFT_API int weft_dc_close(weft_dc *dc);
+/** As weft_pc_set_user_data(). Initially the pc's user data for channels the
+ *  remote opened, NULL for channels created locally. */
+WEFT_API int weft_dc_set_user_data(weft_dc *dc, void *user_data, void (*destroy)(void *));
+WEFT_API void *weft_dc_get_user_data(const weft_dc *dc);
+
+WEFT_API int weft_dc_set_on_open(weft_dc *dc, weft_dc_event_fn fn);
+WEFT_API int weft_dc_set_on_message(weft_dc *dc, weft_dc_message_fn fn);
+WEFT_API int weft_dc_set_on_closing(weft_dc *dc, weft_dc_event_fn fn);
+WEFT_API int weft_dc_set_on_close(weft_dc *dc, weft_dc_event_fn fn);
+WEFT_API int weft_dc_set_on_error(weft_dc *dc, weft_dc_error_fn fn);
+WEFT_API int weft_dc_set_on_buffered_amount_low(weft_dc *dc, weft_dc_event_fn fn);
+
+/** Sends a binary message (PPID 53; 57 when empty). Copies @data.
+ *  Errors: WEFT_ERR_INVALID_STATE (not open), WEFT_ERR_TOO_BIG (larger than
+ *  weft_pc_get_max_message_size()), WEFT_ERR_AGAIN (bufferedAmount would exceed
+ *  the send-buffer limit; wait for buffered-amount-low), WEFT_ERR_CLOSED. */
+WEFT_API int weft_dc_send(weft_dc *dc, const void *data, size_t size);
+/** Sends a text message (PPID 51; 56 when empty). @utf8 must be valid UTF-8
+ *  (WEFT_ERR_INVALID_ARG otherwise); @size in bytes, without a terminator.
+ *  Other errors as weft_dc_send(). */
+WEFT_API int weft_dc_send_text(weft_dc *dc, const char *utf8, size_t size);
+/** Zero-copy send: takes ownership of @data and calls @free_fn(data) exactly
+ *  once when done with it — also when it fails. @free_fn may be NULL. */
+WEFT_API int weft_dc_send_owned(weft_dc *dc, weft_msg_type type, void *data, size_t size,
+                                void (*free_fn)(void *data));
+
+WEFT_API const char *weft_dc_get_label(const weft_dc *dc);    /* dc-owned, immutable */
+WEFT_API const char *weft_dc_get_protocol(const weft_dc *dc); /* dc-owned, immutable */
+WEFT_API int32_t weft_dc_get_id(const weft_dc *dc);           /* -1 until assigned */
+WEFT_API int weft_dc_get_ordered(const weft_dc *dc);
+WEFT_API int weft_dc_get_negotiated(const weft_dc *dc);
+WEFT_API int32_t weft_dc_get_max_retransmits(const weft_dc *dc);      /* -1 = unset */
+WEFT_API int32_t weft_dc_get_max_packet_life_time(const weft_dc *dc); /* -1 = unset */
+WEFT_API weft_dc_state weft_dc_get_ready_state(const weft_dc *dc);
+/** Bytes queued by send calls and not yet handed to SCTP's wire (W3C
+ *  bufferedAmount). */
+WEFT_API size_t weft_dc_get_buffered_amount(const weft_dc *dc);
+WEFT_API size_t weft_dc_get_buffered_amount_low_threshold(const weft_dc *dc);
+/** on_buffered_amount_low fires when bufferedAmount falls from above to at or
+ *  below @bytes (default 0). */
+WEFT_API int weft_dc_set_buffered_amount_low_threshold(weft_dc *dc, size_t bytes);
+WEFT_API const char *weft_dc_state_to_string(weft_dc_state s);
+
+/* ===== Diagnostics ======================================================== */
+/** Number of live library objects (contexts, pcs, dcs) in the process; for
+ *  leak tests. */
+WEFT_API long weft_debug_live_objects(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_H */

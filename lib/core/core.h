@@ -1,0 +1,118 @@
+/*
+ * core/ — what every layer may use: errors, logging, time, randomness,
+ * reference counts, and the two small structs layers exchange (the datagram
+ * sink and the SRTP keying material).
+ *
+ * Internal: symbols are weft__*, hidden from the shared library.
+ */
+#ifndef WEFT_CORE_H
+#define WEFT_CORE_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/weft.h>
+
+#if defined(__GNUC__)
+#define WEFT__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define WEFT__UNUSED __attribute__((unused))
+#else
+#define WEFT__PRINTF(f, a)
+#define WEFT__UNUSED
+#endif
+
+#define WEFT__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- Errors ------------------------------------------------------------- */
+/* Records @code and a printf-style detail as the calling thread's last error
+ * (weft_last_error / weft_last_error_message) and returns @code, so failures
+ * read `return weft__error(WEFT_ERR_SYNTAX, "SDP line %d: ...", n);`. */
+int weft__error(int code, const char *fmt, ...) WEFT__PRINTF(2, 3);
+int weft__verror(int code, const char *fmt, va_list ap);
+/* Marks the calling thread's last call as successful. */
+void weft__error_clear(void);
+/* Copies another thread's error into this thread (used when a call ran on the
+ * context thread on behalf of a caller). */
+void weft__error_set_raw(int code, const char *message);
+const char *weft__error_message(void);
+
+/* ---- Logging ------------------------------------------------------------ */
+/* Components: "pc","ice","nice","dtls","mbedtls","sctp","usrsctp","dc","sdp",
+ * "jsep","loop","api". */
+bool weft__log_enabled(weft_log_level level, const char *component);
+void weft__log(weft_log_level level, const char *component, const char *fmt, ...)
+    WEFT__PRINTF(3, 4);
+void weft__vlog(weft_log_level level, const char *component, const char *fmt, va_list ap);
+
+#define WEFT__LOG(lvl, comp, ...)                                                                  \
+  do {                                                                                             \
+    if (weft__log_enabled((lvl), (comp)))                                                          \
+      weft__log((lvl), (comp), __VA_ARGS__);                                                       \
+  } while (0)
+#define WLOG_E(comp, ...) WEFT__LOG(WEFT_LOG_ERROR, comp, __VA_ARGS__)
+#define WLOG_W(comp, ...) WEFT__LOG(WEFT_LOG_WARNING, comp, __VA_ARGS__)
+#define WLOG_I(comp, ...) WEFT__LOG(WEFT_LOG_INFO, comp, __VA_ARGS__)
+#define WLOG_D(comp, ...) WEFT__LOG(WEFT_LOG_DEBUG, comp, __VA_ARGS__)
+#define WLOG_T(comp, ...) WEFT__LOG(WEFT_LOG_TRACE, comp, __VA_ARGS__)
+
+/* ---- Time and randomness ------------------------------------------------ */
+/* Monotonic clock in microseconds. */
+int64_t weft__now_us(void);
+/* Fills @buf with cryptographically strong random bytes (getrandom(2)).
+ * Aborts the process if the kernel cannot provide them. */
+void weft__random(void *buf, size_t len);
+uint32_t weft__random_u32(void);
+/* @len random characters from the ICE alphabet [A-Za-z0-9+/] plus NUL (buf
+ * must hold len+1). RFC 8839 §5.4 ice-char. */
+void weft__random_ice_chars(char *buf, size_t len);
+
+/* ---- Live-object counter (weft_debug_live_objects) ---------------------- */
+void weft__live_inc(void);
+void weft__live_dec(void);
+
+/* ---- Reference counts --------------------------------------------------- */
+typedef atomic_int weft__refcount;
+static inline void weft__ref_init(weft__refcount *r) { atomic_init(r, 1); }
+static inline void weft__ref_inc(weft__refcount *r) {
+  atomic_fetch_add_explicit(r, 1, memory_order_relaxed);
+}
+/* Returns true when the count dropped to zero. */
+static inline bool weft__ref_dec(weft__refcount *r) {
+  return atomic_fetch_sub_explicit(r, 1, memory_order_acq_rel) == 1;
+}
+
+/* ---- Datagram sink: how a layer hands packets to the layer below --------- */
+/* The upper layer is created with one of these and calls send() for every
+ * datagram it wants on the wire; the lower layer feeds received datagrams in
+ * with the upper layer's own *_input() function. send() returns 0 or a
+ * negative weft_err; a dropped datagram is not an error the upper layer can
+ * act on (UDP semantics), so most callers ignore it. */
+typedef struct weft__dgram_sink {
+  int (*send)(void *ctx, const uint8_t *data, size_t len);
+  void *ctx;
+} weft__dgram_sink;
+
+/* ---- SRTP keying material (RFC 5764 §4.2), exported by dtls/ ------------- */
+enum { WEFT__SRTP_KEY_LEN = 16, WEFT__SRTP_SALT_LEN = 14 };
+typedef enum weft__srtp_profile {
+  WEFT__SRTP_NONE = 0,
+  WEFT__SRTP_AES128_CM_SHA1_80 = 1, /* RFC 5764 0x0001 */
+  WEFT__SRTP_AES128_CM_SHA1_32 = 2  /* RFC 5764 0x0002 */
+} weft__srtp_profile;
+typedef struct weft__srtp_keys {
+  weft__srtp_profile profile;
+  bool is_client; /* the DTLS role of this side: the client sends with client_* */
+  uint8_t client_key[WEFT__SRTP_KEY_LEN];
+  uint8_t server_key[WEFT__SRTP_KEY_LEN];
+  uint8_t client_salt[WEFT__SRTP_SALT_LEN];
+  uint8_t server_salt[WEFT__SRTP_SALT_LEN];
+} weft__srtp_keys;
+
+/* ---- Small helpers ------------------------------------------------------ */
+/* Validates UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */
+bool weft__utf8_valid(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,88 @@
+/* Time, randomness, the live-object counter, UTF-8 validation. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core/core.h"
+
+int64_t weft__now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void weft__random(void *buf, size_t len) {
+  uint8_t *p = buf;
+  while (len) {
+    ssize_t n = getrandom(p, len, 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      abort(); /* no entropy: nothing secure can be done */
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+}
+
+uint32_t weft__random_u32(void) {
+  uint32_t v;
+  weft__random(&v, sizeof v);
+  return v;
+}
+
+void weft__random_ice_chars(char *buf, size_t len) {
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  uint8_t r[64];
+  for (size_t i = 0; i < len; i++) {
+    if (i % sizeof r == 0)
+      weft__random(r, sizeof r);
+    buf[i] = alphabet[r[i % sizeof r] & 63];
+  }
+  buf[len] = '\0';
+}
+
+static atomic_long live_objects;
+void weft__live_inc(void) { atomic_fetch_add(&live_objects, 1); }
+void weft__live_dec(void) { atomic_fetch_sub(&live_objects, 1); }
+long weft_debug_live_objects(void) { return atomic_load(&live_objects); }
+
+bool weft__utf8_valid(const void *data, size_t len) {
+  const uint8_t *s = data;
+  size_t i = 0;
+  while (i < len) {
+    uint8_t c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= len) /* truncated sequence */
+      return false;
+    for (size_t k = 1; k <= n; k++) {
+      if ((s[i + k] & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
