@@ -1,1 +1,1 @@
-# sources of lib/loop
+list(APPEND WEFT_SOURCES ${CMAKE_CURRENT_LIST_DIR}/context.c)
