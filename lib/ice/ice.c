@@ -1,0 +1,999 @@
+/* The libnice agent: one stream, one component, trickle ICE (RFC 8838). */
+#include <arpa/inet.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gio/gio.h>
+#include <nice/agent.h>
+
+#include "ice/ice.h"
+
+#define LOG "ice"
+
+enum {
+  UFRAG_LEN = 8,        /* RFC 8839 §5.4: ice-ufrag 4-256 ice-chars */
+  PWD_LEN = 24,         /* RFC 8839 §5.4: ice-pwd 22-256 ice-chars */
+  MAX_CANDIDATE = 1024, /* longer than any real candidate line (~200 bytes) */
+  MAX_TOKENS = 48,
+  COMPONENT = 1,       /* rtcp-mux + BUNDLE: everything on component 1 */
+  DEFAULT_PORT = 3478, /* RFC 8489 §18.4 / RFC 8656 §19 */
+};
+
+/* Timers, see weft__ice_new(). */
+enum {
+  PACING_MS = 5,     /* Ta, RFC 8445 §14.2: its floor; libnice's default is 20 */
+  STUN_RTO_MS = 250, /* first retransmission of a gathering request (Chrome's value) */
+  STUN_RETRANS = 3,  /* 250+500+1000+2000 ms before a server is given up */
+};
+
+/* Agents closing and host-name lookups in flight, process-wide. */
+static atomic_int pending_closes;
+
+typedef enum ev_kind { EV_CANDIDATE, EV_GATHERING_DONE, EV_STATE } ev_kind;
+typedef struct ice_event {
+  ev_kind kind;
+  weft_ice_connection_state state;
+  char *str;
+} ice_event;
+
+/* A remote candidate waiting for credentials: the normalised libnice form. */
+typedef struct queued_cand {
+  char *sdp;   /* "a=candidate:..." */
+  char *ufrag; /* its "ufrag" extension, or NULL */
+} queued_cand;
+
+struct weft__ice {
+  GMainContext *ctx;
+  NiceAgent *agent;
+  guint stream;
+  weft__ice_callbacks cb;
+  bool relay_only;
+  char ufrag[UFRAG_LEN + 1];
+  char pwd[PWD_LEN + 1];
+
+  /* Remote side. */
+  char *remote_ufrag; /* NULL until set_remote_credentials */
+  GArray *queued;     /* queued_cand, before credentials */
+  int lookups;        /* .local lookups in flight */
+  bool remote_done_requested, remote_done_applied;
+
+  /* ICE servers: copies, resolved asynchronously when they are names. */
+  weft__ice_server *servers;
+  size_t n_servers;
+  int server_lookups;
+  bool gather_requested;
+
+  /* State, as queued for on_state. */
+  weft_ice_connection_state state;
+  bool was_connected;
+  bool have_pair;
+
+  /* Events for the owner, delivered from an idle source on ctx. */
+  GQueue events;
+  GSource *dispatch;
+  GCancellable *cancel; /* cancelled in free: every lookup */
+  gulong sig[4];
+  int depth;  /* callbacks of ours on the stack */
+  bool freed; /* weft__ice_free ran (finalised once depth is 0) */
+};
+
+/* ---- libnice logs ----------------------------------------------------------- */
+
+static void nice_log_cb(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer ud) {
+  weft_log_level l;
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+    l = WEFT_LOG_ERROR;
+  else if (level & G_LOG_LEVEL_WARNING)
+    l = WEFT_LOG_WARNING;
+  else if (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO))
+    l = WEFT_LOG_INFO;
+  else /* the STUN, socket and verbose domains are chatty: trace */
+    l = strcmp(domain ? domain : "", "libnice") == 0 ? WEFT_LOG_DEBUG : WEFT_LOG_TRACE;
+  WEFT__LOG(l, "nice", "%s: %s", domain ? domain : "libnice", msg ? msg : "");
+}
+
+/* Per-domain handlers only: the default handler and the structured-log
+ * writer belong to the application. Once per process. */
+static void install_log_handlers(void) {
+  static gsize once = 0;
+  if (g_once_init_enter(&once)) {
+    static const char *const domains[] = {"libnice",           "libnice-stun",
+                                          "libnice-verbose",   "libnice-socket",
+                                          "libnice-pseudotcp", "libnice-pseudotcp-verbose"};
+    for (size_t i = 0; i < WEFT__ARRAY_LEN(domains); i++)
+      g_log_set_handler(domains[i], G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
+                        nice_log_cb, NULL);
+    /* libnice formats its debug messages only when enabled (process-wide). */
+    if (weft__log_enabled(WEFT_LOG_DEBUG, "nice"))
+      nice_debug_enable(weft__log_enabled(WEFT_LOG_TRACE, "nice"));
+    g_once_init_leave(&once, 1);
+  }
+}
+
+/* ---- Helpers ------------------------------------------------------------------ */
+
+/* GTask-based calls (close_async, GResolver) complete on the thread-default
+ * context of the caller: make it ours for the call. */
+static bool ctx_push(GMainContext *ctx) {
+  GMainContext *cur = g_main_context_get_thread_default();
+  if (!cur)
+    cur = g_main_context_default();
+  if (cur == ctx)
+    return false;
+  g_main_context_push_thread_default(ctx);
+  return true;
+}
+
+static const char *type_name(NiceCandidateType t) {
+  switch (t) {
+  case NICE_CANDIDATE_TYPE_HOST:
+    return "host";
+  case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE:
+    return "srflx";
+  case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE:
+    return "prflx";
+  case NICE_CANDIDATE_TYPE_RELAYED:
+    return "relay";
+  }
+  return "host";
+}
+
+static const char *w3c_state_name(weft_ice_connection_state s) {
+  static const char *const n[] = {"new",          "checking", "connected", "completed",
+                                  "disconnected", "failed",   "closed"};
+  return (unsigned)s < WEFT__ARRAY_LEN(n) ? n[s] : "?";
+}
+
+/* RFC 8839 §5.1 candidate-attribute from a libnice candidate. */
+static char *candidate_to_string(const NiceCandidate *c) {
+  char addr[NICE_ADDRESS_STRING_LEN];
+  nice_address_to_string(&c->addr, addr);
+  unsigned port = nice_address_get_port(&c->addr);
+  if (c->type == NICE_CANDIDATE_TYPE_HOST)
+    return g_strdup_printf("candidate:%s 1 udp %u %s %u typ host generation 0", c->foundation,
+                           (unsigned)c->priority, addr, port);
+  /* RFC 8839 §5.1: rel-addr/rel-port are present for every type but host. */
+  char raddr[NICE_ADDRESS_STRING_LEN] = "0.0.0.0";
+  unsigned rport = 0;
+  if (nice_address_is_valid(&c->base_addr)) {
+    nice_address_to_string(&c->base_addr, raddr);
+    rport = nice_address_get_port(&c->base_addr);
+  }
+  return g_strdup_printf("candidate:%s 1 udp %u %s %u typ %s raddr %s rport %u generation 0",
+                         c->foundation, (unsigned)c->priority, addr, port, type_name(c->type),
+                         raddr, rport);
+}
+
+/* ---- Events to the owner ------------------------------------------------------ */
+
+static void finalize(weft__ice *ice);
+
+static void event_free(ice_event *e) {
+  g_free(e->str);
+  g_free(e);
+}
+
+/* Runs queued events. Returns false if the owner freed @ice meanwhile (then
+ * @ice may be gone). */
+static bool deliver_events(weft__ice *ice) {
+  ice->depth++;
+  ice_event *e;
+  while (!ice->freed && (e = g_queue_pop_head(&ice->events)) != NULL) {
+    const weft__ice_callbacks *cb = &ice->cb;
+    switch (e->kind) {
+    case EV_CANDIDATE:
+      if (cb->on_candidate)
+        cb->on_candidate(cb->ud, e->str);
+      break;
+    case EV_GATHERING_DONE:
+      if (cb->on_gathering_done)
+        cb->on_gathering_done(cb->ud);
+      break;
+    case EV_STATE:
+      if (cb->on_state)
+        cb->on_state(cb->ud, e->state);
+      break;
+    }
+    event_free(e);
+  }
+  ice->depth--;
+  if (ice->freed) {
+    if (ice->depth == 0)
+      finalize(ice);
+    return false;
+  }
+  return true;
+}
+
+static gboolean dispatch_cb(gpointer data) {
+  weft__ice *ice = data;
+  g_source_unref(ice->dispatch);
+  ice->dispatch = NULL;
+  deliver_events(ice);
+  return G_SOURCE_REMOVE;
+}
+
+static void queue_event(weft__ice *ice, ev_kind kind, weft_ice_connection_state st, char *str) {
+  if (ice->freed) {
+    g_free(str);
+    return;
+  }
+  ice_event *e = g_new0(ice_event, 1);
+  e->kind = kind;
+  e->state = st;
+  e->str = str;
+  g_queue_push_tail(&ice->events, e);
+  if (!ice->dispatch) {
+    ice->dispatch = g_idle_source_new();
+    g_source_set_priority(ice->dispatch, G_PRIORITY_DEFAULT);
+    g_source_set_callback(ice->dispatch, dispatch_cb, ice, NULL);
+    g_source_attach(ice->dispatch, ice->ctx);
+  }
+}
+
+static void set_state(weft__ice *ice, weft_ice_connection_state st) {
+  if (st == ice->state)
+    return;
+  WLOG_D(LOG, "ICE %p: %s -> %s", (void *)ice, w3c_state_name(ice->state), w3c_state_name(st));
+  ice->state = st;
+  queue_event(ice, EV_STATE, st, NULL);
+}
+
+/* ---- libnice signals (emitted inside nice_agent_* calls: queue only) ---------- */
+
+static void on_new_candidate(NiceAgent *agent, NiceCandidate *c, gpointer data) {
+  weft__ice *ice = data;
+  /* Local peer-reflexive candidates are learnt from checks and never
+   * signalled (RFC 8445 §7.2.5.3.1). */
+  if (c->stream_id != ice->stream || c->component_id != COMPONENT ||
+      c->transport != NICE_CANDIDATE_TRANSPORT_UDP || c->type == NICE_CANDIDATE_TYPE_PEER_REFLEXIVE)
+    return;
+  /* Relay policy (W3C webrtc §4.2.1 "relay"): only relayed candidates leave;
+   * force-relay keeps libnice from pairing the others. */
+  if (ice->relay_only && c->type != NICE_CANDIDATE_TYPE_RELAYED)
+    return;
+  char *s = candidate_to_string(c);
+  WLOG_D(LOG, "ICE %p: local %s", (void *)ice, s);
+  queue_event(ice, EV_CANDIDATE, 0, s);
+}
+
+static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data) {
+  weft__ice *ice = data;
+  if (stream != ice->stream)
+    return;
+  WLOG_D(LOG, "ICE %p: gathering done", (void *)ice);
+  queue_event(ice, EV_GATHERING_DONE, 0, NULL);
+}
+
+static void on_component_state(NiceAgent *agent, guint stream, guint comp, guint state,
+                               gpointer data) {
+  weft__ice *ice = data;
+  if (stream != ice->stream || comp != COMPONENT)
+    return;
+  WLOG_D(LOG, "ICE %p: libnice component %s", (void *)ice,
+         nice_component_state_to_string((NiceComponentState)state));
+  weft_ice_connection_state st = ice->state;
+  switch ((NiceComponentState)state) {
+  case NICE_COMPONENT_STATE_DISCONNECTED:
+    st = ice->was_connected ? WEFT_ICE_DISCONNECTED : WEFT_ICE_NEW;
+    break;
+  case NICE_COMPONENT_STATE_GATHERING:
+    if (!ice->was_connected)
+      st = WEFT_ICE_NEW;
+    break;
+  case NICE_COMPONENT_STATE_CONNECTING:
+    /* Once connected, new pairs being checked do not make the transport
+     * "checking" again (W3C webrtc §5.6 RTCIceTransportState). */
+    if (!ice->was_connected)
+      st = WEFT_ICE_CHECKING;
+    break;
+  case NICE_COMPONENT_STATE_CONNECTED:
+  case NICE_COMPONENT_STATE_READY:
+    ice->was_connected = true;
+    st = WEFT_ICE_CONNECTED;
+    break;
+  case NICE_COMPONENT_STATE_FAILED:
+    st = WEFT_ICE_FAILED;
+    break;
+  default:
+    break;
+  }
+  set_state(ice, st);
+}
+
+static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCandidate *l,
+                             NiceCandidate *r, gpointer data) {
+  weft__ice *ice = data;
+  if (stream != ice->stream || comp != COMPONENT)
+    return;
+  ice->have_pair = true;
+  if (weft__log_enabled(WEFT_LOG_DEBUG, LOG)) {
+    char *ls = candidate_to_string(l), *rs = candidate_to_string(r);
+    WLOG_D(LOG, "ICE %p: selected pair %s <-> %s", (void *)ice, ls, rs);
+    g_free(ls);
+    g_free(rs);
+  }
+}
+
+static void recv_cb(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf,
+                    gpointer data) {
+  weft__ice *ice = data;
+  if (ice->freed)
+    return;
+  /* Keep order: events that happened before this datagram (the state change
+   * to connected, typically) reach the owner first. */
+  if (!g_queue_is_empty(&ice->events) && !deliver_events(ice))
+    return;
+  if (!ice->cb.on_recv)
+    return;
+  ice->depth++;
+  ice->cb.on_recv(ice->cb.ud, (const uint8_t *)buf, len);
+  ice->depth--;
+  if (ice->freed && ice->depth == 0)
+    finalize(ice);
+}
+
+/* ---- Remote candidates -------------------------------------------------------- */
+
+static bool is_ice_char(char c) { return g_ascii_isalnum(c) || c == '+' || c == '/'; }
+
+static bool ice_chars_valid(const char *s, size_t min, size_t max) {
+  size_t n = strnlen(s, max + 1);
+  if (n < min || n > max)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!is_ice_char(s[i]))
+      return false;
+  return true;
+}
+
+static bool parse_uint(const char *s, size_t max_digits, uint64_t max, uint64_t *out) {
+  size_t n = strlen(s);
+  if (n == 0 || n > max_digits)
+    return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!g_ascii_isdigit(s[i]))
+      return false;
+    v = v * 10 + (uint64_t)(s[i] - '0');
+  }
+  if (v > max)
+    return false;
+  *out = v;
+  return true;
+}
+
+static bool is_ip_literal(const char *s) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* RFC 1123 host name (the FQDN form of RFC 8839 connection-address). */
+static bool hostname_valid(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
+    return false;
+  bool numeric = true;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!g_ascii_isalnum(c) && c != '-' && c != '.')
+      return false;
+    if (!g_ascii_isdigit(c) && c != '.')
+      numeric = false;
+  }
+  /* "999.1.1.1" is a bad IPv4 address, not a name (RFC 3696 §2). */
+  return !numeric;
+}
+
+static bool is_mdns_name(const char *s) {
+  size_t n = strlen(s);
+  return n > 6 && g_ascii_strcasecmp(s + n - 6, ".local") == 0;
+}
+
+/* What a validated candidate line says. */
+typedef struct cand_fields {
+  const char *foundation, *address, *type, *raddr, *ufrag;
+  unsigned port;
+  int rport; /* -1: absent */
+  uint32_t priority;
+} cand_fields;
+
+enum { CAND_ADD = 0, CAND_IGNORE = 1 };
+
+/* Validates a candidate line (RFC 8839 §5.1 candidate-attribute) in @buf, a
+ * writable copy that the fields point into. Returns CAND_ADD, CAND_IGNORE (a
+ * candidate libnice cannot use; logged) or a negative weft_err. */
+static int parse_candidate(const weft__ice *ice, char *buf, cand_fields *f) {
+  memset(f, 0, sizeof *f);
+  f->rport = -1;
+  char *p = buf;
+  if (strncmp(p, "a=", 2) == 0)
+    p += 2;
+  if (strncmp(p, "candidate:", 10) != 0)
+    return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: must start with 'candidate:'");
+  p += 10;
+
+  char *tok[MAX_TOKENS];
+  int n = 0;
+  for (char *save = NULL, *t = strtok_r(p, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+    if (n == MAX_TOKENS)
+      return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: more than %d fields", MAX_TOKENS);
+    tok[n++] = t;
+  }
+  static const char *const names[] = {"foundation", "component-id",       "transport",
+                                      "priority",   "connection-address", "port",
+                                      "'typ'",      "candidate type"};
+  if (n < 8)
+    return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: missing %s", names[n]);
+
+  /* foundation = 1*32 ice-char */
+  if (!ice_chars_valid(tok[0], 1, 32))
+    return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: bad foundation '%.40s'", tok[0]);
+  f->foundation = tok[0];
+  uint64_t comp;
+  if (!parse_uint(tok[1], 3, 256, &comp) || comp == 0)
+    return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: bad component-id '%.40s'", tok[1]);
+  for (const char *c = tok[2]; *c; c++)
+    if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '.')
+      return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: bad transport '%.40s'", tok[2]);
+  uint64_t prio;
+  if (!parse_uint(tok[3], 10, 0xffffffffu, &prio))
+    return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: bad priority '%.40s'", tok[3]);
+  f->priority = (uint32_t)prio;
+  f->address = tok[4];
+  bool ip = is_ip_literal(f->address);
+  if (!ip && !hostname_valid(f->address))
+    return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: bad connection-address '%.64s'",
+                       f->address);
+  uint64_t port;
+  if (!parse_uint(tok[5], 5, 65535, &port) || port == 0)
+    return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: bad port '%.40s'", tok[5]);
+  f->port = (unsigned)port;
+  if (strcmp(tok[6], "typ") != 0)
+    return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: expected 'typ', got '%.40s'", tok[6]);
+  f->type = tok[7];
+  if (strcmp(f->type, "host") != 0 && strcmp(f->type, "srflx") != 0 &&
+      strcmp(f->type, "prflx") != 0 && strcmp(f->type, "relay") != 0)
+    return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: bad candidate type '%.40s'", f->type);
+
+  /* [SP rel-addr] [SP rel-port] *(SP extension-att-name SP extension-att-value) */
+  for (int i = 8; i < n; i += 2) {
+    const char *name = tok[i];
+    if (i + 1 >= n)
+      return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: no value for '%.40s'", name);
+    const char *val = tok[i + 1];
+    if (strcmp(name, "raddr") == 0) {
+      if (!is_ip_literal(val) && !hostname_valid(val))
+        return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: bad raddr '%.64s'", val);
+      f->raddr = is_ip_literal(val) ? val : NULL; /* a name would only be for show */
+    } else if (strcmp(name, "rport") == 0) {
+      uint64_t rp;
+      if (!parse_uint(val, 5, 65535, &rp))
+        return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: bad rport '%.40s'", val);
+      f->rport = (int)rp;
+    } else {
+      for (const char *c = name; *c; c++)
+        if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '.')
+          return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: bad extension name '%.40s'", name);
+      if (strcmp(name, "ufrag") == 0)
+        f->ufrag = val;
+    }
+  }
+
+  /* What libnice cannot take: ignore, as browsers ignore what they cannot use. */
+  if (comp != COMPONENT) {
+    WLOG_D(LOG, "ICE %p: ignoring candidate of component %u (rtcp-mux)", (void *)ice,
+           (unsigned)comp);
+    return CAND_IGNORE;
+  }
+  if (g_ascii_strcasecmp(tok[2], "udp") != 0) {
+    /* RFC 6544 TCP candidates: ice-tcp is off (libnice's is incomplete). */
+    WLOG_D(LOG, "ICE %p: ignoring %s candidate", (void *)ice, tok[2]);
+    return CAND_IGNORE;
+  }
+  if (!ip && !is_mdns_name(f->address)) {
+    WLOG_I(LOG, "ICE %p: ignoring candidate with host name '%.64s' (only mDNS names resolved)",
+           (void *)ice, f->address);
+    return CAND_IGNORE;
+  }
+  return CAND_ADD;
+}
+
+/* "a=candidate:<f> 1 udp <prio> " + address + " <port> typ <t> [raddr rport]":
+ * libnice's parser wants exactly this (prefix, no trailing blank). */
+static char *normalise(const cand_fields *f, const char *address) {
+  if (f->raddr || f->rport >= 0)
+    return g_strdup_printf("a=candidate:%s 1 udp %u %s %u typ %s raddr %s rport %d", f->foundation,
+                           (unsigned)f->priority, address, f->port, f->type,
+                           f->raddr ? f->raddr : "0.0.0.0", f->rport >= 0 ? f->rport : 0);
+  return g_strdup_printf("a=candidate:%s 1 udp %u %s %u typ %s", f->foundation,
+                         (unsigned)f->priority, address, f->port, f->type);
+}
+
+static int add_to_agent(weft__ice *ice, const char *sdp) {
+  NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(ice->agent, ice->stream, sdp);
+  if (!c)
+    return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: libnice rejected '%.100s'", sdp + 2);
+  GSList one = {c, NULL};
+  int n = nice_agent_set_remote_candidates(ice->agent, ice->stream, COMPONENT, &one);
+  nice_candidate_free(c);
+  if (n < 0)
+    return weft__error(WEFT_ERR_OPERATION, "ICE: libnice refused remote candidate '%.100s'",
+                       sdp + 2);
+  WLOG_D(LOG, "ICE %p: remote %s", (void *)ice, sdp + 2);
+  return 0;
+}
+
+static void maybe_remote_done(weft__ice *ice) {
+  /* Only once everything the remote announced is in libnice: otherwise it
+   * could declare failure before a late (.local) candidate is checked. */
+  if (!ice->remote_done_requested || ice->remote_done_applied || !ice->remote_ufrag ||
+      ice->lookups > 0)
+    return;
+  ice->remote_done_applied = true;
+  nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream);
+  WLOG_D(LOG, "ICE %p: remote end-of-candidates", (void *)ice);
+}
+
+/* Adds or queues a normalised candidate. */
+static int add_or_queue(weft__ice *ice, char *sdp, const char *ufrag) {
+  if (!ice->remote_ufrag) {
+    queued_cand q = {sdp, g_strdup(ufrag)};
+    g_array_append_val(ice->queued, q);
+    WLOG_D(LOG, "ICE %p: queued %s until credentials arrive", (void *)ice, sdp + 2);
+    return 0;
+  }
+  int rc = add_to_agent(ice, sdp);
+  g_free(sdp);
+  return rc;
+}
+
+typedef enum rq_kind { RQ_CANDIDATE, RQ_SERVER } rq_kind;
+typedef struct resolve_req {
+  rq_kind kind;
+  weft__ice *ice; /* valid while cancel is not cancelled */
+  GCancellable *cancel;
+  char *host;
+  cand_fields f; /* RQ_CANDIDATE: strings point into buf */
+  char *buf;
+  size_t server; /* RQ_SERVER: index in ice->servers */
+} resolve_req;
+
+static void apply_server(weft__ice *ice, const weft__ice_server *s, const char *ip);
+static int start_gather(weft__ice *ice);
+
+static void lookup_done(GObject *src, GAsyncResult *res, gpointer data) {
+  resolve_req *rq = data;
+  GError *err = NULL;
+  GList *addrs = g_resolver_lookup_by_name_finish(G_RESOLVER(src), res, &err);
+  if (!g_cancellable_is_cancelled(rq->cancel)) {
+    weft__ice *ice = rq->ice;
+    char *ip = addrs ? g_inet_address_to_string(addrs->data) : NULL;
+    if (rq->kind == RQ_CANDIDATE) {
+      ice->lookups--;
+      if (!ip) {
+        WLOG_I(LOG,
+               "ICE %p: could not resolve mDNS candidate %.64s (%s); dropped, a peer-reflexive "
+               "candidate can still connect",
+               (void *)ice, rq->host, err ? err->message : "no address");
+      } else {
+        WLOG_D(LOG, "ICE %p: %s is %s", (void *)ice, rq->host, ip);
+        if (add_or_queue(ice, normalise(&rq->f, ip), rq->f.ufrag) < 0)
+          WLOG_W(LOG, "ICE %p: resolved candidate: %s", (void *)ice, weft__error_message());
+      }
+      maybe_remote_done(ice);
+    } else {
+      ice->server_lookups--;
+      if (ip)
+        apply_server(ice, &ice->servers[rq->server], ip);
+      else
+        WLOG_W(LOG, "ICE %p: could not resolve ICE server %.64s (%s); not used", (void *)ice,
+               rq->host, err ? err->message : "no address");
+      if (ice->server_lookups == 0 && ice->gather_requested && start_gather(ice) < 0) {
+        WLOG_E(LOG, "ICE %p: %s", (void *)ice, weft__error_message());
+        set_state(ice, WEFT_ICE_FAILED);
+        queue_event(ice, EV_GATHERING_DONE, 0, NULL);
+      }
+    }
+    g_free(ip);
+  }
+  g_resolver_free_addresses(addrs);
+  g_clear_error(&err);
+  g_object_unref(rq->cancel);
+  g_free(rq->host);
+  g_free(rq->buf);
+  g_free(rq);
+  atomic_fetch_sub(&pending_closes, 1);
+}
+
+static void start_lookup(weft__ice *ice, resolve_req *rq) {
+  rq->ice = ice;
+  rq->cancel = g_object_ref(ice->cancel);
+  atomic_fetch_add(&pending_closes, 1);
+  GResolver *r = g_resolver_get_default();
+  bool pushed = ctx_push(ice->ctx);
+  g_resolver_lookup_by_name_async(r, rq->host, rq->cancel, lookup_done, rq);
+  if (pushed)
+    g_main_context_pop_thread_default(ice->ctx);
+  g_object_unref(r);
+}
+
+int weft__ice_add_remote_candidate(weft__ice *ice, const char *candidate) {
+  if (!ice || !candidate)
+    return weft__error(WEFT_ERR_INVALID_ARG, "ICE candidate: NULL");
+  size_t len = strnlen(candidate, MAX_CANDIDATE + 1);
+  if (len > MAX_CANDIDATE)
+    return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: longer than %d bytes", MAX_CANDIDATE);
+  /* Trailing line ends and blanks are tolerated (SDP lines); no other
+   * control character is. */
+  while (len > 0 && (candidate[len - 1] == '\r' || candidate[len - 1] == '\n' ||
+                     candidate[len - 1] == ' ' || candidate[len - 1] == '\t'))
+    len--;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)candidate[i];
+    if ((c < 0x20 && c != '\t') || c >= 0x7f)
+      return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: control or non-ASCII byte at %zu", i);
+  }
+  char *buf = g_strndup(candidate, len);
+  cand_fields f;
+  int rc = parse_candidate(ice, buf, &f);
+  if (rc != CAND_ADD) {
+    g_free(buf);
+    return rc < 0 ? rc : 0;
+  }
+  /* W3C webrtc §4.4.1.1 addIceCandidate: a ufrag that is not the remote one
+   * is an OperationError. */
+  if (f.ufrag && ice->remote_ufrag && strcmp(f.ufrag, ice->remote_ufrag) != 0) {
+    rc = weft__error(WEFT_ERR_OPERATION, "ICE candidate: ufrag '%.40s' is not the remote ufrag",
+                     f.ufrag);
+    g_free(buf);
+    return rc;
+  }
+  if (is_ip_literal(f.address)) {
+    rc = add_or_queue(ice, normalise(&f, f.address), f.ufrag);
+    g_free(buf);
+    return rc;
+  }
+  /* mDNS (draft-ietf-mmusic-mdns-ice-candidates §3.2.1): resolve, never hand
+   * the name to libnice (it has no mDNS and would fail on it). */
+  resolve_req *rq = g_new0(resolve_req, 1);
+  rq->kind = RQ_CANDIDATE;
+  rq->buf = buf;
+  rq->f = f;
+  rq->host = g_strdup(f.address);
+  ice->lookups++;
+  start_lookup(ice, rq);
+  return 0;
+}
+
+int weft__ice_remote_gathering_done(weft__ice *ice) {
+  if (!ice)
+    return weft__error(WEFT_ERR_INVALID_ARG, "ICE: NULL");
+  ice->remote_done_requested = true;
+  maybe_remote_done(ice);
+  return 0;
+}
+
+int weft__ice_set_remote_credentials(weft__ice *ice, const char *ufrag, const char *pwd) {
+  if (!ice || !ufrag || !pwd)
+    return weft__error(WEFT_ERR_INVALID_ARG, "ICE credentials: NULL");
+  /* RFC 8839 §5.4 */
+  if (!ice_chars_valid(ufrag, 4, 256))
+    return weft__error(WEFT_ERR_SYNTAX, "ICE credentials: ice-ufrag must be 4-256 ice-chars");
+  if (!ice_chars_valid(pwd, 22, 256))
+    return weft__error(WEFT_ERR_SYNTAX, "ICE credentials: ice-pwd must be 22-256 ice-chars");
+  if (!nice_agent_set_remote_credentials(ice->agent, ice->stream, ufrag, pwd))
+    return weft__error(WEFT_ERR_OPERATION, "ICE: libnice refused the remote credentials");
+  g_free(ice->remote_ufrag);
+  ice->remote_ufrag = g_strdup(ufrag);
+  /* Flush candidates that arrived first (trickle can beat the answer). */
+  GArray *q = ice->queued;
+  ice->queued = g_array_new(FALSE, FALSE, sizeof(queued_cand));
+  for (guint i = 0; i < q->len; i++) {
+    queued_cand *c = &g_array_index(q, queued_cand, i);
+    if (c->ufrag && strcmp(c->ufrag, ufrag) != 0)
+      WLOG_I(LOG, "ICE %p: dropping queued candidate of ufrag %s", (void *)ice, c->ufrag);
+    else if (add_to_agent(ice, c->sdp) < 0)
+      WLOG_W(LOG, "ICE %p: queued candidate: %s", (void *)ice, weft__error_message());
+    g_free(c->sdp);
+    g_free(c->ufrag);
+  }
+  g_array_free(q, TRUE);
+  maybe_remote_done(ice);
+  weft__error_clear();
+  return 0;
+}
+
+/* ---- Servers and gathering ---------------------------------------------------- */
+
+static void apply_server(weft__ice *ice, const weft__ice_server *s, const char *ip) {
+  guint port = s->port ? s->port : DEFAULT_PORT;
+  if (!s->is_turn) {
+    g_object_set(ice->agent, "stun-server", ip, "stun-server-port", port, NULL);
+    WLOG_D(LOG, "ICE %p: STUN server %s:%u", (void *)ice, ip, port);
+    return;
+  }
+  if (!nice_agent_set_relay_info(ice->agent, ice->stream, COMPONENT, ip, port, s->username,
+                                 s->credential,
+                                 s->tcp ? NICE_RELAY_TYPE_TURN_TCP : NICE_RELAY_TYPE_TURN_UDP))
+    WLOG_W(LOG, "ICE %p: libnice refused TURN server %s:%u", (void *)ice, ip, port);
+  else
+    WLOG_D(LOG, "ICE %p: TURN server %s:%u/%s", (void *)ice, ip, port, s->tcp ? "tcp" : "udp");
+}
+
+static int start_gather(weft__ice *ice) {
+  if (!nice_agent_gather_candidates(ice->agent, ice->stream)) {
+    ice->gather_requested = false;
+    return weft__error(WEFT_ERR_OPERATION, "ICE: libnice could not gather candidates (no usable "
+                                           "local address, or the port range is exhausted)");
+  }
+  return 0;
+}
+
+int weft__ice_gather(weft__ice *ice) {
+  if (!ice)
+    return weft__error(WEFT_ERR_INVALID_ARG, "ICE: NULL");
+  if (ice->gather_requested)
+    return 0;
+  ice->gather_requested = true;
+  if (ice->server_lookups > 0)
+    return 0; /* started by the last lookup */
+  return start_gather(ice);
+}
+
+/* ---- Life cycle --------------------------------------------------------------- */
+
+static void finalize(weft__ice *ice) {
+  ice_event *e;
+  while ((e = g_queue_pop_head(&ice->events)) != NULL)
+    event_free(e);
+  for (guint i = 0; i < ice->queued->len; i++) {
+    queued_cand *c = &g_array_index(ice->queued, queued_cand, i);
+    g_free(c->sdp);
+    g_free(c->ufrag);
+  }
+  g_array_free(ice->queued, TRUE);
+  for (size_t i = 0; i < ice->n_servers; i++)
+    weft__ice_server_clear(&ice->servers[i]);
+  g_free(ice->servers);
+  g_free(ice->remote_ufrag);
+  g_object_unref(ice->cancel);
+  g_main_context_unref(ice->ctx);
+  g_free(ice);
+  weft__live_dec();
+}
+
+static void close_done(GObject *src, GAsyncResult *res, gpointer data) {
+  /* The TURN allocations are released: drop the agent (its sockets and
+   * timers go with it). */
+  g_object_unref(data);
+  atomic_fetch_sub(&pending_closes, 1);
+}
+
+int weft__ice_pending_closes(void) { return atomic_load(&pending_closes); }
+
+static void release_agent(weft__ice *ice) {
+  NiceAgent *agent = ice->agent;
+  if (!agent)
+    return;
+  ice->agent = NULL;
+  /* libdatachannel #1102: nothing of ours may run once the owner is gone —
+   * handlers off and receive detached before the asynchronous close. */
+  for (size_t i = 0; i < WEFT__ARRAY_LEN(ice->sig); i++)
+    if (ice->sig[i])
+      g_signal_handler_disconnect(agent, ice->sig[i]);
+  if (ice->stream)
+    nice_agent_attach_recv(agent, ice->stream, COMPONENT, ice->ctx, NULL, NULL);
+  atomic_fetch_add(&pending_closes, 1);
+  bool pushed = ctx_push(ice->ctx);
+  nice_agent_close_async(agent, close_done, agent);
+  if (pushed)
+    g_main_context_pop_thread_default(ice->ctx);
+}
+
+void weft__ice_free(weft__ice *ice) {
+  if (!ice || ice->freed)
+    return;
+  ice->freed = true;
+  g_cancellable_cancel(ice->cancel);
+  if (ice->dispatch) {
+    g_source_destroy(ice->dispatch);
+    g_source_unref(ice->dispatch);
+    ice->dispatch = NULL;
+  }
+  release_agent(ice);
+  if (ice->depth == 0)
+    finalize(ice);
+}
+
+weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool controlling,
+                         const weft__ice_callbacks *cb) {
+  if (!ctx || !cb) {
+    weft__error(WEFT_ERR_INVALID_ARG, "ICE: NULL context or callbacks");
+    return NULL;
+  }
+  static const weft__ice_config none = {0};
+  if (!cfg)
+    cfg = &none;
+  if (cfg->port_min > cfg->port_max || (cfg->port_min == 0) != (cfg->port_max == 0)) {
+    weft__error(WEFT_ERR_RANGE, "ICE: bad port range %u-%u", cfg->port_min, cfg->port_max);
+    return NULL;
+  }
+  if (cfg->n_servers && !cfg->servers) {
+    weft__error(WEFT_ERR_INVALID_ARG, "ICE: NULL server list");
+    return NULL;
+  }
+  install_log_handlers();
+
+  weft__ice *ice = g_new0(weft__ice, 1);
+  weft__live_inc();
+  ice->ctx = g_main_context_ref(ctx);
+  ice->cb = *cb;
+  ice->relay_only = cfg->relay_only;
+  ice->queued = g_array_new(FALSE, FALSE, sizeof(queued_cand));
+  ice->cancel = g_cancellable_new();
+  g_queue_init(&ice->events);
+  ice->state = WEFT_ICE_NEW;
+
+  /* Regular nomination (RFC 8445 §8.1.1; aggressive is deprecated), trickle
+   * (RFC 8838) and RFC 7675 consent freshness (without it a vanished peer
+   * stays "connected" forever, libdatachannel #1262). Never RELIABLE. */
+  ice->agent =
+      nice_agent_new_full(ctx, NICE_COMPATIBILITY_RFC5245,
+                          NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_REGULAR_NOMINATION |
+                              NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+  if (!ice->agent) {
+    weft__error(WEFT_ERR_OPERATION, "ICE: libnice could not create an agent");
+    goto fail;
+  }
+  /* Timers. On a fast path setup time is a few multiples of Ta: libnice
+   * sends the first check on the first tick after the remote candidates
+   * arrive, decides to nominate on a later tick and sends the USE-CANDIDATE
+   * check on the one after (regular nomination), so gather -> connected is
+   * ~3 Ta: 17 ms on loopback with Ta = 5 ms (the RFC 8445 §14.2 floor),
+   * 32 ms with 10, ~60 ms with libnice's 20. Check retransmissions use
+   * libnice's own RTO (max(500 ms, Ta * pairs), RFC 8445 §14.3);
+   * stun-initial-timeout is the RTO of STUN/TURN requests while gathering:
+   * 250 ms (as Chrome) instead of 500 finds a lost srflx/relay answer sooner
+   * and gives up a dead server after ~3.75 s instead of ~7.5 s, so
+   * gathering completes sooner. keepalive-conncheck: keepalives are binding
+   * requests whose answers feed consent (RFC 7675 §5.1). */
+  g_object_set(ice->agent, "controlling-mode", (gboolean)controlling, "ice-udp", TRUE, "ice-tcp",
+               FALSE, "upnp", FALSE, "stun-pacing-timer", (guint)PACING_MS, "stun-initial-timeout",
+               (guint)STUN_RTO_MS, "stun-max-retransmissions", (guint)STUN_RETRANS,
+               "keepalive-conncheck", TRUE, NULL);
+  if (cfg->relay_only)
+    /* libnice ≥ 0.1.14: no host/srflx candidate is signalled or paired. */
+    g_object_set(ice->agent, "force-relay", TRUE, NULL);
+
+  if (cfg->enable_loopback) {
+    /* libnice skips loopback unless told (nice_interfaces_get_local_ips
+     * (FALSE)); adding an address also stops it from using the others. */
+    NiceAddress lo;
+    nice_address_init(&lo);
+    if (!nice_address_set_from_string(&lo, "127.0.0.1") ||
+        !nice_agent_add_local_address(ice->agent, &lo)) {
+      weft__error(WEFT_ERR_OPERATION, "ICE: libnice refused 127.0.0.1");
+      goto fail;
+    }
+  }
+
+  ice->stream = nice_agent_add_stream(ice->agent, 1);
+  if (ice->stream == 0) {
+    weft__error(WEFT_ERR_OPERATION, "ICE: libnice could not add a stream");
+    goto fail;
+  }
+  weft__random_ice_chars(ice->ufrag, UFRAG_LEN);
+  weft__random_ice_chars(ice->pwd, PWD_LEN);
+  if (!nice_agent_set_local_credentials(ice->agent, ice->stream, ice->ufrag, ice->pwd)) {
+    weft__error(WEFT_ERR_OPERATION, "ICE: libnice refused the local credentials");
+    goto fail;
+  }
+  if (cfg->port_min)
+    nice_agent_set_port_range(ice->agent, ice->stream, COMPONENT, cfg->port_min, cfg->port_max);
+
+  ice->sig[0] =
+      g_signal_connect(ice->agent, "new-candidate-full", G_CALLBACK(on_new_candidate), ice);
+  ice->sig[1] =
+      g_signal_connect(ice->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), ice);
+  ice->sig[2] =
+      g_signal_connect(ice->agent, "component-state-changed", G_CALLBACK(on_component_state), ice);
+  ice->sig[3] =
+      g_signal_connect(ice->agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), ice);
+  if (!nice_agent_attach_recv(ice->agent, ice->stream, COMPONENT, ctx, recv_cb, ice)) {
+    weft__error(WEFT_ERR_OPERATION, "ICE: libnice could not attach the receive callback");
+    goto fail;
+  }
+
+  /* Servers. libnice takes one STUN server, as an IP address; TURN servers
+   * as IP addresses too (set_relay_info, after add_stream). Names are
+   * resolved here, asynchronously; gathering waits for them. */
+  ice->servers = g_new0(weft__ice_server, cfg->n_servers ? cfg->n_servers : 1);
+  bool have_stun = false, have_turn = false;
+  for (size_t i = 0; i < cfg->n_servers; i++) {
+    const weft__ice_server *s = &cfg->servers[i];
+    if (!s->host || !*s->host) {
+      weft__error(WEFT_ERR_INVALID_ARG, "ICE: server %zu has no host", i);
+      goto fail;
+    }
+    if (!s->is_turn && (have_stun || cfg->relay_only)) {
+      WLOG_I(LOG, "ICE %p: STUN server %s not used (%s)", (void *)ice, s->host,
+             cfg->relay_only ? "relay-only policy" : "libnice takes one STUN server");
+      continue;
+    }
+    have_stun |= !s->is_turn;
+    have_turn |= s->is_turn;
+    weft__ice_server *d = &ice->servers[ice->n_servers++];
+    d->host = g_strdup(s->host);
+    d->port = s->port;
+    d->is_turn = s->is_turn;
+    d->tcp = s->tcp;
+    d->username = g_strdup(s->username ? s->username : "");
+    d->credential = g_strdup(s->credential ? s->credential : "");
+  }
+  if (cfg->relay_only && !have_turn)
+    WLOG_W(LOG, "ICE %p: relay-only policy without a TURN server: no candidate will be gathered",
+           (void *)ice);
+  for (size_t i = 0; i < ice->n_servers; i++) {
+    weft__ice_server *s = &ice->servers[i];
+    if (g_hostname_is_ip_address(s->host)) {
+      apply_server(ice, s, s->host);
+      continue;
+    }
+    resolve_req *rq = g_new0(resolve_req, 1);
+    rq->kind = RQ_SERVER;
+    rq->server = i;
+    rq->host = g_strdup(s->host);
+    ice->server_lookups++;
+    start_lookup(ice, rq);
+  }
+  WLOG_D(LOG, "ICE %p: agent %p (%s)", (void *)ice, (void *)ice->agent,
+         controlling ? "controlling" : "controlled");
+  return ice;
+
+fail:;
+  int code = weft_last_error();
+  char *msg = g_strdup(weft__error_message());
+  weft__ice_free(ice);
+  weft__error_set_raw(code, msg);
+  g_free(msg);
+  return NULL;
+}
+
+const char *weft__ice_local_ufrag(const weft__ice *ice) { return ice ? ice->ufrag : NULL; }
+const char *weft__ice_local_pwd(const weft__ice *ice) { return ice ? ice->pwd : NULL; }
+
+int weft__ice_set_controlling(weft__ice *ice, bool controlling) {
+  if (!ice)
+    return weft__error(WEFT_ERR_INVALID_ARG, "ICE: NULL");
+  g_object_set(ice->agent, "controlling-mode", (gboolean)controlling, NULL);
+  return 0;
+}
+
+int weft__ice_send(weft__ice *ice, const uint8_t *data, size_t len) {
+  if (!ice || (!data && len))
+    return weft__error(WEFT_ERR_INVALID_ARG, "ICE send: NULL");
+  if (!ice->have_pair)
+    return weft__error(WEFT_ERR_INVALID_STATE, "ICE send: no selected candidate pair yet");
+  if (len > 65535)
+    return weft__error(WEFT_ERR_TOO_BIG, "ICE send: %zu bytes do not fit a datagram", len);
+  if (nice_agent_send(ice->agent, ice->stream, COMPONENT, (guint)len, (const gchar *)data) < 0)
+    return weft__error(WEFT_ERR_OPERATION, "ICE send: the socket refused the datagram");
+  return 0;
+}
+
+int weft__ice_get_selected_pair(weft__ice *ice, char **local, char **remote) {
+  if (!ice || !local || !remote)
+    return weft__error(WEFT_ERR_INVALID_ARG, "ICE: NULL");
+  NiceCandidate *l = NULL, *r = NULL;
+  if (!ice->have_pair ||
+      !nice_agent_get_selected_pair(ice->agent, ice->stream, COMPONENT, &l, &r) || !l || !r)
+    return weft__error(WEFT_ERR_INVALID_STATE, "ICE: no selected candidate pair");
+  *local = candidate_to_string(l);
+  *remote = candidate_to_string(r);
+  return 0;
+}
+
+weft_ice_connection_state weft__ice_get_state(const weft__ice *ice) {
+  return ice ? ice->state : WEFT_ICE_CLOSED;
+}
