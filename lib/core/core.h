@@ -31,7 +31,7 @@
  * (weft_last_error / weft_last_error_message) and returns @code, so failures
  * read `return weft__error(WEFT_ERR_SYNTAX, "SDP line %d: ...", n);`. */
 int weft__error(int code, const char *fmt, ...) WEFT__PRINTF(2, 3);
-int weft__verror(int code, const char *fmt, va_list ap);
+int weft__verror(int code, const char *fmt, va_list ap) WEFT__PRINTF(2, 0);
 /* Marks the calling thread's last call as successful. */
 void weft__error_clear(void);
 /* Copies another thread's error into this thread (used when a call ran on the
@@ -45,7 +45,8 @@ const char *weft__error_message(void);
 bool weft__log_enabled(weft_log_level level, const char *component);
 void weft__log(weft_log_level level, const char *component, const char *fmt, ...)
     WEFT__PRINTF(3, 4);
-void weft__vlog(weft_log_level level, const char *component, const char *fmt, va_list ap);
+void weft__vlog(weft_log_level level, const char *component, const char *fmt, va_list ap)
+    WEFT__PRINTF(3, 0);
 
 #define WEFT__LOG(lvl, comp, ...)                                                                  \
   do {                                                                                             \
