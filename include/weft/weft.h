@@ -363,8 +363,10 @@ WEFT_API int weft_pc_set_user_data(weft_pc *pc, void *user_data, void (*destroy)
 WEFT_API void *weft_pc_get_user_data(const weft_pc *pc);
 
 /* Handlers. Each returns WEFT_OK, or WEFT_ERR_CLOSED once the pc is closed.
- * Setting NULL removes the handler. State handlers are called with the current
- * state when set after a change they missed (replay rule). */
+ * Setting NULL removes the handler. A state handler set once the state has
+ * left its initial value (new / stable) is called with the current state;
+ * negotiation-needed, candidates, remote data channels and errors that fired
+ * while no handler was set are delivered when one is (replay rule). */
 WEFT_API int weft_pc_set_on_ice_candidate(weft_pc *pc, weft_pc_ice_candidate_fn fn);
 WEFT_API int weft_pc_set_on_connection_state_change(weft_pc *pc, weft_pc_state_fn fn);
 WEFT_API int weft_pc_set_on_ice_connection_state_change(weft_pc *pc, weft_pc_ice_state_fn fn);

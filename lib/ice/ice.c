@@ -115,10 +115,8 @@ static void install_log_handlers(void) {
 /* GTask-based calls (close_async, GResolver) complete on the thread-default
  * context of the caller: make it ours for the call. */
 static bool ctx_push(GMainContext *ctx) {
-  GMainContext *cur = g_main_context_get_thread_default();
-  if (!cur)
-    cur = g_main_context_default();
-  if (cur == ctx)
+  /* NULL means the global default, which is never one of ours. */
+  if (g_main_context_get_thread_default() == ctx)
     return false;
   g_main_context_push_thread_default(ctx);
   return true;

@@ -1,1 +1,3 @@
-# sources of lib/pc
+list(APPEND WEFT_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/pc.c
+  ${CMAKE_CURRENT_LIST_DIR}/events.c)

@@ -1,0 +1,439 @@
+/*
+ * User-visible events of peer connections and data channels. The engine
+ * queues them (loop/ delivers them on the callback thread); each one checks
+ * at delivery time that its object is still open (rule 3 of weft.h) and,
+ * when no handler is set, is remembered for replay (rule 4).
+ */
+#include <string.h>
+
+#include "pc/pc.h"
+
+typedef enum {
+  EV_CONN,
+  EV_ICE,
+  EV_GATHER,
+  EV_SIGNALING,
+  EV_NEGOTIATION,
+  EV_CANDIDATE,
+  EV_DATA_CHANNEL,
+  EV_PC_ERROR,
+  EV_PC_FLUSH,
+  EV_DC_OPEN,
+  EV_DC_CLOSING,
+  EV_DC_CLOSE,
+  EV_DC_LOW,
+  EV_DC_ERROR,
+  EV_DC_MESSAGE,
+  EV_DC_FLUSH,
+} ev_kind;
+
+typedef struct pc_event {
+  weft__event base;
+  ev_kind kind;
+  bool kept; /* moved to a held queue by run(): free() must not free it */
+  weft_pc *pc;
+  weft_dc *dc;
+  int value;
+  char *str; /* candidate, error message */
+  uint8_t *data;
+  size_t len;
+  weft_msg_type type;
+  weft_error_detail detail;
+  int alert, cause;
+} pc_event;
+
+static void ev_destroy(pc_event *e) {
+  if (e->dc)
+    weft_dc_unref(e->dc);
+  if (e->pc)
+    weft__pc_release(e->pc);
+  g_free(e->str);
+  g_free(e->data);
+  g_free(e);
+}
+
+static void ev_free(weft__event *base) {
+  pc_event *e = (pc_event *)base;
+  if (e->kept) {
+    e->kept = false; /* ownership now with the held queue */
+    return;
+  }
+  ev_destroy(e);
+}
+
+static void ev_run(weft__event *base);
+
+static pc_event *ev_new(ev_kind kind, weft_pc *pc, weft_dc *dc) {
+  pc_event *e = g_new0(pc_event, 1);
+  e->base.run = ev_run;
+  e->base.free = ev_free;
+  e->base.owner = pc;
+  e->kind = kind;
+  e->pc = weft__pc_hold(pc);
+  e->dc = dc ? weft_dc_ref(dc) : NULL;
+  return e;
+}
+
+static void emit(pc_event *e) { weft__context_emit(e->pc->ctx, &e->base); }
+
+/* ---- Delivery ------------------------------------------------------------ */
+
+static void run_candidate(pc_event *e, weft_pc_ice_candidate_fn fn) {
+  weft_pc *pc = e->pc;
+  if (!e->str) {
+    fn(pc, NULL, pc->user_data);
+    return;
+  }
+  weft_ice_candidate c = {e->str, pc->data_mid, 0, NULL};
+  fn(pc, &c, pc->user_data);
+}
+
+/* Runs a pc event whose handler may be missing: returns true if held. */
+static bool hold_if_unhandled(pc_event *e, GQueue *q, bool have) {
+  if (have && g_queue_is_empty(q))
+    return false;
+  e->kept = true;
+  g_queue_push_tail(q, e);
+  return true;
+}
+
+static void flush_pc_queue(weft_pc *pc, GQueue *q, ev_kind kind) {
+  for (;;) {
+    g_mutex_lock(&pc->lock);
+    bool have = kind == EV_CANDIDATE      ? pc->h.on_ice_candidate != NULL
+                : kind == EV_DATA_CHANNEL ? pc->h.on_data_channel != NULL
+                                          : pc->h.on_error != NULL;
+    pc_event *e = have ? g_queue_pop_head(q) : NULL;
+    weft__pc_handlers h = pc->h;
+    g_mutex_unlock(&pc->lock);
+    if (!e)
+      return;
+    if (!atomic_load(&pc->closed)) {
+      if (kind == EV_CANDIDATE)
+        run_candidate(e, h.on_ice_candidate);
+      else if (kind == EV_DATA_CHANNEL && (!e->dc || !atomic_load(&e->dc->closed_by_app)))
+        h.on_data_channel(pc, e->dc, pc->user_data);
+      else if (kind == EV_PC_ERROR) {
+        weft_error_info info = {e->value, e->detail, e->str ? e->str : "", e->cause, e->alert};
+        h.on_error(pc, &info, pc->user_data);
+      }
+    }
+    ev_destroy(e);
+  }
+}
+
+static void run_dc_message(pc_event *e) {
+  weft_dc *dc = e->dc;
+  /* Keep order: anything held goes first, this one joins the queue. */
+  g_mutex_lock(&dc->lock);
+  if (!dc->on_message || !g_queue_is_empty(&dc->held_msgs)) {
+    if (dc->held_bytes + e->len > 64u * 1024 * 1024 || dc->held_msgs.length >= 65536) {
+      g_mutex_unlock(&dc->lock);
+      WLOG_W("dc", "channel '%s': no on_message handler and the hold queue is full; dropping "
+                   "a message of %zu bytes",
+             dc->label, e->len);
+      return;
+    }
+    e->kept = true;
+    dc->held_bytes += e->len;
+    g_queue_push_tail(&dc->held_msgs, e);
+    bool have = dc->on_message != NULL;
+    g_mutex_unlock(&dc->lock);
+    if (have)
+      weft__dc_flush_held(dc);
+    return;
+  }
+  weft_dc_message_fn fn = dc->on_message;
+  g_mutex_unlock(&dc->lock);
+  fn(dc, e->type, e->data, e->len, dc->user_data);
+}
+
+static bool dc_alive(weft_dc *dc, weft_pc *pc) {
+  return !atomic_load(&pc->closed) && !atomic_load(&dc->closed_by_app);
+}
+
+static void ev_run(weft__event *base) {
+  pc_event *e = (pc_event *)base;
+  weft_pc *pc = e->pc;
+  if (atomic_load(&pc->closed))
+    return;
+  g_mutex_lock(&pc->lock);
+  weft__pc_handlers h = pc->h;
+  void *ud = pc->user_data;
+  bool held = false;
+  switch (e->kind) {
+  case EV_CONN:
+    if (!h.on_connection_state)
+      pc->missed |= WEFT__MISSED_CONN;
+    break;
+  case EV_ICE:
+    if (!h.on_ice_state)
+      pc->missed |= WEFT__MISSED_ICE;
+    break;
+  case EV_GATHER:
+    if (!h.on_gathering)
+      pc->missed |= WEFT__MISSED_GATHER;
+    break;
+  case EV_SIGNALING:
+    if (!h.on_signaling)
+      pc->missed |= WEFT__MISSED_SIGNALING;
+    break;
+  case EV_NEGOTIATION:
+    if (!h.on_negotiation_needed)
+      pc->missed |= WEFT__MISSED_NEGOTIATION;
+    break;
+  case EV_CANDIDATE:
+    held = hold_if_unhandled(e, &pc->held_candidates, h.on_ice_candidate != NULL);
+    break;
+  case EV_DATA_CHANNEL:
+    held = hold_if_unhandled(e, &pc->held_channels, h.on_data_channel != NULL);
+    break;
+  case EV_PC_ERROR:
+    held = hold_if_unhandled(e, &pc->held_errors, h.on_error != NULL);
+    break;
+  default:
+    break;
+  }
+  g_mutex_unlock(&pc->lock);
+  if (held)
+    return;
+
+  switch (e->kind) {
+  case EV_CONN:
+    if (h.on_connection_state)
+      h.on_connection_state(pc, (weft_pc_state)e->value, ud);
+    break;
+  case EV_ICE:
+    if (h.on_ice_state)
+      h.on_ice_state(pc, (weft_ice_connection_state)e->value, ud);
+    break;
+  case EV_GATHER:
+    if (h.on_gathering)
+      h.on_gathering(pc, (weft_ice_gathering_state)e->value, ud);
+    break;
+  case EV_SIGNALING:
+    if (h.on_signaling)
+      h.on_signaling(pc, (weft_signaling_state)e->value, ud);
+    break;
+  case EV_NEGOTIATION:
+    if (h.on_negotiation_needed)
+      h.on_negotiation_needed(pc, ud);
+    break;
+  case EV_CANDIDATE:
+    run_candidate(e, h.on_ice_candidate);
+    break;
+  case EV_DATA_CHANNEL:
+    if (!atomic_load(&e->dc->closed_by_app))
+      h.on_data_channel(pc, e->dc, ud);
+    break;
+  case EV_PC_ERROR: {
+    weft_error_info info = {e->value, e->detail, e->str ? e->str : "", e->cause, e->alert};
+    h.on_error(pc, &info, ud);
+    break;
+  }
+  case EV_PC_FLUSH:
+    flush_pc_queue(pc, &pc->held_candidates, EV_CANDIDATE);
+    flush_pc_queue(pc, &pc->held_channels, EV_DATA_CHANNEL);
+    flush_pc_queue(pc, &pc->held_errors, EV_PC_ERROR);
+    break;
+  case EV_DC_OPEN:
+  case EV_DC_CLOSING:
+  case EV_DC_CLOSE:
+  case EV_DC_LOW:
+  case EV_DC_ERROR: {
+    weft_dc *dc = e->dc;
+    if (!dc_alive(dc, pc))
+      break;
+    g_mutex_lock(&dc->lock);
+    weft_dc_event_fn fn = NULL;
+    weft_dc_error_fn efn = NULL;
+    if (e->kind == EV_DC_OPEN) {
+      fn = dc->on_open;
+      dc->open_missed = !fn;
+    } else if (e->kind == EV_DC_CLOSING) {
+      fn = dc->on_closing;
+      dc->closing_missed = !fn;
+    } else if (e->kind == EV_DC_CLOSE) {
+      fn = dc->on_close;
+      dc->close_missed = !fn;
+    } else if (e->kind == EV_DC_LOW) {
+      fn = dc->on_low;
+    } else {
+      efn = dc->on_error;
+    }
+    void *dud = dc->user_data;
+    g_mutex_unlock(&dc->lock);
+    if (fn)
+      fn(dc, dud);
+    if (efn) {
+      weft_error_info info = {e->value, WEFT_DETAIL_DATA_CHANNEL_FAILURE,
+                              e->str ? e->str : "", -1, -1};
+      efn(dc, &info, dud);
+    }
+    break;
+  }
+  case EV_DC_MESSAGE:
+    if (dc_alive(e->dc, pc))
+      run_dc_message(e);
+    break;
+  case EV_DC_FLUSH:
+    if (dc_alive(e->dc, pc))
+      weft__dc_flush_held(e->dc);
+    break;
+  }
+}
+
+/* ---- Emitters (engine thread) -------------------------------------------- */
+
+#define EMIT_STATE(fn_name, KIND, type)                                                            \
+  void fn_name(weft_pc *pc, type s) {                                                              \
+    pc_event *e = ev_new(KIND, pc, NULL);                                                          \
+    e->value = (int)s;                                                                             \
+    emit(e);                                                                                       \
+  }
+EMIT_STATE(weft__pc_emit_connection_state, EV_CONN, weft_pc_state)
+EMIT_STATE(weft__pc_emit_ice_state, EV_ICE, weft_ice_connection_state)
+EMIT_STATE(weft__pc_emit_gathering, EV_GATHER, weft_ice_gathering_state)
+EMIT_STATE(weft__pc_emit_signaling, EV_SIGNALING, weft_signaling_state)
+
+void weft__pc_emit_negotiation_needed(weft_pc *pc) { emit(ev_new(EV_NEGOTIATION, pc, NULL)); }
+
+void weft__pc_emit_candidate(weft_pc *pc, const char *candidate) {
+  pc_event *e = ev_new(EV_CANDIDATE, pc, NULL);
+  e->str = g_strdup(candidate);
+  emit(e);
+}
+
+void weft__pc_emit_data_channel(weft_pc *pc, weft_dc *dc) {
+  emit(ev_new(EV_DATA_CHANNEL, pc, dc));
+}
+
+void weft__pc_emit_error(weft_pc *pc, int code, weft_error_detail detail, int alert, int cause,
+                         const char *message) {
+  pc_event *e = ev_new(EV_PC_ERROR, pc, NULL);
+  e->value = code;
+  e->detail = detail;
+  e->alert = alert;
+  e->cause = cause;
+  e->str = g_strdup(message);
+  emit(e);
+}
+
+void weft__dc_emit_open(weft_dc *dc, weft_pc *pc) { emit(ev_new(EV_DC_OPEN, pc, dc)); }
+void weft__dc_emit_closing(weft_dc *dc, weft_pc *pc) { emit(ev_new(EV_DC_CLOSING, pc, dc)); }
+void weft__dc_emit_close(weft_dc *dc, weft_pc *pc) { emit(ev_new(EV_DC_CLOSE, pc, dc)); }
+void weft__dc_emit_low(weft_dc *dc, weft_pc *pc) { emit(ev_new(EV_DC_LOW, pc, dc)); }
+
+void weft__dc_emit_error(weft_dc *dc, weft_pc *pc, int code, const char *message) {
+  pc_event *e = ev_new(EV_DC_ERROR, pc, dc);
+  e->value = code;
+  e->str = g_strdup(message);
+  emit(e);
+}
+
+void weft__dc_emit_message(weft_dc *dc, weft_pc *pc, weft_msg_type type, uint8_t *data,
+                           size_t len) {
+  pc_event *e = ev_new(EV_DC_MESSAGE, pc, dc);
+  e->type = type;
+  e->data = data;
+  e->len = len;
+  emit(e);
+}
+
+/* ---- Replay (any thread: called by handler setters) ----------------------- */
+
+/* A state handler set after the state left its initial value is told the
+ * current one (weft.h rule 4); negotiation-needed is replayed if it fired
+ * with no handler. */
+void weft__pc_replay(weft_pc *pc, unsigned which) {
+  g_mutex_lock(&pc->lock);
+  bool negotiation = (pc->missed & which & WEFT__MISSED_NEGOTIATION) != 0;
+  pc->missed &= ~which;
+  g_mutex_unlock(&pc->lock);
+  int conn = atomic_load(&pc->conn_state), ice = atomic_load(&pc->ice_state);
+  int gather = atomic_load(&pc->gathering_state), sig = atomic_load(&pc->signaling_state);
+  if ((which & WEFT__MISSED_CONN) && conn != WEFT_PC_NEW)
+    weft__pc_emit_connection_state(pc, (weft_pc_state)conn);
+  if ((which & WEFT__MISSED_ICE) && ice != WEFT_ICE_NEW)
+    weft__pc_emit_ice_state(pc, (weft_ice_connection_state)ice);
+  if ((which & WEFT__MISSED_GATHER) && gather != WEFT_GATHERING_NEW)
+    weft__pc_emit_gathering(pc, (weft_ice_gathering_state)gather);
+  if ((which & WEFT__MISSED_SIGNALING) && sig != WEFT_SIGNALING_STABLE)
+    weft__pc_emit_signaling(pc, (weft_signaling_state)sig);
+  if (negotiation)
+    weft__pc_emit_negotiation_needed(pc);
+}
+
+void weft__pc_flush_held(weft_pc *pc) { emit(ev_new(EV_PC_FLUSH, pc, NULL)); }
+
+void weft__dc_replay(weft_dc *dc) {
+  g_mutex_lock(&dc->lock);
+  weft_pc *pc = dc->pc ? weft__pc_hold(dc->pc) : NULL;
+  bool open = dc->open_missed && dc->on_open;
+  bool closing = dc->closing_missed && dc->on_closing;
+  bool close = dc->close_missed && dc->on_close;
+  if (open)
+    dc->open_missed = false;
+  if (closing)
+    dc->closing_missed = false;
+  if (close)
+    dc->close_missed = false;
+  bool flush = dc->on_message && !g_queue_is_empty(&dc->held_msgs);
+  g_mutex_unlock(&dc->lock);
+  if (!pc)
+    return;
+  if (open)
+    weft__dc_emit_open(dc, pc);
+  if (flush)
+    emit(ev_new(EV_DC_FLUSH, pc, dc));
+  if (closing)
+    weft__dc_emit_closing(dc, pc);
+  if (close)
+    weft__dc_emit_close(dc, pc);
+  weft__pc_release(pc);
+}
+
+/* Delivers held messages in order (callback thread). */
+void weft__dc_flush_held(weft_dc *dc) {
+  for (;;) {
+    g_mutex_lock(&dc->lock);
+    weft_dc_message_fn fn = dc->on_message;
+    pc_event *e = fn ? g_queue_pop_head(&dc->held_msgs) : NULL;
+    if (e)
+      dc->held_bytes -= e->len;
+    void *ud = dc->user_data;
+    g_mutex_unlock(&dc->lock);
+    if (!e)
+      return;
+    if (dc_alive(dc, e->pc))
+      fn(dc, e->type, e->data, e->len, ud);
+    ev_destroy(e);
+  }
+}
+
+/* Frees held events of a pc or dc being destroyed. */
+void weft__pc_drop_held(weft_pc *pc);
+void weft__pc_drop_held(weft_pc *pc) {
+  GQueue *qs[] = {&pc->held_candidates, &pc->held_channels, &pc->held_errors};
+  for (size_t i = 0; i < G_N_ELEMENTS(qs); i++) {
+    pc_event *e;
+    g_mutex_lock(&pc->lock);
+    GQueue tmp = *qs[i];
+    g_queue_init(qs[i]);
+    g_mutex_unlock(&pc->lock);
+    while ((e = g_queue_pop_head(&tmp)))
+      ev_destroy(e);
+  }
+}
+
+void weft__dc_drop_held(weft_dc *dc);
+void weft__dc_drop_held(weft_dc *dc) {
+  g_mutex_lock(&dc->lock);
+  GQueue tmp = dc->held_msgs;
+  g_queue_init(&dc->held_msgs);
+  dc->held_bytes = 0;
+  g_mutex_unlock(&dc->lock);
+  pc_event *e;
+  while ((e = g_queue_pop_head(&tmp)))
+    ev_destroy(e);
+}

@@ -1,0 +1,1083 @@
+/*
+ * The peer-connection engine. Everything here runs on the context's engine
+ * thread (api/ marshals calls onto it); the layers below call back into it
+ * on the same thread.
+ *
+ *   ice/ --(on_recv)--> demux --DTLS 20..63--> dtls/ --(on_data)--> sctp/ --> data channels
+ *
+ * Roles (DESIGN §4, RFC 8842 §5): offers carry a=setup:actpass; weft answers
+ * a=setup:active (DTLS client) unless the offer said active. The offerer is
+ * ICE-controlling (RFC 8445 §6.1.1). DCEP stream ids: DTLS client even,
+ * server odd (RFC 8832 §6).
+ */
+#include <string.h>
+
+#include "datachannel/dcep.h"
+#include "demux/demux.h"
+#include "pc/pc.h"
+
+#define WEFT__SCTP_PORT 5000
+#define WEFT__MAX_STREAMS 1024
+/* RFC 8841 §6.1: no a=max-message-size means 64 KiB. */
+#define WEFT__DEFAULT_REMOTE_MMS 65536
+
+static void update_connection_state(weft_pc *pc);
+static void maybe_start_dtls(weft_pc *pc);
+static void open_pending_channels(weft_pc *pc);
+
+/* ---- References ---------------------------------------------------------- */
+
+weft_pc *weft__pc_hold(weft_pc *pc) {
+  weft__ref_inc(&pc->refs);
+  return pc;
+}
+
+void weft__pc_release(weft_pc *pc) {
+  if (pc && weft__ref_dec(&pc->refs))
+    weft__pc_free(pc);
+}
+
+/* ---- Config -------------------------------------------------------------- */
+
+void weft__config_init_defaults(weft_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->servers = g_array_new(FALSE, TRUE, sizeof(weft__ice_server));
+  cfg->max_message_size = 262144;
+  cfg->send_buffer_limit = 16u * 1024 * 1024;
+  cfg->certificate_reuse = true;
+}
+
+void weft__config_copy_into(weft_config *dst, const weft_config *src) {
+  GArray *servers = dst->servers;
+  *dst = *src;
+  dst->servers = servers;
+  g_array_set_size(dst->servers, 0);
+  for (guint i = 0; i < src->servers->len; i++) {
+    const weft__ice_server *s = &g_array_index(src->servers, weft__ice_server, i);
+    weft__ice_server c = *s;
+    c.host = g_strdup(s->host);
+    c.username = g_strdup(s->username);
+    c.credential = g_strdup(s->credential);
+    g_array_append_val(dst->servers, c);
+  }
+}
+
+void weft__config_clear(weft_config *cfg) {
+  if (!cfg->servers)
+    return;
+  for (guint i = 0; i < cfg->servers->len; i++)
+    weft__ice_server_clear(&g_array_index(cfg->servers, weft__ice_server, i));
+  g_array_free(cfg->servers, TRUE);
+  cfg->servers = NULL;
+}
+
+/* ---- State helpers ------------------------------------------------------- */
+
+static void set_signaling(weft_pc *pc, weft_signaling_state s) {
+  if (atomic_exchange(&pc->signaling_state, (int)s) != (int)s)
+    weft__pc_emit_signaling(pc, s);
+}
+
+static void set_gathering(weft_pc *pc, weft_ice_gathering_state s) {
+  if (atomic_exchange(&pc->gathering_state, (int)s) != (int)s)
+    weft__pc_emit_gathering(pc, s);
+}
+
+static void fail_pc(weft_pc *pc, int code, weft_error_detail detail, int alert,
+                    const char *message) {
+  WLOG_W("pc", "%s", message);
+  weft__pc_emit_error(pc, code, detail, alert, -1, message);
+  update_connection_state(pc);
+}
+
+static void update_connection_state(weft_pc *pc) {
+  if (atomic_load(&pc->closed))
+    return;
+  weft_ice_connection_state ice = (weft_ice_connection_state)atomic_load(&pc->ice_state);
+  weft_pc_state s;
+  if (ice == WEFT_ICE_FAILED || pc->dtls_failed)
+    s = WEFT_PC_FAILED;
+  else if (ice == WEFT_ICE_DISCONNECTED || pc->remote_closed)
+    s = WEFT_PC_DISCONNECTED;
+  else if ((ice == WEFT_ICE_CONNECTED || ice == WEFT_ICE_COMPLETED) && pc->dtls_connected)
+    s = WEFT_PC_CONNECTED;
+  else if (ice == WEFT_ICE_CHECKING || ice == WEFT_ICE_CONNECTED || ice == WEFT_ICE_COMPLETED)
+    s = WEFT_PC_CONNECTING;
+  else
+    s = WEFT_PC_NEW;
+  if (atomic_exchange(&pc->conn_state, (int)s) != (int)s) {
+    WLOG_I("pc", "pc %p: connection state %s (%.1f ms)", (void *)pc,
+           weft_pc_state_to_string(s), (double)(weft__now_us() - pc->created_us) / 1000.0);
+    weft__pc_emit_connection_state(pc, s);
+  }
+}
+
+/* ---- Data channels (engine) ---------------------------------------------- */
+
+static weft_dc *channel_by_stream(weft_pc *pc, uint16_t stream) {
+  return g_hash_table_lookup(pc->channels_by_stream, GUINT_TO_POINTER((guint)stream));
+}
+
+static void register_channel(weft_pc *pc, weft_dc *dc, uint16_t id) {
+  atomic_store(&dc->id, (int)id);
+  g_hash_table_insert(pc->channels_by_stream, GUINT_TO_POINTER((guint)id), weft_dc_ref(dc));
+}
+
+static int allocate_stream_id(weft_pc *pc) {
+  /* RFC 8832 §6: the DTLS client uses even ids, the server odd ones. */
+  for (int id = pc->dtls_is_client ? 0 : 1; id < WEFT__MAX_STREAMS; id += 2)
+    if (!channel_by_stream(pc, (uint16_t)id))
+      return id;
+  return -1;
+}
+
+static void set_dc_state(weft_dc *dc, weft_dc_state s) { atomic_store(&dc->state, (int)s); }
+
+static void dc_mark_open(weft_pc *pc, weft_dc *dc) {
+  if (atomic_load(&dc->state) != WEFT_DC_CONNECTING)
+    return;
+  set_dc_state(dc, WEFT_DC_OPEN);
+  WLOG_D("dc", "channel '%s' (id %d) open", dc->label, atomic_load(&dc->id));
+  weft__dc_emit_open(dc, pc);
+}
+
+static void dc_finish_close(weft_pc *pc, weft_dc *dc) {
+  if (atomic_load(&dc->state) == WEFT_DC_CLOSED)
+    return;
+  set_dc_state(dc, WEFT_DC_CLOSED);
+  int id = atomic_load(&dc->id);
+  if (id >= 0 && channel_by_stream(pc, (uint16_t)id) == dc)
+    g_hash_table_remove(pc->channels_by_stream, GUINT_TO_POINTER((guint)id));
+  g_ptr_array_remove(pc->channels_pending, dc);
+  weft__dc_emit_close(dc, pc);
+}
+
+static weft__sctp_send_opts dc_send_opts(const weft_dc *dc) {
+  weft__sctp_send_opts o = {!dc->ordered, dc->max_retransmits, dc->max_packet_life_time};
+  return o;
+}
+
+static void send_dcep_open(weft_pc *pc, weft_dc *dc) {
+  weft__dcep_open o = {0};
+  weft__dcep_type_from_init(dc->ordered, dc->max_retransmits, dc->max_packet_life_time,
+                            &o.channel_type, &o.reliability);
+  o.priority = weft__dcep_priority_value((int)dc->priority);
+  o.label = dc->label;
+  o.label_len = (uint16_t)strlen(dc->label);
+  o.protocol = dc->protocol;
+  o.protocol_len = (uint16_t)strlen(dc->protocol);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if (weft__dcep_build_open(&o, &buf, &len) < 0) {
+    weft__dc_emit_error(dc, pc, WEFT_ERR_INTERNAL, weft_last_error_message());
+    return;
+  }
+  /* RFC 8832 §6: the OPEN goes out reliable and ordered. */
+  weft__sctp_send_opts ro = {false, -1, -1};
+  int rc = weft__sctp_send_owned(pc->sctp, (uint16_t)atomic_load(&dc->id), WEFT__PPID_DCEP, buf,
+                                 len, &ro);
+  if (rc < 0) {
+    weft__dc_emit_error(dc, pc, rc, weft_last_error_message());
+    return;
+  }
+  dc->open_sent = true;
+}
+
+/* Gives a channel its stream id and starts opening it, once SCTP is up. */
+static void activate_channel(weft_pc *pc, weft_dc *dc) {
+  if (atomic_load(&dc->state) != WEFT_DC_CONNECTING)
+    return;
+  if (dc->negotiated) {
+    dc_mark_open(pc, dc);
+    return;
+  }
+  if (atomic_load(&dc->id) < 0) {
+    int id = allocate_stream_id(pc);
+    if (id < 0) {
+      weft__dc_emit_error(dc, pc, WEFT_ERR_OPERATION, "no free SCTP stream id");
+      set_dc_state(dc, WEFT_DC_CLOSED);
+      weft__dc_emit_close(dc, pc);
+      return;
+    }
+    register_channel(pc, dc, (uint16_t)id);
+  }
+  send_dcep_open(pc, dc);
+}
+
+static void open_pending_channels(weft_pc *pc) {
+  GPtrArray *pending = pc->channels_pending;
+  pc->channels_pending = g_ptr_array_new();
+  for (guint i = 0; i < pending->len; i++)
+    activate_channel(pc, pending->pdata[i]);
+  g_ptr_array_free(pending, TRUE);
+}
+
+int weft__pc_engine_add_channel(weft_pc *pc, weft_dc *dc) {
+  if (atomic_load(&pc->closed))
+    return weft__error(WEFT_ERR_CLOSED, "peer connection is closed");
+  int id = atomic_load(&dc->id);
+  if (dc->negotiated) {
+    if (channel_by_stream(pc, (uint16_t)id))
+      return weft__error(WEFT_ERR_OPERATION, "data channel id %d is already in use", id);
+    register_channel(pc, dc, (uint16_t)id);
+  }
+  g_mutex_lock(&dc->lock);
+  dc->pc = pc;
+  g_mutex_unlock(&dc->lock);
+  g_ptr_array_add(pc->channels_all, weft_dc_ref(dc));
+  if (pc->sctp_connected)
+    activate_channel(pc, dc);
+  else
+    g_ptr_array_add(pc->channels_pending, dc);
+  /* W3C createDataChannel: the first channel needs negotiation. */
+  if (!pc->negotiated_once && !pc->negotiation_needed) {
+    pc->negotiation_needed = true;
+    if (atomic_load(&pc->signaling_state) == WEFT_SIGNALING_STABLE)
+      weft__pc_emit_negotiation_needed(pc);
+  }
+  return WEFT_OK;
+}
+
+/* Refreshes dc->buffered after the sctp FIFO amount for its stream changed
+ * by @delta_engine, and @handed bytes left weft's app queue. */
+static void dc_account(weft_pc *pc, weft_dc *dc, size_t sctp_amount, size_t handed) {
+  size_t before = atomic_load(&dc->buffered);
+  size_t after = before - handed - dc->engine_buffered + sctp_amount;
+  dc->engine_buffered = sctp_amount;
+  atomic_store(&dc->buffered, after);
+  size_t thr = atomic_load(&dc->low_threshold);
+  if (before > thr && after <= thr)
+    weft__dc_emit_low(dc, pc);
+}
+
+int weft__dc_engine_send(weft_pc *pc, weft_dc *dc, uint32_t ppid, uint8_t *data, size_t len) {
+  int id = atomic_load(&dc->id);
+  if (atomic_load(&dc->state) != WEFT_DC_OPEN || !pc->sctp || id < 0) {
+    g_free(data);
+    return weft__error(WEFT_ERR_INVALID_STATE, "data channel '%s' is not open", dc->label);
+  }
+  weft__sctp_send_opts o = dc_send_opts(dc);
+  int rc = weft__sctp_send_owned(pc->sctp, (uint16_t)id, ppid, data, len, &o);
+  dc_account(pc, dc, weft__sctp_buffered_amount(pc->sctp, (uint16_t)id), len);
+  return rc;
+}
+
+void weft__dc_engine_close(weft_dc *dc, weft_pc *pc) {
+  weft__dc_drop_held(dc);
+  weft_dc_state st = (weft_dc_state)atomic_load(&dc->state);
+  if (st == WEFT_DC_CLOSED || st == WEFT_DC_CLOSING)
+    return;
+  int id = atomic_load(&dc->id);
+  if (!pc->sctp_connected || id < 0 || channel_by_stream(pc, (uint16_t)id) != dc) {
+    dc_finish_close(pc, dc);
+    return;
+  }
+  /* RFC 8831 §6.7: closing is an outgoing stream reset; the remote answers
+   * with its own reset, and the channel is closed once both are done. */
+  set_dc_state(dc, WEFT_DC_CLOSING);
+  dc->reset_out_requested = true;
+  if (weft__sctp_reset_stream(pc->sctp, (uint16_t)id) < 0)
+    dc_finish_close(pc, dc);
+}
+
+/* ---- DCEP (RFC 8832) ------------------------------------------------------ */
+
+static void handle_dcep(weft_pc *pc, uint16_t stream, const uint8_t *data, size_t len) {
+  uint8_t type = 0;
+  weft__dcep_open o;
+  if (weft__dcep_parse(data, len, &type, &o) < 0) {
+    char *msg = g_strdup_printf("DCEP message on stream %u rejected: %s", stream,
+                                weft_last_error_message());
+    WLOG_W("dc", "%s", msg);
+    weft__pc_emit_error(pc, WEFT_ERR_SYNTAX, WEFT_DETAIL_DATA_CHANNEL_FAILURE, -1, -1, msg);
+    g_free(msg);
+    return;
+  }
+  weft_dc *dc = channel_by_stream(pc, stream);
+  if (type == WEFT__DCEP_ACK) {
+    if (dc && dc->open_sent)
+      dc_mark_open(pc, dc);
+    else
+      WLOG_W("dc", "DCEP ACK on stream %u with no channel waiting for it", stream);
+    return;
+  }
+  /* DATA_CHANNEL_OPEN */
+  if (dc) {
+    WLOG_W("dc", "DCEP OPEN on stream %u, which is already in use: ignored", stream);
+    return;
+  }
+  if ((stream % 2 == 0) == pc->dtls_is_client)
+    WLOG_W("dc", "DCEP OPEN on stream %u has our parity (RFC 8832 §6); accepting it", stream);
+  weft_dc_init init = WEFT_DC_INIT;
+  bool ordered = true;
+  weft__dcep_init_from_type(o.channel_type, o.reliability, &ordered, &init.max_retransmits,
+                            &init.max_packet_life_time);
+  init.ordered = ordered;
+  char *label = g_strndup(o.label, o.label_len);
+  char *proto = g_strndup(o.protocol, o.protocol_len);
+  init.protocol = proto;
+  int prio = weft__dcep_priority_from_value(o.priority);
+  init.priority = (weft_priority)prio;
+  dc = weft__dc_new(label, &init);
+  g_free(label);
+  g_free(proto);
+  dc->remote_created = true;
+  g_mutex_lock(&pc->lock);
+  dc->user_data = pc->user_data; /* initially the pc's (weft.h) */
+  g_mutex_unlock(&pc->lock);
+  g_mutex_lock(&dc->lock);
+  dc->pc = pc;
+  g_mutex_unlock(&dc->lock);
+  register_channel(pc, dc, stream);
+  g_ptr_array_add(pc->channels_all, dc); /* the array owns the new reference */
+  static const uint8_t ack[1] = {WEFT__DCEP_ACK};
+  weft__sctp_send_opts ro = {false, -1, -1};
+  int rc = weft__sctp_send(pc->sctp, stream, WEFT__PPID_DCEP, ack, sizeof ack, &ro);
+  if (rc < 0)
+    WLOG_W("dc", "DCEP ACK on stream %u: %s", stream, weft_last_error_message());
+  set_dc_state(dc, WEFT_DC_OPEN);
+  weft__pc_emit_data_channel(pc, dc);
+  weft__dc_emit_open(dc, pc);
+}
+
+/* ---- SCTP callbacks -------------------------------------------------------- */
+
+static void sctp_on_connected(void *ud) {
+  weft_pc *pc = ud;
+  pc->sctp_connected = true;
+  WLOG_I("pc", "pc %p: SCTP association up (%.1f ms)", (void *)pc,
+         (double)(weft__now_us() - pc->created_us) / 1000.0);
+  open_pending_channels(pc);
+}
+
+static void sctp_on_message(void *ud, uint16_t stream, uint32_t ppid, const uint8_t *data,
+                            size_t len) {
+  weft_pc *pc = ud;
+  if (ppid == WEFT__PPID_DCEP) {
+    handle_dcep(pc, stream, data, len);
+    return;
+  }
+  weft_dc *dc = channel_by_stream(pc, stream);
+  if (!dc) {
+    WLOG_W("dc", "message on stream %u without a channel: dropped", stream);
+    return;
+  }
+  weft_msg_type type;
+  switch (ppid) {
+  case WEFT__PPID_STRING:
+  case WEFT__PPID_STRING_PARTIAL: /* deprecated (RFC 8831 §8): delivered as is */
+    type = WEFT_MSG_TEXT;
+    break;
+  case WEFT__PPID_BINARY:
+  case WEFT__PPID_BINARY_PARTIAL:
+    type = WEFT_MSG_BINARY;
+    break;
+  case WEFT__PPID_STRING_EMPTY:
+    type = WEFT_MSG_TEXT;
+    len = 0; /* RFC 8831 §6.6: one dummy byte carried the empty message */
+    break;
+  case WEFT__PPID_BINARY_EMPTY:
+    type = WEFT_MSG_BINARY;
+    len = 0;
+    break;
+  default:
+    WLOG_W("dc", "channel '%s': unknown PPID %u, message dropped", dc->label, ppid);
+    return;
+  }
+  uint8_t *copy = g_malloc(len + 1);
+  if (len)
+    memcpy(copy, data, len);
+  copy[len] = '\0';
+  weft__dc_emit_message(dc, pc, type, copy, len);
+}
+
+static void sctp_on_stream_reset(void *ud, uint16_t stream, bool incoming) {
+  weft_pc *pc = ud;
+  weft_dc *dc = channel_by_stream(pc, stream);
+  if (!dc)
+    return;
+  if (incoming) {
+    dc->reset_in_done = true;
+    if (atomic_load(&dc->state) == WEFT_DC_OPEN || atomic_load(&dc->state) == WEFT_DC_CONNECTING) {
+      set_dc_state(dc, WEFT_DC_CLOSING);
+      weft__dc_emit_closing(dc, pc);
+    }
+    if (!dc->reset_out_requested) {
+      dc->reset_out_requested = true;
+      if (weft__sctp_reset_stream(pc->sctp, stream) < 0)
+        dc->reset_out_done = true;
+    }
+  } else {
+    dc->reset_out_done = true;
+  }
+  if (dc->reset_in_done && dc->reset_out_done)
+    dc_finish_close(pc, dc);
+}
+
+static void sctp_on_low(void *ud, uint16_t stream, size_t amount) {
+  weft_pc *pc = ud;
+  weft_dc *dc = channel_by_stream(pc, stream);
+  if (dc)
+    dc_account(pc, dc, amount, 0);
+}
+
+static void close_all_channels(weft_pc *pc) {
+  for (guint i = 0; i < pc->channels_all->len; i++)
+    dc_finish_close(pc, pc->channels_all->pdata[i]);
+}
+
+static void sctp_on_closed(void *ud, int cause, const char *message) {
+  weft_pc *pc = ud;
+  WLOG_I("pc", "pc %p: SCTP association closed: %s", (void *)pc, message ? message : "");
+  bool was_up = pc->sctp_connected;
+  pc->sctp_connected = false;
+  close_all_channels(pc);
+  if (!was_up || cause >= 0)
+    weft__pc_emit_error(pc, WEFT_ERR_OPERATION, WEFT_DETAIL_SCTP_FAILURE, -1, cause,
+                        message ? message : "SCTP association closed");
+}
+
+/* ---- DTLS callbacks -------------------------------------------------------- */
+
+static int dtls_out(void *ctx, const uint8_t *data, size_t len) {
+  weft_pc *pc = ctx;
+  return pc->ice ? weft__ice_send(pc->ice, data, len) : WEFT_ERR_CLOSED;
+}
+
+static int sctp_out(void *ctx, const uint8_t *data, size_t len) {
+  weft_pc *pc = ctx;
+  return pc->dtls ? weft__dtls_send(pc->dtls, data, len) : WEFT_ERR_CLOSED;
+}
+
+static void dtls_on_connected(void *ud, const weft__srtp_keys *keys) {
+  weft_pc *pc = ud;
+  (void)keys; /* SRTP arrives with media (srtp/); the keys are exported already */
+  pc->dtls_connected = true;
+  WLOG_I("pc", "pc %p: DTLS connected as %s (%.1f ms)", (void *)pc,
+         pc->dtls_is_client ? "client" : "server",
+         (double)(weft__now_us() - pc->created_us) / 1000.0);
+  update_connection_state(pc);
+  if (!pc->remote_sctp_port)
+    return; /* no data section was negotiated */
+  weft__sctp_callbacks cb = {sctp_on_connected, sctp_on_message, sctp_on_stream_reset,
+                             sctp_on_low,       sctp_on_closed,  pc};
+  weft__dgram_sink out = {sctp_out, pc};
+  size_t mms = pc->remote_max_message_size == SIZE_MAX ? 0 : pc->remote_max_message_size;
+  pc->sctp = weft__sctp_new(weft__context_gctx(pc->ctx), out, WEFT__SCTP_PORT,
+                            pc->remote_sctp_port, mms, &cb);
+  if (pc->sctp) /* what we advertised in a=max-message-size bounds what we buffer */
+    weft__sctp_set_max_receive_size(pc->sctp, pc->cfg.max_message_size);
+  if (!pc->sctp || weft__sctp_connect(pc->sctp) < 0)
+    fail_pc(pc, WEFT_ERR_OPERATION, WEFT_DETAIL_SCTP_FAILURE, -1, weft_last_error_message());
+}
+
+static void dtls_on_data(void *ud, const uint8_t *data, size_t len) {
+  weft_pc *pc = ud;
+  if (pc->sctp)
+    weft__sctp_input(pc->sctp, data, len);
+}
+
+static void dtls_on_failed(void *ud, weft_error_detail detail, int alert, const char *message) {
+  weft_pc *pc = ud;
+  pc->dtls_failed = true;
+  char *msg = g_strdup_printf("DTLS failed: %s", message ? message : "");
+  fail_pc(pc, WEFT_ERR_OPERATION, detail, alert, msg);
+  g_free(msg);
+  close_all_channels(pc);
+}
+
+static void dtls_on_closed(void *ud) {
+  weft_pc *pc = ud;
+  WLOG_I("pc", "pc %p: remote closed DTLS (close_notify)", (void *)pc);
+  pc->remote_closed = true;
+  close_all_channels(pc);
+  update_connection_state(pc);
+}
+
+static void maybe_start_dtls(weft_pc *pc) {
+  if (pc->dtls || !pc->dtls_role_known || !pc->remote_current || !pc->remote_sctp_port ||
+      atomic_load(&pc->closed))
+    return;
+  const weft__jsep_section *sec = weft__jsep_data_section(pc->remote_current);
+  if (!sec)
+    return;
+  weft__dtls_callbacks cb = {dtls_on_connected, dtls_on_data, dtls_on_failed, dtls_on_closed, pc};
+  weft__dgram_sink out = {dtls_out, pc};
+  pc->dtls = weft__dtls_new(weft__context_gctx(pc->ctx), pc->cert,
+                            pc->dtls_is_client ? WEFT__DTLS_CLIENT : WEFT__DTLS_SERVER, out, &cb);
+  if (!pc->dtls) {
+    fail_pc(pc, WEFT_ERR_OPERATION, WEFT_DETAIL_DTLS_FAILURE, -1, weft_last_error_message());
+    return;
+  }
+  if (weft__dtls_set_remote_fingerprint(pc->dtls, sec->fingerprint_alg, sec->fingerprint) < 0 ||
+      weft__dtls_start(pc->dtls) < 0)
+    fail_pc(pc, WEFT_ERR_OPERATION, WEFT_DETAIL_DTLS_FAILURE, -1, weft_last_error_message());
+}
+
+/* ---- ICE callbacks --------------------------------------------------------- */
+
+static void ice_on_candidate(void *ud, const char *candidate) {
+  weft_pc *pc = ud;
+  g_ptr_array_add(pc->local_candidates, g_strdup(candidate));
+  weft__pc_emit_candidate(pc, candidate);
+}
+
+static void ice_on_gathering_done(void *ud) {
+  weft_pc *pc = ud;
+  pc->gathering_done = true;
+  WLOG_D("pc", "pc %p: gathering complete, %u candidates (%.1f ms)", (void *)pc,
+         pc->local_candidates->len, (double)(weft__now_us() - pc->created_us) / 1000.0);
+  set_gathering(pc, WEFT_GATHERING_COMPLETE);
+  weft__pc_emit_candidate(pc, NULL);
+}
+
+static void ice_on_state(void *ud, weft_ice_connection_state st) {
+  weft_pc *pc = ud;
+  if (atomic_exchange(&pc->ice_state, (int)st) != (int)st) {
+    WLOG_I("pc", "pc %p: ICE %s (%.1f ms)", (void *)pc, weft_ice_connection_state_to_string(st),
+           (double)(weft__now_us() - pc->created_us) / 1000.0);
+    weft__pc_emit_ice_state(pc, st);
+  }
+  update_connection_state(pc);
+  if (st == WEFT_ICE_CONNECTED || st == WEFT_ICE_COMPLETED)
+    maybe_start_dtls(pc);
+}
+
+static void ice_on_recv(void *ud, const uint8_t *data, size_t len) {
+  weft_pc *pc = ud;
+  switch (weft__demux_classify(data, len)) {
+  case WEFT__DEMUX_DTLS:
+    if (pc->dtls)
+      weft__dtls_input(pc->dtls, data, len);
+    break;
+  case WEFT__DEMUX_RTP:
+    WLOG_T("pc", "RTP/RTCP packet of %zu bytes dropped: no media tracks", len);
+    break;
+  default:
+    WLOG_T("pc", "datagram of %zu bytes dropped (RFC 7983: not DTLS/RTP)", len);
+    break;
+  }
+}
+
+/* ---- Creation and teardown ------------------------------------------------- */
+
+static void *cert_create(void) { return weft__dtls_cert_new(); }
+static void cert_destroy(void *c) { weft__dtls_cert_unref(c); }
+
+weft_pc *weft__pc_new(weft_context *ctx, const weft_config *cfg) {
+  weft_pc *pc = g_new0(weft_pc, 1);
+  atomic_init(&pc->app_refs, 1);
+  weft__ref_init(&pc->refs);
+  pc->ctx = weft_context_ref(ctx);
+  pc->created_us = weft__now_us();
+  g_mutex_init(&pc->lock);
+  g_mutex_init(&pc->sendq_lock);
+  g_queue_init(&pc->held_candidates);
+  g_queue_init(&pc->held_channels);
+  g_queue_init(&pc->held_errors);
+  g_queue_init(&pc->sendq);
+  weft__config_init_defaults(&pc->cfg);
+  if (cfg)
+    weft__config_copy_into(&pc->cfg, cfg);
+  pc->local_candidates = g_ptr_array_new_with_free_func(g_free);
+  pc->channels_by_stream = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                                 (GDestroyNotify)weft_dc_unref);
+  pc->channels_pending = g_ptr_array_new();
+  pc->channels_all = g_ptr_array_new_with_free_func((GDestroyNotify)weft_dc_unref);
+  weft__random(&pc->session_id, sizeof pc->session_id);
+  pc->session_id &= INT64_MAX; /* RFC 8866 §5.2: fits a signed 64-bit integer */
+  pc->session_version = 1;
+  pc->remote_max_message_size = 0;
+  /* Context threads wait (bounded) for libnice's asynchronous closes. */
+  weft__loop_set_pending_hook(weft__ice_pending_closes);
+  weft__live_inc();
+  return pc;
+}
+
+/* Runs on the engine: creates ICE and fetches the certificate. */
+int weft__pc_engine_init(weft_pc *pc);
+int weft__pc_engine_init(weft_pc *pc) {
+  if (pc->cfg.certificate_reuse) {
+    weft__dtls_cert *c = weft__context_get_cert(pc->ctx, cert_create, cert_destroy);
+    pc->cert = c ? weft__dtls_cert_ref(c) : NULL;
+  } else {
+    pc->cert = weft__dtls_cert_new();
+  }
+  if (!pc->cert)
+    return weft__error(WEFT_ERR_OPERATION, "could not create the DTLS certificate: %s",
+                       weft_last_error_message());
+  weft__ice_config ic = {0};
+  ic.servers = (const weft__ice_server *)pc->cfg.servers->data;
+  ic.n_servers = pc->cfg.servers->len;
+  ic.relay_only = pc->cfg.policy == WEFT_ICE_POLICY_RELAY;
+  ic.port_min = pc->cfg.port_min;
+  ic.port_max = pc->cfg.port_max;
+  ic.enable_loopback = pc->cfg.enable_loopback;
+  weft__ice_callbacks cb = {ice_on_candidate, ice_on_gathering_done, ice_on_state, ice_on_recv,
+                            pc};
+  pc->ice = weft__ice_new(weft__context_gctx(pc->ctx), &ic, true, &cb);
+  if (!pc->ice)
+    return weft__error(WEFT_ERR_OPERATION, "could not create the ICE agent: %s",
+                       weft_last_error_message());
+  return WEFT_OK;
+}
+
+void weft__pc_engine_close(weft_pc *pc) {
+  if (atomic_exchange(&pc->closed, true))
+    return;
+  WLOG_D("pc", "pc %p: closing", (void *)pc);
+  /* Layers first, top down: no layer callback can reach us after this. */
+  weft__sctp_free(pc->sctp);
+  pc->sctp = NULL;
+  if (pc->dtls) {
+    weft__dtls_close(pc->dtls);
+    weft__dtls_free(pc->dtls);
+    pc->dtls = NULL;
+  }
+  weft__ice_free(pc->ice);
+  pc->ice = NULL;
+  for (guint i = 0; i < pc->channels_all->len; i++) {
+    weft_dc *dc = pc->channels_all->pdata[i];
+    set_dc_state(dc, WEFT_DC_CLOSED);
+    weft__dc_drop_held(dc);
+  }
+  g_hash_table_remove_all(pc->channels_by_stream);
+  g_ptr_array_set_size(pc->channels_pending, 0);
+  /* W3C close(): every state is closed, without events. */
+  atomic_store(&pc->conn_state, WEFT_PC_CLOSED);
+  atomic_store(&pc->ice_state, WEFT_ICE_CLOSED);
+  atomic_store(&pc->signaling_state, WEFT_SIGNALING_CLOSED);
+  weft__context_purge(pc->ctx, pc);
+  weft__pc_drop_held(pc);
+}
+
+void weft__pc_free(weft_pc *pc) {
+  /* Channels outlive the pc as inert objects (weft.h ownership rules). */
+  for (guint i = 0; i < pc->channels_all->len; i++)
+    weft__dc_detach(pc->channels_all->pdata[i]);
+  g_ptr_array_free(pc->channels_all, TRUE);
+  g_hash_table_destroy(pc->channels_by_stream);
+  g_ptr_array_free(pc->channels_pending, TRUE);
+  g_ptr_array_free(pc->local_candidates, TRUE);
+  GQueue *q = &pc->sendq;
+  void *item;
+  while ((item = g_queue_pop_head(q)) != NULL)
+    g_free(item); /* the api layer drains the queue at close; leftovers are plain */
+  weft__jsep_desc_free(pc->remote_current);
+  weft__jsep_desc_free(pc->remote_pending);
+  g_free(pc->remote_sdp_current);
+  g_free(pc->remote_sdp_pending);
+  g_free(pc->local_sdp_current);
+  g_free(pc->local_sdp_pending);
+  g_free(pc->data_mid);
+  weft__dtls_cert_unref(pc->cert);
+  weft__config_clear(&pc->cfg);
+  if (pc->user_destroy)
+    pc->user_destroy(pc->user_data);
+  g_mutex_clear(&pc->lock);
+  g_mutex_clear(&pc->sendq_lock);
+  weft_context *ctx = pc->ctx;
+  g_free(pc);
+  weft__live_dec();
+  weft_context_unref(ctx);
+}
+
+/* ---- Negotiation ------------------------------------------------------------ */
+
+static weft__jsep_local local_params(weft_pc *pc, weft__setup setup) {
+  weft__jsep_local l = {0};
+  l.session_id = pc->session_id;
+  l.session_version = pc->session_version;
+  l.ice_ufrag = weft__ice_local_ufrag(pc->ice);
+  l.ice_pwd = weft__ice_local_pwd(pc->ice);
+  l.fingerprint = weft__dtls_cert_fingerprint(pc->cert);
+  l.setup = setup;
+  l.sctp_port = WEFT__SCTP_PORT;
+  l.max_message_size = pc->cfg.max_message_size;
+  l.include_data = true;
+  l.data_mid = pc->data_mid ? pc->data_mid : "0";
+  return l;
+}
+
+int weft__pc_engine_create_offer(weft_pc *pc, char **sdp_out) {
+  if (atomic_load(&pc->closed))
+    return weft__error(WEFT_ERR_CLOSED, "peer connection is closed");
+  weft_signaling_state s = (weft_signaling_state)atomic_load(&pc->signaling_state);
+  if (s != WEFT_SIGNALING_STABLE && s != WEFT_SIGNALING_HAVE_LOCAL_OFFER)
+    return weft__error(WEFT_ERR_INVALID_STATE, "create_offer in signaling state %s",
+                       weft_signaling_state_to_string(s));
+  /* Data channels are always offered: a data-only stack with nothing to
+   * negotiate has nothing to connect (doc/negotiation.md). */
+  weft__jsep_local l = local_params(pc, WEFT__SETUP_ACTPASS);
+  char *sdp = weft__jsep_create_offer(&l);
+  if (!sdp)
+    return weft__error(WEFT_ERR_INTERNAL, "could not write the offer");
+  *sdp_out = sdp;
+  return WEFT_OK;
+}
+
+int weft__pc_engine_create_answer(weft_pc *pc, char **sdp_out) {
+  if (atomic_load(&pc->closed))
+    return weft__error(WEFT_ERR_CLOSED, "peer connection is closed");
+  weft_signaling_state s = (weft_signaling_state)atomic_load(&pc->signaling_state);
+  if (s != WEFT_SIGNALING_HAVE_REMOTE_OFFER && s != WEFT_SIGNALING_HAVE_LOCAL_PRANSWER)
+    return weft__error(WEFT_ERR_INVALID_STATE, "create_answer in signaling state %s",
+                       weft_signaling_state_to_string(s));
+  const weft__jsep_section *sec = weft__jsep_data_section(pc->remote_pending);
+  /* RFC 8842 §5.3 / DESIGN §4: be the DTLS client (active) unless the offerer
+   * insists on being active itself. */
+  weft__setup setup = sec && (sec->setup == WEFT__SETUP_ACTIVE || sec->setup == WEFT__SETUP_NONE)
+                          ? WEFT__SETUP_PASSIVE /* RFC 4145 §4: absent means active */
+                          : WEFT__SETUP_ACTIVE;
+  weft__jsep_local l = local_params(pc, setup);
+  char *sdp = weft__jsep_create_answer(pc->remote_pending, &l);
+  if (!sdp)
+    return weft__error(WEFT_ERR_INTERNAL, "could not write the answer: %s",
+                       weft_last_error_message());
+  *sdp_out = sdp;
+  return WEFT_OK;
+}
+
+static int start_gathering(weft_pc *pc) {
+  if (pc->ice_started)
+    return WEFT_OK;
+  pc->ice_started = true;
+  set_gathering(pc, WEFT_GATHERING_GATHERING);
+  int rc = weft__ice_gather(pc->ice);
+  if (rc < 0)
+    return rc;
+  return WEFT_OK;
+}
+
+/* Applies the remote data section to ICE: credentials, candidates, end. */
+static int apply_remote_transport(weft_pc *pc, const weft__jsep_desc *d) {
+  const weft__jsep_section *sec = weft__jsep_data_section(d);
+  if (!sec)
+    return WEFT_OK;
+  int rc = weft__ice_set_remote_credentials(pc->ice, sec->ice_ufrag, sec->ice_pwd);
+  if (rc < 0)
+    return rc;
+  for (guint i = 0; sec->candidates && i < sec->candidates->len; i++) {
+    if (weft__ice_add_remote_candidate(pc->ice, sec->candidates->pdata[i]) < 0)
+      WLOG_W("pc", "remote description candidate skipped: %s", weft_last_error_message());
+  }
+  if (sec->end_of_candidates)
+    weft__ice_remote_gathering_done(pc->ice);
+  pc->remote_sctp_port = sec->sctp_port ? sec->sctp_port : WEFT__SCTP_PORT;
+  if (!sec->has_max_message_size)
+    pc->remote_max_message_size = WEFT__DEFAULT_REMOTE_MMS;
+  else if (sec->max_message_size == 0)
+    pc->remote_max_message_size = SIZE_MAX; /* RFC 8841 §6: 0 = any size */
+  else
+    pc->remote_max_message_size = (size_t)sec->max_message_size;
+  return WEFT_OK;
+}
+
+static void set_dtls_role_from_remote_setup(weft_pc *pc, weft__setup remote, bool remote_is_answer) {
+  if (remote == WEFT__SETUP_NONE)
+    remote = WEFT__SETUP_ACTIVE; /* RFC 4145 §4: an absent a=setup means active */
+  if (remote_is_answer)
+    pc->dtls_is_client = remote == WEFT__SETUP_PASSIVE; /* they are server */
+  else
+    pc->dtls_is_client = remote != WEFT__SETUP_ACTIVE; /* we answer active */
+  pc->dtls_role_known = true;
+}
+
+static void negotiation_complete(weft_pc *pc) {
+  pc->negotiated_once = true;
+  if (pc->negotiation_needed) {
+    pc->negotiation_needed = false;
+  }
+  weft_ice_connection_state ice = (weft_ice_connection_state)atomic_load(&pc->ice_state);
+  if (ice == WEFT_ICE_CONNECTED || ice == WEFT_ICE_COMPLETED || !pc->dtls_is_client)
+    maybe_start_dtls(pc);
+}
+
+static int apply_local(weft_pc *pc, weft_sdp_type type, const char *sdp) {
+  weft_signaling_state s = (weft_signaling_state)atomic_load(&pc->signaling_state);
+  weft__jsep_desc *d = NULL;
+  int rc = weft__jsep_parse(sdp, type, &d);
+  if (rc < 0)
+    return rc;
+  const weft__jsep_section *sec = weft__jsep_data_section(d);
+  if (sec && (g_strcmp0(sec->ice_ufrag, weft__ice_local_ufrag(pc->ice)) != 0 ||
+              g_strcmp0(sec->ice_pwd, weft__ice_local_pwd(pc->ice)) != 0)) {
+    weft__jsep_desc_free(d);
+    return weft__error(WEFT_ERR_INVALID_MODIFICATION,
+                       "local description: ICE credentials differ from the ones weft created");
+  }
+  if (sec) {
+    g_free(pc->data_mid);
+    pc->data_mid = g_strdup(sec->mid ? sec->mid : "0");
+  }
+  weft__jsep_desc_free(d);
+  if (type == WEFT_SDP_OFFER) {
+    g_free(pc->local_sdp_pending);
+    pc->local_sdp_pending = g_strdup(sdp);
+    pc->local_type_pending = WEFT_SDP_OFFER;
+    pc->controlling = true;
+    weft__ice_set_controlling(pc->ice, true);
+    set_signaling(pc, WEFT_SIGNALING_HAVE_LOCAL_OFFER);
+  } else {
+    /* answer / pranswer to the pending remote offer */
+    g_free(pc->local_sdp_current);
+    pc->local_sdp_current = g_strdup(sdp);
+    pc->local_type_current = type;
+    if (type == WEFT_SDP_ANSWER) {
+      weft__jsep_desc_free(pc->remote_current);
+      pc->remote_current = pc->remote_pending;
+      pc->remote_pending = NULL;
+      g_free(pc->remote_sdp_current);
+      pc->remote_sdp_current = pc->remote_sdp_pending;
+      pc->remote_sdp_pending = NULL;
+      g_free(pc->local_sdp_pending);
+      pc->local_sdp_pending = NULL;
+      set_signaling(pc, WEFT_SIGNALING_STABLE);
+      negotiation_complete(pc);
+    } else {
+      set_signaling(pc, WEFT_SIGNALING_HAVE_LOCAL_PRANSWER);
+    }
+    (void)s;
+  }
+  return start_gathering(pc);
+}
+
+/* W3C "rollback" (either setter): drop the pending offer, back to stable.
+ * Allowed in have-local-offer and have-remote-offer only (RFC 9429 §4.1.10). */
+static int rollback(weft_pc *pc) {
+  weft_signaling_state s = (weft_signaling_state)atomic_load(&pc->signaling_state);
+  if (s == WEFT_SIGNALING_HAVE_LOCAL_OFFER) {
+    g_free(pc->local_sdp_pending);
+    pc->local_sdp_pending = NULL;
+  } else if (s == WEFT_SIGNALING_HAVE_REMOTE_OFFER) {
+    weft__jsep_desc_free(pc->remote_pending);
+    pc->remote_pending = NULL;
+    g_free(pc->remote_sdp_pending);
+    pc->remote_sdp_pending = NULL;
+  } else {
+    return weft__error(WEFT_ERR_INVALID_STATE, "rollback in signaling state %s",
+                       weft_signaling_state_to_string(s));
+  }
+  set_signaling(pc, WEFT_SIGNALING_STABLE);
+  if (pc->negotiation_needed)
+    weft__pc_emit_negotiation_needed(pc);
+  return WEFT_OK;
+}
+
+int weft__pc_engine_set_local(weft_pc *pc, weft_sdp_type type, const char *sdp) {
+  if (atomic_load(&pc->closed))
+    return weft__error(WEFT_ERR_CLOSED, "peer connection is closed");
+  weft_signaling_state s = (weft_signaling_state)atomic_load(&pc->signaling_state);
+  char *made = NULL;
+  if (type == WEFT_SDP_ROLLBACK)
+    return rollback(pc);
+  if (type == WEFT_SDP_UNSPEC) {
+    /* The implicit form (W3C setLocalDescription()). */
+    if (sdp)
+      return weft__error(WEFT_ERR_INVALID_ARG, "an SDP needs a type");
+    int rc;
+    if (s == WEFT_SIGNALING_STABLE || s == WEFT_SIGNALING_HAVE_LOCAL_OFFER) {
+      type = WEFT_SDP_OFFER;
+      rc = weft__pc_engine_create_offer(pc, &made);
+    } else {
+      type = WEFT_SDP_ANSWER;
+      rc = weft__pc_engine_create_answer(pc, &made);
+    }
+    if (rc < 0)
+      return rc;
+    sdp = made;
+  } else if (!sdp) {
+    return weft__error(WEFT_ERR_INVALID_ARG, "sdp is NULL");
+  }
+  int rc;
+  if (type == WEFT_SDP_OFFER && s != WEFT_SIGNALING_STABLE &&
+      s != WEFT_SIGNALING_HAVE_LOCAL_OFFER)
+    rc = weft__error(WEFT_ERR_INVALID_STATE, "set_local_description(offer) in state %s",
+                     weft_signaling_state_to_string(s));
+  else if ((type == WEFT_SDP_ANSWER || type == WEFT_SDP_PRANSWER) &&
+           s != WEFT_SIGNALING_HAVE_REMOTE_OFFER && s != WEFT_SIGNALING_HAVE_LOCAL_PRANSWER)
+    rc = weft__error(WEFT_ERR_INVALID_STATE, "set_local_description(%s) in state %s",
+                     weft_sdp_type_to_string(type), weft_signaling_state_to_string(s));
+  else
+    rc = apply_local(pc, type, sdp);
+  g_free(made);
+  return rc;
+}
+
+int weft__pc_engine_set_remote(weft_pc *pc, weft_sdp_type type, const char *sdp) {
+  if (atomic_load(&pc->closed))
+    return weft__error(WEFT_ERR_CLOSED, "peer connection is closed");
+  weft_signaling_state s = (weft_signaling_state)atomic_load(&pc->signaling_state);
+  if (type == WEFT_SDP_ROLLBACK)
+    return rollback(pc);
+  if (!sdp)
+    return weft__error(WEFT_ERR_INVALID_ARG, "sdp is NULL");
+  if (type == WEFT_SDP_OFFER) {
+    if (s != WEFT_SIGNALING_STABLE && s != WEFT_SIGNALING_HAVE_REMOTE_OFFER)
+      return weft__error(WEFT_ERR_INVALID_STATE, "set_remote_description(offer) in state %s",
+                         weft_signaling_state_to_string(s));
+  } else if (type == WEFT_SDP_ANSWER || type == WEFT_SDP_PRANSWER) {
+    if (s != WEFT_SIGNALING_HAVE_LOCAL_OFFER && s != WEFT_SIGNALING_HAVE_REMOTE_PRANSWER)
+      return weft__error(WEFT_ERR_INVALID_STATE, "set_remote_description(%s) in state %s",
+                         weft_sdp_type_to_string(type), weft_signaling_state_to_string(s));
+  } else {
+    return weft__error(WEFT_ERR_INVALID_ARG, "unknown description type %d", (int)type);
+  }
+  weft__jsep_desc *d = NULL;
+  int rc = weft__jsep_parse(sdp, type, &d);
+  if (rc < 0)
+    return rc;
+  const weft__jsep_section *sec = weft__jsep_data_section(d);
+  if (type != WEFT_SDP_OFFER && !sec) {
+    weft__jsep_desc_free(d);
+    return weft__error(WEFT_ERR_INVALID_ACCESS,
+                       "the answer rejects the data channel section: nothing to connect");
+  }
+  if (pc->dtls && sec && pc->remote_current) {
+    const weft__jsep_section *old = weft__jsep_data_section(pc->remote_current);
+    if (old && (g_strcmp0(old->ice_ufrag, sec->ice_ufrag) || g_strcmp0(old->fingerprint, sec->fingerprint))) {
+      weft__jsep_desc_free(d);
+      return weft__error(WEFT_ERR_NOT_SUPPORTED,
+                         "renegotiation that changes ICE credentials or the certificate (ICE "
+                         "restart) is not supported yet");
+    }
+  }
+  if (d->ice_lite && type == WEFT_SDP_OFFER) {
+    /* RFC 8445 §6.1.1: a full agent facing a lite agent is controlling. */
+    pc->controlling = true;
+    weft__ice_set_controlling(pc->ice, true);
+  } else if (type == WEFT_SDP_OFFER) {
+    pc->controlling = false;
+    weft__ice_set_controlling(pc->ice, false);
+  }
+  rc = apply_remote_transport(pc, d);
+  if (rc < 0) {
+    weft__jsep_desc_free(d);
+    return rc;
+  }
+  if (type == WEFT_SDP_OFFER) {
+    if (sec)
+      set_dtls_role_from_remote_setup(pc, sec->setup, false);
+    if (sec && sec->mid) {
+      g_free(pc->data_mid);
+      pc->data_mid = g_strdup(sec->mid);
+    }
+    weft__jsep_desc_free(pc->remote_pending);
+    pc->remote_pending = d;
+    g_free(pc->remote_sdp_pending);
+    pc->remote_sdp_pending = g_strdup(sdp);
+    set_signaling(pc, WEFT_SIGNALING_HAVE_REMOTE_OFFER);
+    return WEFT_OK;
+  }
+  set_dtls_role_from_remote_setup(pc, sec->setup, true);
+  weft__jsep_desc_free(pc->remote_current);
+  pc->remote_current = d;
+  g_free(pc->remote_sdp_current);
+  pc->remote_sdp_current = g_strdup(sdp);
+  if (type == WEFT_SDP_ANSWER) {
+    g_free(pc->local_sdp_current);
+    pc->local_sdp_current = pc->local_sdp_pending;
+    pc->local_type_current = WEFT_SDP_OFFER;
+    pc->local_sdp_pending = NULL;
+    set_signaling(pc, WEFT_SIGNALING_STABLE);
+    negotiation_complete(pc);
+  } else {
+    set_signaling(pc, WEFT_SIGNALING_HAVE_REMOTE_PRANSWER);
+  }
+  return WEFT_OK;
+}
+
+int weft__pc_engine_add_candidate(weft_pc *pc, const weft_ice_candidate *c) {
+  if (atomic_load(&pc->closed))
+    return weft__error(WEFT_ERR_CLOSED, "peer connection is closed");
+  const weft__jsep_desc *remote = pc->remote_pending ? pc->remote_pending : pc->remote_current;
+  if (!remote)
+    return weft__error(WEFT_ERR_INVALID_STATE,
+                       "add_ice_candidate before a remote description was set");
+  if (!c || !c->candidate || !c->candidate[0])
+    return weft__ice_remote_gathering_done(pc->ice);
+  const weft__jsep_section *sec = weft__jsep_data_section(remote);
+  if (c->sdp_mid && !weft__jsep_find_mid(remote, c->sdp_mid))
+    return weft__error(WEFT_ERR_OPERATION, "candidate for mid '%s', which the remote description "
+                                           "does not have",
+                       c->sdp_mid);
+  if (!c->sdp_mid && c->sdp_mline_index >= 0 && (guint)c->sdp_mline_index >= remote->sections->len)
+    return weft__error(WEFT_ERR_OPERATION, "candidate for m-line %d, the remote description has %u",
+                       c->sdp_mline_index, remote->sections->len);
+  if (c->username_fragment && sec && g_strcmp0(c->username_fragment, sec->ice_ufrag) != 0)
+    return weft__error(WEFT_ERR_OPERATION, "candidate for ufrag '%s', remote ufrag is '%s'",
+                       c->username_fragment, sec->ice_ufrag);
+  if (!sec) {
+    WLOG_D("pc", "candidate ignored: no data section");
+    return WEFT_OK;
+  }
+  return weft__ice_add_remote_candidate(pc->ice, c->candidate);
+}
+
+int weft__pc_engine_get_description(weft_pc *pc, weft_desc_which which, weft_sdp_type *type,
+                                    char **sdp_out) {
+  const char *sdp = NULL;
+  weft_sdp_type t = WEFT_SDP_UNSPEC;
+  bool local = false;
+  switch (which) {
+  case WEFT_DESC_LOCAL:
+    local = true;
+    if (pc->local_sdp_pending) {
+      sdp = pc->local_sdp_pending;
+      t = pc->local_type_pending;
+    } else {
+      sdp = pc->local_sdp_current;
+      t = pc->local_type_current;
+    }
+    break;
+  case WEFT_DESC_CURRENT_LOCAL:
+    local = true;
+    sdp = pc->local_sdp_current;
+    t = pc->local_type_current;
+    break;
+  case WEFT_DESC_PENDING_LOCAL:
+    local = true;
+    sdp = pc->local_sdp_pending;
+    t = pc->local_type_pending;
+    break;
+  case WEFT_DESC_REMOTE:
+    sdp = pc->remote_sdp_pending ? pc->remote_sdp_pending : pc->remote_sdp_current;
+    t = pc->remote_sdp_pending ? pc->remote_pending->type
+        : pc->remote_current   ? pc->remote_current->type
+                               : WEFT_SDP_UNSPEC;
+    break;
+  case WEFT_DESC_CURRENT_REMOTE:
+    sdp = pc->remote_sdp_current;
+    t = pc->remote_current ? pc->remote_current->type : WEFT_SDP_UNSPEC;
+    break;
+  case WEFT_DESC_PENDING_REMOTE:
+    sdp = pc->remote_sdp_pending;
+    t = pc->remote_pending ? pc->remote_pending->type : WEFT_SDP_UNSPEC;
+    break;
+  default:
+    return weft__error(WEFT_ERR_INVALID_ARG, "unknown description selector %d", (int)which);
+  }
+  if (type)
+    *type = sdp ? t : WEFT_SDP_UNSPEC;
+  if (!sdp) {
+    *sdp_out = NULL;
+    return WEFT_OK;
+  }
+  if (local && pc->data_mid) {
+    char *full = weft__jsep_add_candidates(sdp, pc->data_mid,
+                                           (const char *const *)pc->local_candidates->pdata,
+                                           pc->local_candidates->len, pc->gathering_done);
+    if (!full)
+      return weft__error(WEFT_ERR_INTERNAL, "adding candidates: %s", weft_last_error_message());
+    *sdp_out = full;
+  } else {
+    *sdp_out = g_strdup(sdp);
+  }
+  return WEFT_OK;
+}
+
+int weft__pc_engine_selected_pair(weft_pc *pc, char **local, char **remote) {
+  if (!pc->ice)
+    return weft__error(WEFT_ERR_CLOSED, "peer connection is closed");
+  return weft__ice_get_selected_pair(pc->ice, local, remote);
+}
