@@ -189,7 +189,8 @@ typedef struct weft_context_options {
   uint32_t struct_size;       /* sizeof(weft_context_options) */
   weft_context_mode mode;     /* default WEFT_CONTEXT_THREAD */
   const char *thread_name;    /* NULL = "weft" */
-  uint32_t max_queued_events; /* QUEUED mode: bound on undelivered events, 0 = 65536 */
+  uint32_t max_queued_events; /* undelivered events above which a warning is logged
+                                 (events are never dropped), 0 = 65536 */
 } weft_context_options;
 #define WEFT_CONTEXT_OPTIONS_INIT {sizeof(weft_context_options), WEFT_CONTEXT_THREAD, NULL, 0}
 
@@ -250,8 +251,9 @@ WEFT_API int weft_config_set_max_message_size(weft_config *cfg, size_t bytes);
 /** Extension: bufferedAmount limit per data channel above which sends fail with
  *  WEFT_ERR_AGAIN (default 16 MiB). */
 WEFT_API int weft_config_set_send_buffer_limit(weft_config *cfg, size_t bytes);
-/** Extension: gather on loopback addresses too (127.0.0.1, ::1). Off by default
- *  (like browsers); tests and single-machine demos turn it on. */
+/** Extension: gather on 127.0.0.1 only (instead of the machine's other
+ *  interfaces). Off by default (like browsers); tests and single-machine demos
+ *  turn it on. */
 WEFT_API int weft_config_set_enable_loopback(weft_config *cfg, int enable);
 /** Extension: use a fresh certificate for this peer connection instead of the
  *  one shared by every peer connection of its context (the default reuses one

@@ -154,10 +154,15 @@ typedef struct {
   weft_dc *dc;
 } close_call;
 
+static void drain_sendq(void *p);
+
 static void close_cb(void *p) {
   close_call *c = p;
-  if (!atomic_load(&c->pc->closed))
-    weft__dc_engine_close(c->dc, c->pc);
+  if (atomic_load(&c->pc->closed))
+    return;
+  /* W3C close(): messages whose send already returned OK go out first. */
+  drain_sendq(c->pc);
+  weft__dc_engine_close(c->dc, c->pc);
 }
 
 int weft_dc_close(weft_dc *dc) {

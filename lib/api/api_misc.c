@@ -16,8 +16,8 @@ const char *weft_build_info(void) {
 }
 
 const char *weft_pc_state_to_string(weft_pc_state s) {
-  static const char *names[] = {"new", "connecting", "connected", "disconnected", "failed",
-                                "closed"};
+  static const char *names[] = {"new",          "connecting", "connected",
+                                "disconnected", "failed",     "closed"};
   return (unsigned)s < G_N_ELEMENTS(names) ? names[s] : "unknown";
 }
 const char *weft_ice_connection_state_to_string(weft_ice_connection_state s) {

@@ -123,8 +123,8 @@ SET_HANDLER(weft_pc_set_on_ice_gathering_state_change, on_gathering, weft_pc_gat
             WEFT__MISSED_GATHER, false)
 SET_HANDLER(weft_pc_set_on_signaling_state_change, on_signaling, weft_pc_signaling_fn,
             WEFT__MISSED_SIGNALING, false)
-SET_HANDLER(weft_pc_set_on_negotiation_needed, on_negotiation_needed,
-            weft_pc_negotiation_needed_fn, WEFT__MISSED_NEGOTIATION, false)
+SET_HANDLER(weft_pc_set_on_negotiation_needed, on_negotiation_needed, weft_pc_negotiation_needed_fn,
+            WEFT__MISSED_NEGOTIATION, false)
 SET_HANDLER(weft_pc_set_on_data_channel, on_data_channel, weft_pc_data_channel_fn, 0u, true)
 SET_HANDLER(weft_pc_set_on_error, on_error, weft_pc_error_fn, 0u, true)
 

@@ -129,8 +129,8 @@ void weft__vlog(weft_log_level level, const char *component, const char *fmt, va
   if (log_fn) {
     log_fn(level, component, buf, log_user);
   } else {
-    fprintf(stderr, "weft %.3f %-7s %-7s %s\n", (double)weft__now_us() / 1e6,
-            level_names[level], component, buf);
+    fprintf(stderr, "weft %.3f %-7s %-7s %s\n", (double)weft__now_us() / 1e6, level_names[level],
+            component, buf);
   }
   pthread_mutex_unlock(&log_lock);
 }

@@ -33,8 +33,7 @@ uint32_t weft__random_u32(void) {
 }
 
 void weft__random_ice_chars(char *buf, size_t len) {
-  static const char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   uint8_t r[64];
   for (size_t i = 0; i < len; i++) {
     if (i % sizeof r == 0)

@@ -19,7 +19,8 @@ struct weft_context {
   GMainLoop *mainloop;
   GThread *thread;
   atomic_bool stopping;
-  atomic_bool detached; /* last unref ran on the engine thread: it frees itself */
+  atomic_bool detached;        /* last unref ran on the engine thread: it frees itself */
+  atomic_bool release_pending; /* last unref happened inside a dispatch */
   bool is_default;
 
   /* Event queue (user-visible callbacks). */
@@ -129,9 +130,7 @@ weft_context *weft_context_new_for_main_context(GMainContext *main_context) {
   return ctx;
 }
 
-GMainContext *weft_context_get_main_context(weft_context *ctx) {
-  return ctx ? ctx->gctx : NULL;
-}
+GMainContext *weft_context_get_main_context(weft_context *ctx) { return ctx ? ctx->gctx : NULL; }
 
 static GOnce default_once = G_ONCE_INIT;
 static gpointer default_create(gpointer unused) {
@@ -191,9 +190,7 @@ static void context_free(weft_context *ctx) {
     weft__live_dec();
 }
 
-void weft_context_unref(weft_context *ctx) {
-  if (!ctx || !weft__ref_dec(&ctx->refs))
-    return;
+static void context_release(weft_context *ctx) {
   atomic_store(&ctx->stopping, true);
   if (ctx->kind == WEFT__CTX_GLIB) {
     context_free(ctx);
@@ -212,6 +209,18 @@ void weft_context_unref(weft_context *ctx) {
   }
   g_thread_join(ctx->thread);
   context_free(ctx);
+}
+
+void weft_context_unref(weft_context *ctx) {
+  if (!ctx || !weft__ref_dec(&ctx->refs))
+    return;
+  if (ctx->kind != WEFT__CTX_THREAD && tl_callback_ctx == ctx) {
+    /* Inside this context's dispatch loop (QUEUED or GLib mode): freeing
+     * now would pull the queue out from under it; it finishes the release. */
+    atomic_store(&ctx->release_pending, true);
+    return;
+  }
+  context_release(ctx);
 }
 
 int weft_context_is_current(const weft_context *ctx) {
@@ -318,14 +327,20 @@ static void run_event(weft_context *ctx, weft__event *ev) {
   const weft_context *saved = tl_callback_ctx;
   tl_callback_ctx = ctx;
   ev->run(ev);
+  ev->free(ev); /* may drop the last reference of the context: still marked */
   tl_callback_ctx = saved;
-  ev->free(ev);
 }
 
-/* Pops up to @max events (all if <= 0) and runs them; returns the count. */
-static int dispatch_events(weft_context *ctx, int max) {
+/* Pops up to @max events (all if <= 0) and runs them; returns the count.
+ * Stops early if the last reference was dropped by a callback (*released). */
+static int dispatch_events(weft_context *ctx, int max, bool *released) {
   int n = 0;
+  *released = false;
   while (max <= 0 || n < max) {
+    if (atomic_load(&ctx->release_pending)) {
+      *released = true;
+      break;
+    }
     g_mutex_lock(&ctx->qlock);
     weft__event *ev = ctx->qhead;
     if (ev) {
@@ -346,6 +361,8 @@ static int dispatch_events(weft_context *ctx, int max) {
     run_event(ctx, ev);
     n++;
   }
+  if (!*released && atomic_load(&ctx->release_pending))
+    *released = true;
   return n;
 }
 
@@ -353,7 +370,18 @@ static gboolean dispatch_cb(gpointer data) {
   weft_context *ctx = data;
   /* A bounded batch keeps protocol work (timers, packets) flowing under a
    * flood of events. */
-  dispatch_events(ctx, 256);
+  bool released;
+  dispatch_events(ctx, 256, &released);
+  if (released) {
+    g_mutex_lock(&ctx->qlock);
+    if (ctx->dispatch_src) { /* this source: GLib still holds its own ref */
+      g_source_unref(ctx->dispatch_src);
+      ctx->dispatch_src = NULL;
+    }
+    g_mutex_unlock(&ctx->qlock);
+    context_release(ctx);
+    return G_SOURCE_REMOVE;
+  }
   g_mutex_lock(&ctx->qlock);
   gboolean again = ctx->qhead != NULL;
   if (!again) {
@@ -370,13 +398,9 @@ static gboolean dispatch_cb(gpointer data) {
 void weft__context_emit(weft_context *ctx, weft__event *ev) {
   ev->next = NULL;
   g_mutex_lock(&ctx->qlock);
-  if (ctx->qlen >= ctx->qmax) {
-    g_mutex_unlock(&ctx->qlock);
-    WLOG_W("loop", "event queue full (%u events): dropping an event; dispatch faster",
+  if (ctx->qlen == ctx->qmax) /* never dropped: that would lose data silently */
+    WLOG_W("loop", "%u undelivered events queued: the application dispatches too slowly",
            ctx->qmax);
-    ev->free(ev);
-    return;
-  }
   bool was_empty = ctx->qhead == NULL;
   if (ctx->qtail)
     ctx->qtail->next = ev;
@@ -393,6 +417,9 @@ void weft__context_emit(weft_context *ctx, weft__event *ev) {
   } else if (!ctx->dispatch_scheduled) {
     ctx->dispatch_scheduled = true;
     GSource *src = g_idle_source_new();
+    /* Same priority as packet I/O, so a receive flood cannot starve the
+     * callbacks that drain it. */
+    g_source_set_priority(src, G_PRIORITY_DEFAULT);
     g_source_set_callback(src, dispatch_cb, ctx, NULL);
     ctx->dispatch_src = src; /* the queue lock makes this ref safe to drop later */
     g_source_attach(src, ctx->gctx);
@@ -448,7 +475,11 @@ int weft_context_dispatch(weft_context *ctx, int max) {
   if (rc < 0)
     return rc;
   weft__error_clear();
-  return dispatch_events(ctx, max);
+  bool released;
+  int n = dispatch_events(ctx, max, &released);
+  if (released)
+    context_release(ctx);
+  return n;
 }
 
 int weft_context_wait(weft_context *ctx, int timeout_ms) {

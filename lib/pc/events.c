@@ -129,8 +129,9 @@ static void run_dc_message(pc_event *e) {
   if (!dc->on_message || !g_queue_is_empty(&dc->held_msgs)) {
     if (dc->held_bytes + e->len > 64u * 1024 * 1024 || dc->held_msgs.length >= 65536) {
       g_mutex_unlock(&dc->lock);
-      WLOG_W("dc", "channel '%s': no on_message handler and the hold queue is full; dropping "
-                   "a message of %zu bytes",
+      WLOG_W("dc",
+             "channel '%s': no on_message handler and the hold queue is full; dropping "
+             "a message of %zu bytes",
              dc->label, e->len);
       return;
     }
@@ -266,8 +267,8 @@ static void ev_run(weft__event *base) {
     if (fn)
       fn(dc, dud);
     if (efn) {
-      weft_error_info info = {e->value, WEFT_DETAIL_DATA_CHANNEL_FAILURE,
-                              e->str ? e->str : "", -1, -1};
+      weft_error_info info = {e->value, WEFT_DETAIL_DATA_CHANNEL_FAILURE, e->str ? e->str : "", -1,
+                              -1};
       efn(dc, &info, dud);
     }
     break;
@@ -304,9 +305,7 @@ void weft__pc_emit_candidate(weft_pc *pc, const char *candidate) {
   emit(e);
 }
 
-void weft__pc_emit_data_channel(weft_pc *pc, weft_dc *dc) {
-  emit(ev_new(EV_DATA_CHANNEL, pc, dc));
-}
+void weft__pc_emit_data_channel(weft_pc *pc, weft_dc *dc) { emit(ev_new(EV_DATA_CHANNEL, pc, dc)); }
 
 void weft__pc_emit_error(weft_pc *pc, int code, weft_error_detail detail, int alert, int cause,
                          const char *message) {

@@ -106,8 +106,8 @@ static void update_connection_state(weft_pc *pc) {
   else
     s = WEFT_PC_NEW;
   if (atomic_exchange(&pc->conn_state, (int)s) != (int)s) {
-    WLOG_I("pc", "pc %p: connection state %s (%.1f ms)", (void *)pc,
-           weft_pc_state_to_string(s), (double)(weft__now_us() - pc->created_us) / 1000.0);
+    WLOG_I("pc", "pc %p: connection state %s (%.1f ms)", (void *)pc, weft_pc_state_to_string(s),
+           (double)(weft__now_us() - pc->created_us) / 1000.0);
     weft__pc_emit_connection_state(pc, s);
   }
 }
@@ -241,10 +241,16 @@ int weft__pc_engine_add_channel(weft_pc *pc, weft_dc *dc) {
 /* Refreshes dc->buffered after the sctp FIFO amount for its stream changed
  * by @delta_engine, and @handed bytes left weft's app queue. */
 static void dc_account(weft_pc *pc, weft_dc *dc, size_t sctp_amount, size_t handed) {
-  size_t before = atomic_load(&dc->buffered);
-  size_t after = before - handed - dc->engine_buffered + sctp_amount;
+  /* App threads add to dc->buffered concurrently: apply only the delta,
+   * atomically, and derive before/after from the value it replaced. */
+  size_t add = sctp_amount, sub = handed + dc->engine_buffered;
   dc->engine_buffered = sctp_amount;
-  atomic_store(&dc->buffered, after);
+  size_t before;
+  if (add >= sub)
+    before = atomic_fetch_add(&dc->buffered, add - sub);
+  else
+    before = atomic_fetch_sub(&dc->buffered, sub - add);
+  size_t after = before + add - sub;
   size_t thr = atomic_load(&dc->low_threshold);
   if (before > thr && after <= thr)
     weft__dc_emit_low(dc, pc);
@@ -463,8 +469,8 @@ static void dtls_on_connected(void *ud, const weft__srtp_keys *keys) {
                              sctp_on_low,       sctp_on_closed,  pc};
   weft__dgram_sink out = {sctp_out, pc};
   size_t mms = pc->remote_max_message_size == SIZE_MAX ? 0 : pc->remote_max_message_size;
-  pc->sctp = weft__sctp_new(weft__context_gctx(pc->ctx), out, WEFT__SCTP_PORT,
-                            pc->remote_sctp_port, mms, &cb);
+  pc->sctp = weft__sctp_new(weft__context_gctx(pc->ctx), out, WEFT__SCTP_PORT, pc->remote_sctp_port,
+                            mms, &cb);
   if (pc->sctp) /* what we advertised in a=max-message-size bounds what we buffer */
     weft__sctp_set_max_receive_size(pc->sctp, pc->cfg.max_message_size);
   if (!pc->sctp || weft__sctp_connect(pc->sctp) < 0)
@@ -580,8 +586,8 @@ weft_pc *weft__pc_new(weft_context *ctx, const weft_config *cfg) {
   if (cfg)
     weft__config_copy_into(&pc->cfg, cfg);
   pc->local_candidates = g_ptr_array_new_with_free_func(g_free);
-  pc->channels_by_stream = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
-                                                 (GDestroyNotify)weft_dc_unref);
+  pc->channels_by_stream =
+      g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)weft_dc_unref);
   pc->channels_pending = g_ptr_array_new();
   pc->channels_all = g_ptr_array_new_with_free_func((GDestroyNotify)weft_dc_unref);
   weft__random(&pc->session_id, sizeof pc->session_id);
@@ -613,8 +619,7 @@ int weft__pc_engine_init(weft_pc *pc) {
   ic.port_min = pc->cfg.port_min;
   ic.port_max = pc->cfg.port_max;
   ic.enable_loopback = pc->cfg.enable_loopback;
-  weft__ice_callbacks cb = {ice_on_candidate, ice_on_gathering_done, ice_on_state, ice_on_recv,
-                            pc};
+  weft__ice_callbacks cb = {ice_on_candidate, ice_on_gathering_done, ice_on_state, ice_on_recv, pc};
   pc->ice = weft__ice_new(weft__context_gctx(pc->ctx), &ic, true, &cb);
   if (!pc->ice)
     return weft__error(WEFT_ERR_OPERATION, "could not create the ICE agent: %s",
@@ -773,7 +778,8 @@ static int apply_remote_transport(weft_pc *pc, const weft__jsep_desc *d) {
   return WEFT_OK;
 }
 
-static void set_dtls_role_from_remote_setup(weft_pc *pc, weft__setup remote, bool remote_is_answer) {
+static void set_dtls_role_from_remote_setup(weft_pc *pc, weft__setup remote,
+                                            bool remote_is_answer) {
   if (remote == WEFT__SETUP_NONE)
     remote = WEFT__SETUP_ACTIVE; /* RFC 4145 §4: an absent a=setup means active */
   if (remote_is_answer)
@@ -890,8 +896,7 @@ int weft__pc_engine_set_local(weft_pc *pc, weft_sdp_type type, const char *sdp) 
     return weft__error(WEFT_ERR_INVALID_ARG, "sdp is NULL");
   }
   int rc;
-  if (type == WEFT_SDP_OFFER && s != WEFT_SIGNALING_STABLE &&
-      s != WEFT_SIGNALING_HAVE_LOCAL_OFFER)
+  if (type == WEFT_SDP_OFFER && s != WEFT_SIGNALING_STABLE && s != WEFT_SIGNALING_HAVE_LOCAL_OFFER)
     rc = weft__error(WEFT_ERR_INVALID_STATE, "set_local_description(offer) in state %s",
                      weft_signaling_state_to_string(s));
   else if ((type == WEFT_SDP_ANSWER || type == WEFT_SDP_PRANSWER) &&
@@ -935,7 +940,8 @@ int weft__pc_engine_set_remote(weft_pc *pc, weft_sdp_type type, const char *sdp)
   }
   if (pc->dtls && sec && pc->remote_current) {
     const weft__jsep_section *old = weft__jsep_data_section(pc->remote_current);
-    if (old && (g_strcmp0(old->ice_ufrag, sec->ice_ufrag) || g_strcmp0(old->fingerprint, sec->fingerprint))) {
+    if (old && (g_strcmp0(old->ice_ufrag, sec->ice_ufrag) ||
+                g_strcmp0(old->fingerprint, sec->fingerprint))) {
       weft__jsep_desc_free(d);
       return weft__error(WEFT_ERR_NOT_SUPPORTED,
                          "renegotiation that changes ICE credentials or the certificate (ICE "
@@ -998,8 +1004,9 @@ int weft__pc_engine_add_candidate(weft_pc *pc, const weft_ice_candidate *c) {
     return weft__ice_remote_gathering_done(pc->ice);
   const weft__jsep_section *sec = weft__jsep_data_section(remote);
   if (c->sdp_mid && !weft__jsep_find_mid(remote, c->sdp_mid))
-    return weft__error(WEFT_ERR_OPERATION, "candidate for mid '%s', which the remote description "
-                                           "does not have",
+    return weft__error(WEFT_ERR_OPERATION,
+                       "candidate for mid '%s', which the remote description "
+                       "does not have",
                        c->sdp_mid);
   if (!c->sdp_mid && c->sdp_mline_index >= 0 && (guint)c->sdp_mline_index >= remote->sections->len)
     return weft__error(WEFT_ERR_OPERATION, "candidate for m-line %d, the remote description has %u",

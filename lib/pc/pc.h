@@ -56,8 +56,8 @@ enum {
 };
 
 struct weft_pc {
-  atomic_int app_refs;  /* weft_pc_ref/unref: the last one closes */
-  weft__refcount refs;  /* memory: app side + events + posted tasks */
+  atomic_int app_refs; /* weft_pc_ref/unref: the last one closes */
+  weft__refcount refs; /* memory: app side + events + posted tasks */
   weft_context *ctx;
 
   /* Guarded by lock: handlers, user data, held events (any thread). */
@@ -85,9 +85,9 @@ struct weft_pc {
   weft__ice *ice;
   weft__dtls *dtls;
   weft__sctp *sctp;
-  bool ice_started;        /* gathering started */
+  bool ice_started; /* gathering started */
   bool controlling;
-  bool dtls_is_client;     /* known once the answer is applied */
+  bool dtls_is_client; /* known once the answer is applied */
   bool dtls_role_known;
   bool dtls_connected;
   bool dtls_failed;
@@ -96,7 +96,7 @@ struct weft_pc {
   bool negotiated_once;    /* a data section has been through offer/answer */
   bool negotiation_needed; /* pending, fired when stable */
   uint64_t session_id, session_version;
-  char *data_mid;          /* mid of our data section */
+  char *data_mid; /* mid of our data section */
   char *local_sdp_current, *local_sdp_pending;
   weft_sdp_type local_type_current, local_type_pending;
   weft__jsep_desc *remote_current, *remote_pending;
@@ -114,14 +114,14 @@ struct weft_pc {
 /* ---- Data channels ------------------------------------------------------- */
 struct weft_dc {
   weft__refcount refs;
-  GMutex lock;          /* guards pc (weak), handlers, user data, held messages */
-  weft_pc *pc;          /* weak: cleared when the pc is freed */
+  GMutex lock; /* guards pc (weak), handlers, user data, held messages */
+  weft_pc *pc; /* weak: cleared when the pc is freed */
   char *label, *protocol;
   bool ordered, negotiated;
   int32_t max_retransmits, max_packet_life_time;
   weft_priority priority;
-  atomic_int id;        /* -1 until assigned */
-  atomic_int state;     /* weft_dc_state */
+  atomic_int id;             /* -1 until assigned */
+  atomic_int state;          /* weft_dc_state */
   atomic_bool closed_by_app; /* weft_dc_close called: no more callbacks */
   atomic_size_t buffered;    /* W3C bufferedAmount (queued + in sctp FIFO) */
   atomic_size_t low_threshold;
@@ -133,11 +133,11 @@ struct weft_dc {
   void *user_data;
   void (*user_destroy)(void *);
   bool open_missed, close_missed, closing_missed;
-  GQueue held_msgs;     /* message events waiting for on_message */
+  GQueue held_msgs; /* message events waiting for on_message */
   size_t held_bytes;
 
   /* Engine-only. */
-  bool open_sent;       /* DCEP OPEN sent, waiting for ACK */
+  bool open_sent; /* DCEP OPEN sent, waiting for ACK */
   bool reset_out_done, reset_in_done, reset_out_requested;
   size_t engine_buffered; /* bytes in the sctp FIFO for this stream */
 };
@@ -192,8 +192,7 @@ void weft__dc_emit_close(weft_dc *dc, weft_pc *pc);
 void weft__dc_emit_low(weft_dc *dc, weft_pc *pc);
 void weft__dc_emit_error(weft_dc *dc, weft_pc *pc, int code, const char *message);
 /* Takes ownership of @data (g_malloc'd, with a NUL at data[len] for text). */
-void weft__dc_emit_message(weft_dc *dc, weft_pc *pc, weft_msg_type type, uint8_t *data,
-                           size_t len);
+void weft__dc_emit_message(weft_dc *dc, weft_pc *pc, weft_msg_type type, uint8_t *data, size_t len);
 /* Replays for handlers set late (any thread). */
 void weft__pc_replay(weft_pc *pc, unsigned which);
 void weft__pc_flush_held(weft_pc *pc);
