@@ -1,0 +1,676 @@
+/*
+ * examples/loopback — two peer connections in one process.
+ *
+ * Peer A (the offerer) opens a data channel to peer B (the answerer); B echoes
+ * every message back; A checks each echo byte for byte and prints how long
+ * each step of the connection took.
+ *
+ * The two peers talk to each other only through `signaling`, a FIFO of
+ * messages (offer, answer, candidate, end-of-candidates). In a real program
+ * that queue is a WebSocket, an HTTP request or a copy-paste: replace
+ * sig_post() and the delivery loop in main() and nothing else changes.
+ *
+ * Threading: the context is WEFT_CONTEXT_QUEUED, so weft runs its engine on a
+ * private thread but every callback below runs on the main thread, inside
+ * weft_context_dispatch(). No locks are needed anywhere in this file.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <weft/weft.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ===== The signaling hop ================================================== */
+
+typedef enum sig_kind { SIG_OFFER, SIG_ANSWER, SIG_CANDIDATE, SIG_END_OF_CANDIDATES } sig_kind;
+
+/* One message on the signaling channel, addressed to peer 0 (A) or 1 (B). */
+typedef struct sig_msg {
+  struct sig_msg *next;
+  int to;
+  sig_kind kind;
+  char *text; /* SDP or "candidate:..." */
+  char *mid;  /* candidates only, may be NULL */
+  int mline;  /* candidates only, -1 if unknown */
+} sig_msg;
+
+typedef struct sig_channel {
+  sig_msg *head, *tail;
+  unsigned posted;
+} sig_channel;
+
+static char *dup_or_null(const char *s) {
+  if (!s)
+    return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d)
+    memcpy(d, s, n);
+  return d;
+}
+
+/* "Sends" a message: appends it to the FIFO. Delivery happens later, from the
+ * main loop, exactly as if it had crossed a network. */
+static int sig_post(sig_channel *ch, int to, sig_kind kind, const char *text, const char *mid,
+                    int mline) {
+  sig_msg *m = calloc(1, sizeof *m);
+  if (!m)
+    return -1;
+  m->to = to;
+  m->kind = kind;
+  m->text = dup_or_null(text);
+  m->mid = dup_or_null(mid);
+  m->mline = mline;
+  if ((text && !m->text) || (mid && !m->mid)) {
+    free(m->text);
+    free(m->mid);
+    free(m);
+    return -1;
+  }
+  if (ch->tail)
+    ch->tail->next = m;
+  else
+    ch->head = m;
+  ch->tail = m;
+  ch->posted++;
+  return 0;
+}
+
+static sig_msg *sig_take(sig_channel *ch) {
+  sig_msg *m = ch->head;
+  if (m) {
+    ch->head = m->next;
+    if (!ch->head)
+      ch->tail = NULL;
+  }
+  return m;
+}
+
+static void sig_msg_free(sig_msg *m) {
+  if (!m)
+    return;
+  free(m->text);
+  free(m->mid);
+  free(m);
+}
+
+/* ===== Application state ================================================== */
+
+typedef struct app app;
+
+/* An echo B could not send yet (weft's send buffer was full). */
+typedef struct pending_echo {
+  struct pending_echo *next;
+  weft_msg_type type;
+  size_t size;
+  unsigned char data[];
+} pending_echo;
+
+typedef struct peer {
+  app *app;
+  int index;        /* 0 = A, 1 = B */
+  const char *name; /* "A" / "B" */
+  weft_pc *pc;
+  weft_dc *dc;                         /* A: the channel it created; B: the channel it received */
+  pending_echo *echo_head, *echo_tail; /* B: echoes waiting for buffer space */
+  double t_gathered, t_ice, t_connected, t_open;
+} peer;
+
+struct app {
+  peer peers[2];
+  sig_channel signaling;
+  double t0; /* ms, monotonic, just before the peer connections are created */
+  int quiet;
+  int n_messages;
+  size_t max_size;
+  int next_to_send; /* A: index of the next message to send */
+  int echoed;       /* A: echoes received and checked */
+  double t_first_echo;
+  int done;    /* 1 = success, -1 = failure */
+  char *error; /* failure reason */
+};
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double since_start(const app *a) { return now_ms() - a->t0; }
+
+static void say(const app *a, const char *fmt, ...) {
+  if (a->quiet)
+    return;
+  va_list ap;
+  printf("[%8.1f ms] ", since_start(a));
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  putchar('\n');
+  fflush(stdout);
+}
+
+/* Records the first failure; the main loop stops at its next turn. */
+static void fail(app *a, const char *fmt, ...) {
+  if (a->done < 0)
+    return;
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  a->error = dup_or_null(buf);
+  a->done = -1;
+}
+
+/* Fails with the detail of the last weft error of this thread. */
+static void fail_weft(app *a, const char *what, int rc) {
+  fail(a, "%s: %s (%s)", what, weft_err_name(rc), weft_last_error_message());
+}
+
+/* ===== Test messages ====================================================== */
+
+/* Message i is text when i is even, binary when odd; sizes spread evenly from
+ * 1 byte to max_size so both kinds cover small and large messages. */
+static weft_msg_type msg_type(int i) { return i % 2 == 0 ? WEFT_MSG_TEXT : WEFT_MSG_BINARY; }
+
+static size_t msg_size(const app *a, int i) {
+  if (a->n_messages <= 1)
+    return a->max_size;
+  return 1 + (size_t)((unsigned long long)(a->max_size - 1) * (unsigned)i /
+                      (unsigned)(a->n_messages - 1));
+}
+
+static unsigned char msg_byte(int i, size_t j) {
+  if (msg_type(i) == WEFT_MSG_TEXT)
+    return (unsigned char)('a' + (i + (int)(j % 26)) % 26); /* ASCII: valid UTF-8 */
+  return (unsigned char)((unsigned)i * 131u + (unsigned)j * 7u + (unsigned)(j >> 8));
+}
+
+static unsigned char *msg_make(const app *a, int i, size_t *size_out) {
+  size_t n = msg_size(a, i);
+  unsigned char *buf = malloc(n ? n : 1);
+  if (!buf)
+    return NULL;
+  for (size_t j = 0; j < n; j++)
+    buf[j] = msg_byte(i, j);
+  *size_out = n;
+  return buf;
+}
+
+/* Sends messages until all are queued or weft says its buffer is full
+ * (WEFT_ERR_AGAIN); on_buffered_amount_low() resumes. */
+static void send_more(app *a) {
+  weft_dc *dc = a->peers[0].dc;
+  while (a->done == 0 && a->next_to_send < a->n_messages) {
+    int i = a->next_to_send;
+    size_t n = 0;
+    unsigned char *buf = msg_make(a, i, &n);
+    if (!buf) {
+      fail(a, "out of memory");
+      return;
+    }
+    int rc = msg_type(i) == WEFT_MSG_TEXT ? weft_dc_send_text(dc, (const char *)buf, n)
+                                          : weft_dc_send(dc, buf, n);
+    free(buf);
+    if (rc == WEFT_ERR_AGAIN)
+      return; /* back-pressure: wait for buffered-amount-low */
+    if (rc < 0) {
+      fail_weft(a, "send", rc);
+      return;
+    }
+    a->next_to_send++;
+  }
+}
+
+/* ===== Callbacks (all on the main thread, inside weft_context_dispatch) === */
+
+static void on_ice_candidate(weft_pc *pc, const weft_ice_candidate *c, void *ud) {
+  peer *p = ud;
+  int to = 1 - p->index;
+  int rc = c ? sig_post(&p->app->signaling, to, SIG_CANDIDATE, c->candidate, c->sdp_mid,
+                        c->sdp_mline_index)
+             : sig_post(&p->app->signaling, to, SIG_END_OF_CANDIDATES, NULL, NULL, -1);
+  if (rc < 0)
+    fail(p->app, "out of memory");
+  else if (c)
+    say(p->app, "%s candidate  %s", p->name, c->candidate);
+}
+
+static void on_gathering(weft_pc *pc, weft_ice_gathering_state s, void *ud) {
+  peer *p = ud;
+  say(p->app, "%s gathering  %s", p->name, weft_ice_gathering_state_to_string(s));
+  if (s == WEFT_GATHERING_COMPLETE && p->t_gathered == 0)
+    p->t_gathered = since_start(p->app);
+}
+
+static void on_ice_state(weft_pc *pc, weft_ice_connection_state s, void *ud) {
+  peer *p = ud;
+  say(p->app, "%s ICE        %s", p->name, weft_ice_connection_state_to_string(s));
+  if ((s == WEFT_ICE_CONNECTED || s == WEFT_ICE_COMPLETED) && p->t_ice == 0)
+    p->t_ice = since_start(p->app);
+  if (s == WEFT_ICE_FAILED)
+    fail(p->app, "ICE failed on peer %s", p->name);
+}
+
+static void on_connection_state(weft_pc *pc, weft_pc_state s, void *ud) {
+  peer *p = ud;
+  say(p->app, "%s connection %s", p->name, weft_pc_state_to_string(s));
+  if (s == WEFT_PC_CONNECTED && p->t_connected == 0)
+    p->t_connected = since_start(p->app);
+  if (s == WEFT_PC_FAILED)
+    fail(p->app, "peer connection %s failed", p->name);
+}
+
+static void on_pc_error(weft_pc *pc, const weft_error_info *e, void *ud) {
+  peer *p = ud;
+  fail(p->app, "peer %s: %s error: %s", p->name, weft_error_detail_to_string(e->detail),
+       e->message);
+}
+
+/* B's side: echo every message with the type it came with. When weft's send
+ * buffer is full (WEFT_ERR_AGAIN), echoes wait in a FIFO that
+ * on_b_low() drains, keeping their order. */
+static int echo_send(weft_dc *dc, weft_msg_type type, const void *data, size_t size) {
+  return type == WEFT_MSG_TEXT ? weft_dc_send_text(dc, data, size) : weft_dc_send(dc, data, size);
+}
+
+static void flush_echoes(peer *p) {
+  while (p->echo_head) {
+    pending_echo *e = p->echo_head;
+    int rc = echo_send(p->dc, e->type, e->data, e->size);
+    if (rc == WEFT_ERR_AGAIN)
+      return;
+    if (rc < 0) {
+      fail_weft(p->app, "echo send on B", rc);
+      return;
+    }
+    p->echo_head = e->next;
+    if (!p->echo_head)
+      p->echo_tail = NULL;
+    free(e);
+  }
+}
+
+static void on_echo_message(weft_dc *dc, weft_msg_type type, const void *data, size_t size,
+                            void *ud) {
+  peer *p = ud;
+  int rc = p->echo_head ? WEFT_ERR_AGAIN : echo_send(dc, type, data, size);
+  if (rc == WEFT_ERR_AGAIN) {
+    pending_echo *e = malloc(sizeof *e + size);
+    if (!e) {
+      fail(p->app, "out of memory");
+      return;
+    }
+    e->next = NULL;
+    e->type = type;
+    e->size = size;
+    memcpy(e->data, data, size);
+    if (p->echo_tail)
+      p->echo_tail->next = e;
+    else
+      p->echo_head = e;
+    p->echo_tail = e;
+  } else if (rc < 0) {
+    fail_weft(p->app, "echo send on B", rc);
+  }
+}
+
+static void on_b_low(weft_dc *dc, void *ud) { flush_echoes(ud); }
+
+static void on_b_open(weft_dc *dc, void *ud) {
+  peer *p = ud;
+  if (p->t_open == 0)
+    p->t_open = since_start(p->app);
+  say(p->app, "B channel    \"%s\" open", weft_dc_get_label(dc));
+}
+
+static void on_data_channel(weft_pc *pc, weft_dc *dc, void *ud) {
+  peer *p = ud; /* a surfaced channel starts with the pc's user data */
+  say(p->app, "%s received channel \"%s\" (id %d)", p->name, weft_dc_get_label(dc),
+      (int)weft_dc_get_id(dc));
+  if (p->dc)
+    return;                /* only one channel expected */
+  p->dc = weft_dc_ref(dc); /* borrowed in the callback: keep a reference */
+  weft_dc_set_on_open(dc, on_b_open);
+  weft_dc_set_on_message(dc, on_echo_message);
+  weft_dc_set_on_buffered_amount_low(dc, on_b_low);
+  weft_dc_set_buffered_amount_low_threshold(dc, 1 << 20);
+}
+
+static void on_a_open(weft_dc *dc, void *ud) {
+  peer *p = ud;
+  p->t_open = since_start(p->app);
+  say(p->app, "A channel    \"%s\" open, sending %d messages", weft_dc_get_label(dc),
+      p->app->n_messages);
+  send_more(p->app);
+}
+
+static void on_a_low(weft_dc *dc, void *ud) {
+  peer *p = ud;
+  send_more(p->app);
+}
+
+/* A's side: each echo must be the next message, identical. */
+static void on_a_message(weft_dc *dc, weft_msg_type type, const void *data, size_t size, void *ud) {
+  peer *p = ud;
+  app *a = p->app;
+  int i = a->echoed;
+  if (a->done)
+    return;
+  if (i >= a->n_messages) {
+    fail(a, "unexpected extra echo (%zu bytes)", size);
+    return;
+  }
+  size_t want = msg_size(a, i);
+  if (type != msg_type(i) || size != want) {
+    fail(a, "echo #%d: expected %s of %zu bytes, got %s of %zu bytes", i,
+         msg_type(i) == WEFT_MSG_TEXT ? "text" : "binary", want,
+         type == WEFT_MSG_TEXT ? "text" : "binary", size);
+    return;
+  }
+  const unsigned char *b = data;
+  for (size_t j = 0; j < size; j++) {
+    if (b[j] != msg_byte(i, j)) {
+      fail(a, "echo #%d: byte %zu differs (0x%02x, expected 0x%02x)", i, j, b[j], msg_byte(i, j));
+      return;
+    }
+  }
+  if (i == 0) {
+    a->t_first_echo = since_start(a);
+    say(a, "A first echo (%zu bytes)", size);
+  }
+  a->echoed++;
+  if (a->echoed == a->n_messages) {
+    say(a, "A all %d echoes checked", a->n_messages);
+    a->done = 1;
+  }
+}
+
+static void on_dc_error(weft_dc *dc, const weft_error_info *e, void *ud) {
+  peer *p = ud;
+  fail(p->app, "channel on %s: %s", p->name, e->message);
+}
+
+static void on_dc_close(weft_dc *dc, void *ud) {
+  peer *p = ud;
+  if (p->app->done == 0)
+    fail(p->app, "channel on %s closed unexpectedly", p->name);
+}
+
+/* ===== Negotiation ======================================================== */
+
+/* A: create the offer, apply it, and "send" it. Candidates follow one by one
+ * through on_ice_candidate (trickle ICE). */
+static int start_offer(app *a) {
+  peer *A = &a->peers[0];
+  char *offer = NULL;
+  int rc = weft_pc_create_offer(A->pc, NULL, &offer);
+  if (rc < 0) {
+    fail_weft(a, "create offer", rc);
+    return rc;
+  }
+  rc = weft_pc_set_local_description(A->pc, WEFT_SDP_OFFER, offer);
+  if (rc < 0)
+    fail_weft(a, "A: set local offer", rc);
+  else if (sig_post(&a->signaling, 1, SIG_OFFER, offer, NULL, -1) < 0)
+    fail(a, "out of memory");
+  weft_free(offer);
+  return rc;
+}
+
+/* Applies one signaling message to the peer it is addressed to. */
+static void deliver(app *a, const sig_msg *m) {
+  peer *p = &a->peers[m->to];
+  int rc = 0;
+  switch (m->kind) {
+  case SIG_OFFER: {
+    say(a, "%s got offer (%zu bytes of SDP)", p->name, strlen(m->text));
+    rc = weft_pc_set_remote_description(p->pc, WEFT_SDP_OFFER, m->text);
+    if (rc < 0) {
+      fail_weft(a, "B: set remote offer", rc);
+      return;
+    }
+    char *answer = NULL;
+    rc = weft_pc_create_answer(p->pc, &answer);
+    if (rc < 0) {
+      fail_weft(a, "B: create answer", rc);
+      return;
+    }
+    rc = weft_pc_set_local_description(p->pc, WEFT_SDP_ANSWER, answer);
+    if (rc < 0)
+      fail_weft(a, "B: set local answer", rc);
+    else if (sig_post(&a->signaling, 1 - m->to, SIG_ANSWER, answer, NULL, -1) < 0)
+      fail(a, "out of memory");
+    weft_free(answer);
+    return;
+  }
+  case SIG_ANSWER:
+    say(a, "%s got answer (%zu bytes of SDP)", p->name, strlen(m->text));
+    rc = weft_pc_set_remote_description(p->pc, WEFT_SDP_ANSWER, m->text);
+    if (rc < 0)
+      fail_weft(a, "A: set remote answer", rc);
+    return;
+  case SIG_CANDIDATE: {
+    weft_ice_candidate c = {m->text, m->mid, m->mline, NULL};
+    rc = weft_pc_add_ice_candidate(p->pc, &c);
+    if (rc < 0)
+      fail_weft(a, "add candidate", rc);
+    return;
+  }
+  case SIG_END_OF_CANDIDATES:
+    rc = weft_pc_add_ice_candidate(p->pc, NULL);
+    if (rc < 0)
+      fail_weft(a, "add end-of-candidates", rc);
+    return;
+  }
+}
+
+/* ===== Setup and main loop ================================================ */
+
+static int setup_peer(app *a, int index, weft_context *ctx, const weft_config *cfg) {
+  peer *p = &a->peers[index];
+  p->app = a;
+  p->index = index;
+  p->name = index == 0 ? "A" : "B";
+  p->pc = weft_pc_new(ctx, cfg);
+  if (!p->pc) {
+    fail_weft(a, "weft_pc_new", weft_last_error());
+    return -1;
+  }
+  weft_pc_set_user_data(p->pc, p, NULL);
+  weft_pc_set_on_ice_candidate(p->pc, on_ice_candidate);
+  weft_pc_set_on_ice_gathering_state_change(p->pc, on_gathering);
+  weft_pc_set_on_ice_connection_state_change(p->pc, on_ice_state);
+  weft_pc_set_on_connection_state_change(p->pc, on_connection_state);
+  weft_pc_set_on_error(p->pc, on_pc_error);
+  if (index == 1)
+    weft_pc_set_on_data_channel(p->pc, on_data_channel);
+  return 0;
+}
+
+static const char *stage_of(const app *a) {
+  const peer *A = &a->peers[0];
+  if (A->t_ice == 0)
+    return "ICE connected";
+  if (A->t_connected == 0)
+    return "DTLS (connection state connected)";
+  if (A->t_open == 0)
+    return "channel open";
+  return "echoes";
+}
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: loopback [--messages N] [--size BYTES] [--timeout S] [--quiet]\n"
+             "  --messages N   messages to echo, alternately text and binary (default 20)\n"
+             "  --size BYTES   largest message; sizes spread from 1 to BYTES (default 16384)\n"
+             "  --timeout S    give up after S seconds (default 20)\n"
+             "  --quiet        print only the final line\n");
+}
+
+static int parse_long(const char *s, long min, long max, long *out) {
+  char *end = NULL;
+  long v = strtol(s, &end, 10);
+  if (!s[0] || *end || v < min || v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static void print_ms(const char *label, double a_ms, double b_ms) {
+  printf("  %-20s", label);
+  if (a_ms > 0)
+    printf("  A %8.1f", a_ms);
+  else
+    printf("  A %8s", "-");
+  if (b_ms >= 0) {
+    if (b_ms > 0)
+      printf("  B %8.1f", b_ms);
+    else
+      printf("  B %8s", "-");
+  }
+  putchar('\n');
+}
+
+int main(int argc, char **argv) {
+  app a;
+  memset(&a, 0, sizeof a);
+  a.n_messages = 20;
+  a.max_size = 16384;
+  long timeout_s = 20;
+  for (int i = 1; i < argc; i++) {
+    long v = 0;
+    if (!strcmp(argv[i], "--quiet")) {
+      a.quiet = 1;
+    } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    } else if (i + 1 < argc && !strcmp(argv[i], "--messages") &&
+               parse_long(argv[i + 1], 1, 1000000, &v) == 0) {
+      a.n_messages = (int)v;
+      i++;
+    } else if (i + 1 < argc && !strcmp(argv[i], "--size") &&
+               parse_long(argv[i + 1], 1, 1L << 30, &v) == 0) {
+      a.max_size = (size_t)v;
+      i++;
+    } else if (i + 1 < argc && !strcmp(argv[i], "--timeout") &&
+               parse_long(argv[i + 1], 1, 3600, &v) == 0) {
+      timeout_s = v;
+      i++;
+    } else {
+      fprintf(stderr, "loopback: bad argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (!a.quiet)
+    printf("loopback: %s\n", weft_build_info());
+
+  /* QUEUED: callbacks run on this thread, inside weft_context_dispatch(). */
+  weft_context_options opts = WEFT_CONTEXT_OPTIONS_INIT;
+  opts.mode = WEFT_CONTEXT_QUEUED;
+  weft_context *ctx = weft_context_new(&opts);
+  weft_config *cfg = weft_config_new();
+  if (!ctx || !cfg) {
+    printf("loopback: FAILED — cannot create the context: %s\n", weft_last_error_message());
+    weft_config_free(cfg);
+    weft_context_unref(ctx);
+    return 1;
+  }
+  /* Both peers live on this machine: gather 127.0.0.1 too. */
+  weft_config_set_enable_loopback(cfg, 1);
+
+  a.t0 = now_ms();
+  if (setup_peer(&a, 0, ctx, cfg) == 0 && setup_peer(&a, 1, ctx, cfg) == 0) {
+    peer *A = &a.peers[0];
+    A->dc = weft_pc_create_data_channel(A->pc, "loopback", NULL);
+    if (!A->dc) {
+      fail_weft(&a, "create data channel", weft_last_error());
+    } else {
+      weft_dc_set_user_data(A->dc, A, NULL);
+      weft_dc_set_on_open(A->dc, on_a_open);
+      weft_dc_set_on_message(A->dc, on_a_message);
+      weft_dc_set_on_error(A->dc, on_dc_error);
+      weft_dc_set_on_close(A->dc, on_dc_close);
+      weft_dc_set_on_buffered_amount_low(A->dc, on_a_low);
+      weft_dc_set_buffered_amount_low_threshold(A->dc, 1 << 20);
+      start_offer(&a);
+    }
+  }
+  weft_config_free(cfg);
+
+  size_t max_msg = 0;
+  int checked_size = 0;
+  double deadline = a.t0 + (double)timeout_s * 1e3;
+  while (a.done == 0) {
+    /* 1. Deliver whatever the signaling channel carries. */
+    sig_msg *m;
+    while (a.done == 0 && (m = sig_take(&a.signaling)) != NULL) {
+      deliver(&a, m);
+      sig_msg_free(m);
+    }
+    /* Once the answer is applied, the remote's max-message-size is known. */
+    if (!checked_size && weft_pc_get_max_message_size(a.peers[0].pc, &max_msg) == WEFT_OK &&
+        max_msg > 0) {
+      checked_size = 1;
+      if (a.max_size > max_msg)
+        fail(&a, "--size %zu is larger than the remote max-message-size %zu", a.max_size, max_msg);
+    }
+    if (a.done)
+      break;
+    /* 2. Run weft's callbacks on this thread. */
+    int rc = weft_context_wait(ctx, 20);
+    if (rc > 0)
+      rc = weft_context_dispatch(ctx, 0);
+    if (rc < 0)
+      fail_weft(&a, "context", rc);
+    if (a.done == 0 && now_ms() > deadline)
+      fail(&a, "timed out after %ld s waiting for %s (A: %s/ICE %s, B: %s/ICE %s)", timeout_s,
+           stage_of(&a), weft_pc_state_to_string(weft_pc_get_connection_state(a.peers[0].pc)),
+           weft_ice_connection_state_to_string(weft_pc_get_ice_connection_state(a.peers[0].pc)),
+           weft_pc_state_to_string(weft_pc_get_connection_state(a.peers[1].pc)),
+           weft_ice_connection_state_to_string(weft_pc_get_ice_connection_state(a.peers[1].pc)));
+  }
+
+  if (!a.quiet) {
+    peer *A = &a.peers[0], *B = &a.peers[1];
+    printf("timings in ms from creation:\n");
+    print_ms("gathering complete", A->t_gathered, B->t_gathered);
+    print_ms("ICE connected", A->t_ice, B->t_ice);
+    print_ms("DTLS connected", A->t_connected, B->t_connected);
+    print_ms("channel open", A->t_open, B->t_open);
+    print_ms("first echo", a.t_first_echo, -1);
+    printf("signaling messages: %u\n", a.signaling.posted);
+  }
+  int ok = a.done == 1;
+  if (ok)
+    printf("loopback: OK — channel open in %.1f ms, %d messages echoed\n", a.peers[0].t_open,
+           a.echoed);
+  else
+    printf("loopback: FAILED — %s\n", a.error ? a.error : "unknown error");
+  fflush(stdout);
+
+  /* Teardown: close first (no callback fires after close returns), then drop
+   * the references in any order. */
+  for (int i = 0; i < 2; i++)
+    if (a.peers[i].pc)
+      weft_pc_close(a.peers[i].pc);
+  for (int i = 0; i < 2; i++) {
+    weft_dc_unref(a.peers[i].dc);
+    weft_pc_unref(a.peers[i].pc);
+  }
+  weft_context_unref(ctx);
+  sig_msg *m;
+  while ((m = sig_take(&a.signaling)) != NULL)
+    sig_msg_free(m);
+  while (a.peers[1].echo_head) {
+    pending_echo *e = a.peers[1].echo_head;
+    a.peers[1].echo_head = e->next;
+    free(e);
+  }
+  free(a.error);
+  return ok ? 0 : 1;
+}
