@@ -154,14 +154,12 @@ typedef struct {
   weft_dc *dc;
 } close_call;
 
-static void drain_sendq(void *p);
-
 static void close_cb(void *p) {
   close_call *c = p;
   if (atomic_load(&c->pc->closed))
     return;
   /* W3C close(): messages whose send already returned OK go out first. */
-  drain_sendq(c->pc);
+  weft__pc_engine_drain_sendq(c->pc);
   weft__dc_engine_close(c->dc, c->pc);
 }
 
@@ -224,33 +222,8 @@ DC_SETTER(weft_dc_set_on_buffered_amount_low, on_low, weft_dc_event_fn)
 
 /* ---- Sending ---------------------------------------------------------------- */
 
-typedef struct send_item {
-  weft_dc *dc;
-  uint32_t ppid;
-  uint8_t *data; /* g_malloc'd */
-  size_t len;
-} send_item;
-
-static void drain_sendq(void *p) {
-  weft_pc *pc = p;
-  g_mutex_lock(&pc->sendq_lock);
-  GQueue q = pc->sendq;
-  g_queue_init(&pc->sendq);
-  pc->sendq_scheduled = false;
-  g_mutex_unlock(&pc->sendq_lock);
-  send_item *it;
-  while ((it = g_queue_pop_head(&q))) {
-    if (atomic_load(&pc->closed)) {
-      g_free(it->data);
-    } else if (weft__dc_engine_send(pc, it->dc, it->ppid, it->data, it->len) < 0) {
-      WLOG_D("dc", "queued send on '%s' failed: %s", it->dc->label, weft_last_error_message());
-    }
-    weft_dc_unref(it->dc);
-    g_free(it);
-  }
-}
-
 static void release_pc(void *p) { weft__pc_release(p); }
+static void drain_cb(void *p) { weft__pc_engine_drain_sendq(p); }
 
 static uint32_t ppid_for(weft_msg_type type, size_t len) {
   if (type == WEFT_MSG_TEXT)
@@ -291,7 +264,7 @@ static int queue_send(weft_dc *dc, weft_pc *pc, uint32_t ppid, uint8_t *data, si
     if (empty) /* nothing queued ahead of it: keep order, skip the hop */
       return weft__dc_engine_send(pc, dc, ppid, data, len);
   }
-  send_item *it = g_new(send_item, 1);
+  weft__send_item *it = g_new(weft__send_item, 1);
   it->dc = weft_dc_ref(dc);
   it->ppid = ppid;
   it->data = data;
@@ -302,7 +275,7 @@ static int queue_send(weft_dc *dc, weft_pc *pc, uint32_t ppid, uint8_t *data, si
   pc->sendq_scheduled = true;
   g_mutex_unlock(&pc->sendq_lock);
   if (schedule)
-    weft__context_post(pc->ctx, drain_sendq, weft__pc_hold(pc), release_pc);
+    weft__context_post(pc->ctx, drain_cb, weft__pc_hold(pc), release_pc);
   return WEFT_OK;
 }
 

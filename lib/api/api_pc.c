@@ -7,8 +7,6 @@
 
 #include "pc/pc.h"
 
-int weft__pc_engine_init(weft_pc *pc);
-
 #define CHECK_PC(pc)                                                                               \
   do {                                                                                             \
     if (!(pc))                                                                                     \

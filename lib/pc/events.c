@@ -411,7 +411,6 @@ void weft__dc_flush_held(weft_dc *dc) {
 }
 
 /* Frees held events of a pc or dc being destroyed. */
-void weft__pc_drop_held(weft_pc *pc);
 void weft__pc_drop_held(weft_pc *pc) {
   GQueue *qs[] = {&pc->held_candidates, &pc->held_channels, &pc->held_errors};
   for (size_t i = 0; i < G_N_ELEMENTS(qs); i++) {
@@ -425,7 +424,6 @@ void weft__pc_drop_held(weft_pc *pc) {
   }
 }
 
-void weft__dc_drop_held(weft_dc *dc);
 void weft__dc_drop_held(weft_dc *dc) {
   g_mutex_lock(&dc->lock);
   GQueue tmp = dc->held_msgs;

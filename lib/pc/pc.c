@@ -268,6 +268,23 @@ int weft__dc_engine_send(weft_pc *pc, weft_dc *dc, uint32_t ppid, uint8_t *data,
   return rc;
 }
 
+void weft__pc_engine_drain_sendq(weft_pc *pc) {
+  g_mutex_lock(&pc->sendq_lock);
+  GQueue q = pc->sendq;
+  g_queue_init(&pc->sendq);
+  pc->sendq_scheduled = false;
+  g_mutex_unlock(&pc->sendq_lock);
+  weft__send_item *it;
+  while ((it = g_queue_pop_head(&q))) {
+    if (atomic_load(&pc->closed))
+      g_free(it->data);
+    else if (weft__dc_engine_send(pc, it->dc, it->ppid, it->data, it->len) < 0)
+      WLOG_D("dc", "queued send on '%s' failed: %s", it->dc->label, weft_last_error_message());
+    weft_dc_unref(it->dc);
+    g_free(it);
+  }
+}
+
 void weft__dc_engine_close(weft_dc *dc, weft_pc *pc) {
   weft__dc_drop_held(dc);
   weft_dc_state st = (weft_dc_state)atomic_load(&dc->state);
@@ -600,8 +617,6 @@ weft_pc *weft__pc_new(weft_context *ctx, const weft_config *cfg) {
   return pc;
 }
 
-/* Runs on the engine: creates ICE and fetches the certificate. */
-int weft__pc_engine_init(weft_pc *pc);
 int weft__pc_engine_init(weft_pc *pc) {
   if (pc->cfg.certificate_reuse) {
     weft__dtls_cert *c = weft__context_get_cert(pc->ctx, cert_create, cert_destroy);
@@ -641,6 +656,7 @@ void weft__pc_engine_close(weft_pc *pc) {
   }
   weft__ice_free(pc->ice);
   pc->ice = NULL;
+  weft__pc_engine_drain_sendq(pc); /* closed: discards what apps queued */
   for (guint i = 0; i < pc->channels_all->len; i++) {
     weft_dc *dc = pc->channels_all->pdata[i];
     set_dc_state(dc, WEFT_DC_CLOSED);
@@ -664,10 +680,6 @@ void weft__pc_free(weft_pc *pc) {
   g_hash_table_destroy(pc->channels_by_stream);
   g_ptr_array_free(pc->channels_pending, TRUE);
   g_ptr_array_free(pc->local_candidates, TRUE);
-  GQueue *q = &pc->sendq;
-  void *item;
-  while ((item = g_queue_pop_head(q)) != NULL)
-    g_free(item); /* the api layer drains the queue at close; leftovers are plain */
   weft__jsep_desc_free(pc->remote_current);
   weft__jsep_desc_free(pc->remote_pending);
   g_free(pc->remote_sdp_current);
@@ -791,16 +803,13 @@ static void set_dtls_role_from_remote_setup(weft_pc *pc, weft__setup remote,
 
 static void negotiation_complete(weft_pc *pc) {
   pc->negotiated_once = true;
-  if (pc->negotiation_needed) {
-    pc->negotiation_needed = false;
-  }
+  pc->negotiation_needed = false;
   weft_ice_connection_state ice = (weft_ice_connection_state)atomic_load(&pc->ice_state);
   if (ice == WEFT_ICE_CONNECTED || ice == WEFT_ICE_COMPLETED || !pc->dtls_is_client)
     maybe_start_dtls(pc);
 }
 
 static int apply_local(weft_pc *pc, weft_sdp_type type, const char *sdp) {
-  weft_signaling_state s = (weft_signaling_state)atomic_load(&pc->signaling_state);
   weft__jsep_desc *d = NULL;
   int rc = weft__jsep_parse(sdp, type, &d);
   if (rc < 0)
@@ -843,7 +852,6 @@ static int apply_local(weft_pc *pc, weft_sdp_type type, const char *sdp) {
     } else {
       set_signaling(pc, WEFT_SIGNALING_HAVE_LOCAL_PRANSWER);
     }
-    (void)s;
   }
   return start_gathering(pc);
 }

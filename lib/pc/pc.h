@@ -169,9 +169,18 @@ int weft__pc_engine_add_channel(weft_pc *pc, weft_dc *dc);
 void weft__dc_engine_close(weft_dc *dc, weft_pc *pc);
 int weft__dc_engine_send(weft_pc *pc, weft_dc *dc, uint32_t ppid, uint8_t *data, size_t len);
 
-/* Any thread: queue a send (data owned, g_malloc'd; freed on error). */
-int weft__pc_queue_send(weft_pc *pc, weft_dc *dc, weft_msg_type type, uint8_t *data, size_t len,
-                        void (*free_fn)(void *), void *free_arg);
+/* One message an application thread queued on pc->sendq (api/). */
+typedef struct weft__send_item {
+  weft_dc *dc; /* reference held */
+  uint32_t ppid;
+  uint8_t *data; /* g_malloc'd, owned */
+  size_t len;
+} weft__send_item;
+/* Engine: hands every queued message to SCTP in order (or frees it once the
+ * pc is closed). */
+void weft__pc_engine_drain_sendq(weft_pc *pc);
+/* Engine: creates ICE and fetches the certificate (weft_pc_new). */
+int weft__pc_engine_init(weft_pc *pc);
 
 weft_dc *weft__dc_new(const char *label, const weft_dc_init *init);
 void weft__dc_detach(weft_dc *dc); /* pc gone: closed, inert */

@@ -3,17 +3,20 @@
 
 #include "demux/demux.h"
 
+/* RFC 7983 §7, written as the RFC's figure lists it (not as the code
+ * branches): [first byte range] -> protocol; anything else is dropped. */
+static const struct {
+  unsigned lo, hi;
+  weft__demux_kind kind;
+} rfc7983[] = {
+    {0, 3, WEFT__DEMUX_STUN},           {16, 19, WEFT__DEMUX_ZRTP},  {20, 63, WEFT__DEMUX_DTLS},
+    {64, 79, WEFT__DEMUX_TURN_CHANNEL}, {128, 191, WEFT__DEMUX_RTP},
+};
+
 static weft__demux_kind expected(unsigned b) {
-  if (b <= 3)
-    return WEFT__DEMUX_STUN;
-  if (b >= 16 && b <= 19)
-    return WEFT__DEMUX_ZRTP;
-  if (b >= 20 && b <= 63)
-    return WEFT__DEMUX_DTLS;
-  if (b >= 64 && b <= 79)
-    return WEFT__DEMUX_TURN_CHANNEL;
-  if (b >= 128 && b <= 191)
-    return WEFT__DEMUX_RTP;
+  for (size_t i = 0; i < G_N_ELEMENTS(rfc7983); i++)
+    if (b >= rfc7983[i].lo && b <= rfc7983[i].hi)
+      return rfc7983[i].kind;
   return WEFT__DEMUX_DROP;
 }
 
