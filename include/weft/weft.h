@@ -354,7 +354,13 @@ WEFT_API void weft_pc_unref(weft_pc *pc);
 /** W3C close(): idempotent; stops ICE/DTLS/SCTP, closes every data channel,
  *  sets every state to closed *without* firing state-change callbacks. After it
  *  returns no callback fires for the pc or its data channels (except the one it
- *  is called from). Returns WEFT_OK. */
+ *  is called from). Returns WEFT_OK.
+ *  When the *remote* ends the session (DTLS close_notify, sent by weft, aiortc
+ *  and others on close), weft closes the pc by itself: on_close of every data
+ *  channel still open, ICE state closed, then connection state closed — the
+ *  last callback of the pc (unlike the W3C API, which would wait for ICE
+ *  consent to expire, ~30 s). Calling weft_pc_close() afterwards is harmless
+ *  and drops any of those callbacks not yet run. */
 WEFT_API int weft_pc_close(weft_pc *pc);
 /** Sets the pointer passed to every callback of the pc (and, as their initial
  *  user data, of data channels it surfaces through on_data_channel). @destroy

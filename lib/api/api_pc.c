@@ -58,7 +58,9 @@ weft_pc *weft_pc_ref(weft_pc *pc) {
 
 int weft_pc_close(weft_pc *pc) {
   CHECK_PC(pc);
-  if (!atomic_load(&pc->closed))
+  /* After a remote end the pc is closed but its last events may still be
+   * queued: the engine drops them (and the references they hold). */
+  if (!atomic_load(&pc->closed) || atomic_load(&pc->end_seq) != 0)
     weft__context_invoke_sync(pc->ctx, close_on_engine, pc);
   weft__error_clear();
   return WEFT_OK;

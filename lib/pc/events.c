@@ -40,6 +40,7 @@ typedef struct pc_event {
   weft_msg_type type;
   weft_error_detail detail;
   int alert, cause;
+  uint64_t seq; /* emission order, for remote_end() in pc.c */
 } pc_event;
 
 static void ev_destroy(pc_event *e) {
@@ -74,7 +75,31 @@ static pc_event *ev_new(ev_kind kind, weft_pc *pc, weft_dc *dc) {
   return e;
 }
 
-static void emit(pc_event *e) { weft__context_emit(e->pc->ctx, &e->base); }
+/* Engine thread. After remote_end() sealed the pc nothing more is queued:
+ * its connection-state `closed` is the last callback. */
+static void emit(pc_event *e) {
+  weft_pc *pc = e->pc;
+  if (pc->events_sealed) {
+    ev_destroy(e);
+    return;
+  }
+  e->seq = ++pc->ev_seq;
+  weft__context_emit(pc->ctx, &e->base);
+}
+
+/* Whether @e may still run: the pc is open, or the remote ended it and @e
+ * was emitted up to and including its final `closed` state. */
+static bool ev_live(const pc_event *e) {
+  if (!atomic_load(&e->pc->closed))
+    return true;
+  uint64_t end = atomic_load(&e->pc->end_seq);
+  return end != 0 && e->seq <= end;
+}
+
+void weft__pc_seal_events(weft_pc *pc) {
+  pc->events_sealed = true;
+  atomic_store(&pc->end_seq, pc->ev_seq);
+}
 
 /* ---- Delivery ------------------------------------------------------------ */
 
@@ -149,14 +174,14 @@ static void run_dc_message(pc_event *e) {
   fn(dc, e->type, e->data, e->len, dc->user_data);
 }
 
-static bool dc_alive(weft_dc *dc, weft_pc *pc) {
-  return !atomic_load(&pc->closed) && !atomic_load(&dc->closed_by_app);
+static bool dc_alive(const pc_event *e) {
+  return ev_live(e) && !atomic_load(&e->dc->closed_by_app);
 }
 
 static void ev_run(weft__event *base) {
   pc_event *e = (pc_event *)base;
   weft_pc *pc = e->pc;
-  if (atomic_load(&pc->closed))
+  if (!ev_live(e))
     return;
   g_mutex_lock(&pc->lock);
   weft__pc_handlers h = pc->h;
@@ -243,7 +268,7 @@ static void ev_run(weft__event *base) {
   case EV_DC_LOW:
   case EV_DC_ERROR: {
     weft_dc *dc = e->dc;
-    if (!dc_alive(dc, pc))
+    if (!dc_alive(e))
       break;
     g_mutex_lock(&dc->lock);
     weft_dc_event_fn fn = NULL;
@@ -274,11 +299,11 @@ static void ev_run(weft__event *base) {
     break;
   }
   case EV_DC_MESSAGE:
-    if (dc_alive(e->dc, pc))
+    if (dc_alive(e))
       run_dc_message(e);
     break;
   case EV_DC_FLUSH:
-    if (dc_alive(e->dc, pc))
+    if (dc_alive(e))
       weft__dc_flush_held(e->dc);
     break;
   }
@@ -404,7 +429,7 @@ void weft__dc_flush_held(weft_dc *dc) {
     g_mutex_unlock(&dc->lock);
     if (!e)
       return;
-    if (dc_alive(dc, e->pc))
+    if (dc_alive(e))
       fn(dc, e->type, e->data, e->len, ud);
     ev_destroy(e);
   }

@@ -91,7 +91,7 @@ static void fail_pc(weft_pc *pc, int code, weft_error_detail detail, int alert,
 }
 
 static void update_connection_state(weft_pc *pc) {
-  if (atomic_load(&pc->closed))
+  if (atomic_load(&pc->closed) || pc->events_sealed)
     return;
   weft_ice_connection_state ice = (weft_ice_connection_state)atomic_load(&pc->ice_state);
   weft_pc_state s;
@@ -509,13 +509,32 @@ static void dtls_on_failed(void *ud, weft_error_detail detail, int alert, const 
   close_all_channels(pc);
 }
 
-static void dtls_on_closed(void *ud) {
-  weft_pc *pc = ud;
-  WLOG_I("pc", "pc %p: remote closed DTLS (close_notify)", (void *)pc);
+static void remote_end_teardown(void *data) { weft__pc_engine_teardown(data, false); }
+static void release_pc(void *data) { weft__pc_release(data); }
+
+/* The remote ended the session on purpose. The W3C API would keep the state
+ * at `connected` until ICE consent expires (`disconnected`, then `failed`,
+ * 30 s later); a close_notify is unambiguous, so weft closes the peer
+ * connection at once (doc/negotiation.md): close callbacks of the channels
+ * still open, then ICE state `closed`, then connection state `closed` — the
+ * last callback of this pc. The layers are torn down from a posted task: we
+ * are inside a DTLS callback here. */
+static void remote_end(weft_pc *pc, const char *why) {
+  if (pc->events_sealed || atomic_load(&pc->closed))
+    return;
+  WLOG_I("pc", "pc %p: remote ended the session (%s)", (void *)pc, why);
   pc->remote_closed = true;
   close_all_channels(pc);
-  update_connection_state(pc);
+  atomic_store(&pc->signaling_state, WEFT_SIGNALING_CLOSED);
+  atomic_store(&pc->ice_state, WEFT_ICE_CLOSED);
+  weft__pc_emit_ice_state(pc, WEFT_ICE_CLOSED);
+  atomic_store(&pc->conn_state, WEFT_PC_CLOSED);
+  weft__pc_emit_connection_state(pc, WEFT_PC_CLOSED);
+  weft__pc_seal_events(pc);
+  weft__context_post(pc->ctx, remote_end_teardown, weft__pc_hold(pc), release_pc);
 }
+
+static void dtls_on_closed(void *ud) { remote_end(ud, "DTLS close_notify"); }
 
 static void maybe_start_dtls(weft_pc *pc) {
   if (pc->dtls || !pc->dtls_role_known || !pc->remote_current || !pc->remote_sctp_port ||
@@ -643,9 +662,20 @@ int weft__pc_engine_init(weft_pc *pc) {
 }
 
 void weft__pc_engine_close(weft_pc *pc) {
+  if (atomic_load(&pc->closed) && pc->events_sealed) {
+    /* Closed by the remote and now by the app: what is still queued of the
+     * remote end must not run after weft_pc_close (rule 3). */
+    atomic_store(&pc->end_seq, 0);
+    weft__context_purge(pc->ctx, pc);
+    return;
+  }
+  weft__pc_engine_teardown(pc, true);
+}
+
+void weft__pc_engine_teardown(weft_pc *pc, bool by_app) {
   if (atomic_exchange(&pc->closed, true))
     return;
-  WLOG_D("pc", "pc %p: closing", (void *)pc);
+  WLOG_D("pc", "pc %p: closing (%s)", (void *)pc, by_app ? "local" : "remote");
   /* Layers first, top down: no layer callback can reach us after this. */
   weft__sctp_free(pc->sctp);
   pc->sctp = NULL;
@@ -668,7 +698,8 @@ void weft__pc_engine_close(weft_pc *pc) {
   atomic_store(&pc->conn_state, WEFT_PC_CLOSED);
   atomic_store(&pc->ice_state, WEFT_ICE_CLOSED);
   atomic_store(&pc->signaling_state, WEFT_SIGNALING_CLOSED);
-  weft__context_purge(pc->ctx, pc);
+  if (by_app)
+    weft__context_purge(pc->ctx, pc);
   weft__pc_drop_held(pc);
 }
 

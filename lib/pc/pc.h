@@ -73,6 +73,9 @@ struct weft_pc {
   /* Lock-free reads from any thread. */
   atomic_int conn_state, ice_state, gathering_state, signaling_state;
   atomic_bool closed;
+  /* The remote ended the session (remote_end() in pc.c): events numbered up
+   * to end_seq are still delivered after `closed` is set; 0 = none. */
+  _Atomic uint64_t end_seq;
 
   /* App-thread send queue (weft_dc_send* from non-engine threads). */
   GMutex sendq_lock;
@@ -92,6 +95,8 @@ struct weft_pc {
   bool dtls_connected;
   bool dtls_failed;
   bool remote_closed;
+  bool events_sealed; /* remote_end() emitted the last event: emit nothing more */
+  uint64_t ev_seq;    /* number of the last event emitted */
   bool sctp_connected;
   bool negotiated_once;    /* a data section has been through offer/answer */
   bool negotiation_needed; /* pending, fired when stable */
@@ -152,6 +157,9 @@ void weft__dc_drop_held(weft_dc *dc);
 weft_pc *weft__pc_new(weft_context *ctx, const weft_config *cfg);
 void weft__pc_free(weft_pc *pc); /* memory only, after close */
 void weft__pc_engine_close(weft_pc *pc);
+/* Tears the layers down and marks @pc closed; @by_app also drops its queued
+ * events (weft_pc_close), otherwise they still run (remote end). */
+void weft__pc_engine_teardown(weft_pc *pc, bool by_app);
 
 /* Negotiation, on the engine. Each returns 0 or a negative weft_err with the
  * thread's error detail set. */
@@ -205,6 +213,9 @@ void weft__dc_emit_message(weft_dc *dc, weft_pc *pc, weft_msg_type type, uint8_t
 /* Replays for handlers set late (any thread). */
 void weft__pc_replay(weft_pc *pc, unsigned which);
 void weft__pc_flush_held(weft_pc *pc);
+/* Engine: the events emitted so far are the last ones of @pc; later emits are
+ * dropped, and these still run after `closed` is set (remote end). */
+void weft__pc_seal_events(weft_pc *pc);
 void weft__dc_replay(weft_dc *dc);
 void weft__dc_flush_held(weft_dc *dc);
 
