@@ -455,6 +455,11 @@ static void sctp_on_closed(void *ud, int cause, const char *message) {
   bool was_up = pc->sctp_connected;
   pc->sctp_connected = false;
   close_all_channels(pc);
+  /* An ABORT with cause 12 (User-Initiated Abort, RFC 4960 §3.3.10.12) is
+   * how weft, usrsctp-based stacks and aiortc end an association on close:
+   * the remote is leaving (its close_notify follows), not an error. */
+  if (was_up && cause == 12)
+    return;
   if (!was_up || cause >= 0)
     weft__pc_emit_error(pc, WEFT_ERR_OPERATION, WEFT_DETAIL_SCTP_FAILURE, -1, cause,
                         message ? message : "SCTP association closed");

@@ -303,6 +303,10 @@ static void remote_pc_close(pair_mode mode) {
   g_assert_cmpint(s->conn_log[s->n_conn - 2], ==, WEFT_PC_CONNECTED);
   g_assert_cmpint(s->ice_log[s->n_ice - 1], ==, WEFT_ICE_CLOSED);
   g_mutex_unlock(&p->lock);
+  /* A deliberate close is not an error: neither the ABORT (cause 12) nor the
+   * close_notify that follows fires on_error. */
+  g_assert_cmpint(g_atomic_int_get(&s->n_errors), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&a->errors), ==, 0);
   gint before = g_atomic_int_get(&s->callbacks);
   pair_pump(p, 500);
   g_assert_cmpint(g_atomic_int_get(&s->callbacks), ==, before);
