@@ -77,21 +77,21 @@ typedef struct weft_dc weft_dc;           /* RTCDataChannel */
 /* ===== Errors ============================================================ */
 /* X(name, code, W3C DOMException name, message): one list drives the enum,
  * weft_err_name(), weft_err_dom_name() and weft_strerror(). */
-#define WEFT_ERRNO_MAP(X)                                                          \
-  X(INVALID_ARG, -1, "TypeError", "invalid argument")                              \
-  X(INVALID_STATE, -2, "InvalidStateError", "invalid state")                       \
-  X(INVALID_ACCESS, -3, "InvalidAccessError", "invalid access")                    \
-  X(INVALID_MODIFICATION, -4, "InvalidModificationError", "modification not allowed") \
-  X(SYNTAX, -5, "SyntaxError", "malformed input")                                  \
-  X(OPERATION, -6, "OperationError", "operation failed")                           \
-  X(NOT_SUPPORTED, -7, "NotSupportedError", "not supported")                       \
-  X(RANGE, -8, "RangeError", "value out of range")                                 \
-  X(TOO_BIG, -9, "TypeError", "message too big")                                   \
-  X(AGAIN, -10, "OperationError", "send buffer full")                              \
-  X(CLOSED, -11, "InvalidStateError", "object closed")                             \
-  X(NO_MEMORY, -12, "UnknownError", "out of memory")                               \
-  X(TIMEOUT, -13, "OperationError", "timed out")                                   \
-  X(WRONG_THREAD, -14, "InvalidStateError", "not allowed on this thread")          \
+#define WEFT_ERRNO_MAP(X)                                                                          \
+  X(INVALID_ARG, -1, "TypeError", "invalid argument")                                              \
+  X(INVALID_STATE, -2, "InvalidStateError", "invalid state")                                       \
+  X(INVALID_ACCESS, -3, "InvalidAccessError", "invalid access")                                    \
+  X(INVALID_MODIFICATION, -4, "InvalidModificationError", "modification not allowed")              \
+  X(SYNTAX, -5, "SyntaxError", "malformed input")                                                  \
+  X(OPERATION, -6, "OperationError", "operation failed")                                           \
+  X(NOT_SUPPORTED, -7, "NotSupportedError", "not supported")                                       \
+  X(RANGE, -8, "RangeError", "value out of range")                                                 \
+  X(TOO_BIG, -9, "TypeError", "message too big")                                                   \
+  X(AGAIN, -10, "OperationError", "send buffer full")                                              \
+  X(CLOSED, -11, "InvalidStateError", "object closed")                                             \
+  X(NO_MEMORY, -12, "UnknownError", "out of memory")                                               \
+  X(TIMEOUT, -13, "OperationError", "timed out")                                                   \
+  X(WRONG_THREAD, -14, "InvalidStateError", "not allowed on this thread")                          \
   X(INTERNAL, -15, "UnknownError", "internal error")
 
 typedef enum weft_err {
@@ -99,7 +99,7 @@ typedef enum weft_err {
 #define WEFT_ERR_ENUM_(name, code, dom, msg) WEFT_ERR_##name = code,
   WEFT_ERRNO_MAP(WEFT_ERR_ENUM_)
 #undef WEFT_ERR_ENUM_
-  WEFT_ERR_LAST_ = -16
+      WEFT_ERR_LAST_ = -16
 } weft_err;
 
 /** Static English text for @err ("invalid state"); never NULL, "unknown error"
@@ -192,7 +192,8 @@ typedef struct weft_context_options {
   uint32_t max_queued_events; /* undelivered events above which a warning is logged
                                  (events are never dropped), 0 = 65536 */
 } weft_context_options;
-#define WEFT_CONTEXT_OPTIONS_INIT {sizeof(weft_context_options), WEFT_CONTEXT_THREAD, NULL, 0}
+#define WEFT_CONTEXT_OPTIONS_INIT                                                                  \
+  { sizeof(weft_context_options), WEFT_CONTEXT_THREAD, NULL, 0 }
 
 /** Creates a context: a private GMainContext and a thread that runs it.
  *  @opts may be NULL (defaults). Returns a new reference or NULL
@@ -328,14 +329,14 @@ typedef struct weft_offer_options { /* RTCOfferOptions */
   uint32_t struct_size;
   int ice_restart; /* reserved: ICE restart lands with NAT traversal */
 } weft_offer_options;
-#define WEFT_OFFER_OPTIONS_INIT {sizeof(weft_offer_options), 0}
+#define WEFT_OFFER_OPTIONS_INIT                                                                    \
+  { sizeof(weft_offer_options), 0 }
 
 /* Callbacks. The pc (and dc) passed in are borrowed for the call. */
 typedef void (*weft_pc_ice_candidate_fn)(weft_pc *pc, const weft_ice_candidate *c /* NULL = done */,
                                          void *user_data);
 typedef void (*weft_pc_state_fn)(weft_pc *pc, weft_pc_state state, void *user_data);
-typedef void (*weft_pc_ice_state_fn)(weft_pc *pc, weft_ice_connection_state state,
-                                     void *user_data);
+typedef void (*weft_pc_ice_state_fn)(weft_pc *pc, weft_ice_connection_state state, void *user_data);
 typedef void (*weft_pc_gathering_fn)(weft_pc *pc, weft_ice_gathering_state state, void *user_data);
 typedef void (*weft_pc_signaling_fn)(weft_pc *pc, weft_signaling_state state, void *user_data);
 typedef void (*weft_pc_negotiation_needed_fn)(weft_pc *pc, void *user_data);
@@ -460,7 +461,8 @@ typedef struct weft_dc_init { /* RTCDataChannelInit */
   int32_t id;                   /* -1 = auto; required (0..1023) if negotiated */
   weft_priority priority;
 } weft_dc_init;
-#define WEFT_DC_INIT {sizeof(weft_dc_init), 1, -1, -1, NULL, 0, -1, WEFT_PRIORITY_LOW}
+#define WEFT_DC_INIT                                                                               \
+  { sizeof(weft_dc_init), 1, -1, -1, NULL, 0, -1, WEFT_PRIORITY_LOW }
 
 typedef void (*weft_dc_event_fn)(weft_dc *dc, void *user_data); /* open, closing, close, low */
 /* TEXT messages are valid UTF-8 (as received) with data[size] == '\0'. */
@@ -498,7 +500,8 @@ WEFT_API int weft_dc_set_on_buffered_amount_low(weft_dc *dc, weft_dc_event_fn fn
 /** Sends a binary message (PPID 53; 57 when empty). Copies @data.
  *  Errors: WEFT_ERR_INVALID_STATE (not open), WEFT_ERR_TOO_BIG (larger than
  *  weft_pc_get_max_message_size()), WEFT_ERR_AGAIN (bufferedAmount would exceed
- *  the send-buffer limit; wait for buffered-amount-low), WEFT_ERR_CLOSED. */
+ *  the send-buffer limit; wait for buffered-amount-low: after this error it
+ *  fires once the message fits, whatever the threshold), WEFT_ERR_CLOSED. */
 WEFT_API int weft_dc_send(weft_dc *dc, const void *data, size_t size);
 /** Sends a text message (PPID 51; 56 when empty). @utf8 must be valid UTF-8
  *  (WEFT_ERR_INVALID_ARG otherwise); @size in bytes, without a terminator.
@@ -522,7 +525,9 @@ WEFT_API weft_dc_state weft_dc_get_ready_state(const weft_dc *dc);
 WEFT_API size_t weft_dc_get_buffered_amount(const weft_dc *dc);
 WEFT_API size_t weft_dc_get_buffered_amount_low_threshold(const weft_dc *dc);
 /** on_buffered_amount_low fires when bufferedAmount falls from above to at or
- *  below @bytes (default 0). */
+ *  below @bytes (default 0), and once after a send failed with WEFT_ERR_AGAIN
+ *  as soon as that message would fit (so a threshold above the send-buffer
+ *  limit cannot leave a sender waiting forever). */
 WEFT_API int weft_dc_set_buffered_amount_low_threshold(weft_dc *dc, size_t bytes);
 WEFT_API const char *weft_dc_state_to_string(weft_dc_state s);
 

@@ -245,12 +245,23 @@ static int check_send(weft_dc *dc, weft_pc *pc, size_t size) {
     return weft__error(WEFT_ERR_TOO_BIG,
                        "message of %zu bytes is larger than the remote's max-message-size %zu",
                        size, mms);
+  size_t limit = pc->cfg.send_buffer_limit;
   size_t buffered = atomic_load(&dc->buffered);
-  if (buffered + size > pc->cfg.send_buffer_limit && buffered > 0)
+  if (buffered + size > limit && buffered > 0) {
+    /* Promise a buffered-amount-low once this message fits, whatever the
+     * threshold (weft.h). Armed before re-reading bufferedAmount: either we
+     * see the engine's drain here, or the engine sees the flag (both are
+     * sequentially consistent atomics), so the wake-up cannot be lost. */
+    atomic_store(&dc->wake_at, size <= limit ? limit - size : 0);
+    atomic_store(&dc->wake_armed, true);
+    buffered = atomic_load(&dc->buffered);
+    if (buffered + size <= limit || buffered == 0)
+      return WEFT_OK; /* drained meanwhile; a spurious low event is harmless */
     return weft__error(WEFT_ERR_AGAIN,
                        "bufferedAmount %zu + %zu would exceed the send-buffer limit %zu; wait "
                        "for buffered-amount-low",
-                       buffered, size, pc->cfg.send_buffer_limit);
+                       buffered, size, limit);
+  }
   return WEFT_OK;
 }
 

@@ -252,7 +252,12 @@ static void dc_account(weft_pc *pc, weft_dc *dc, size_t sctp_amount, size_t hand
     before = atomic_fetch_sub(&dc->buffered, sub - add);
   size_t after = before + add - sub;
   size_t thr = atomic_load(&dc->low_threshold);
-  if (before > thr && after <= thr)
+  bool fire = before > thr && after <= thr;
+  if (after < before && atomic_load(&dc->wake_armed) && after <= atomic_load(&dc->wake_at)) {
+    atomic_store(&dc->wake_armed, false);
+    fire = true;
+  }
+  if (fire)
     weft__dc_emit_low(dc, pc);
 }
 

@@ -130,6 +130,10 @@ struct weft_dc {
   atomic_bool closed_by_app; /* weft_dc_close called: no more callbacks */
   atomic_size_t buffered;    /* W3C bufferedAmount (queued + in sctp FIFO) */
   atomic_size_t low_threshold;
+  /* A send failed with WEFT_ERR_AGAIN: fire buffered-amount-low once
+   * bufferedAmount drops to wake_at (room for that message). */
+  atomic_bool wake_armed;
+  atomic_size_t wake_at;
   bool remote_created;
 
   weft_dc_event_fn on_open, on_closing, on_close, on_low;
