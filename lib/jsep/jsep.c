@@ -1,5 +1,6 @@
 /* JSEP offer/answer for data channels on top of sdp/. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -636,6 +637,58 @@ char *weft__jsep_create_answer(const weft__jsep_desc *offer, const weft__jsep_lo
 
 /* ---- Candidates --------------------------------------------------------- */
 
+/* JSEP §5.3.1 (RFC 8829): once candidates are known, the m= port and the c=
+ * address show the default candidate, the one most likely to work: a relay,
+ * else a server- or peer-reflexive one, else a host one (component 1, UDP;
+ * the first of its kind, as gathered). Some gateways and SIP-era parsers look
+ * only there. mDNS names and unparsable candidates are never chosen. */
+static void set_default_candidate(weft__sdp_media *m) {
+  static const char *const rank[] = {"relay", "srflx", "prflx", "host"};
+  char *best_addr = NULL;
+  unsigned best_port = 0;
+  int best_rank = G_N_ELEMENTS(rank);
+  guint pos = 0;
+  const weft__sdp_attr *a;
+  while ((a = weft__sdp_attr_next(m->attrs, "candidate", &pos))) {
+    char **f = g_strsplit(a->value ? a->value : "", " ", -1);
+    guint nf = g_strv_length(f);
+    if (nf >= 8 && strcmp(f[1], "1") == 0 && g_ascii_strcasecmp(f[2], "udp") == 0 &&
+        strcmp(f[6], "typ") == 0 && !g_str_has_suffix(f[4], ".local")) {
+      bool ip = g_hostname_is_ip_address(f[4]);
+      char *end = NULL;
+      unsigned long port = strtoul(f[5], &end, 10);
+      for (int r = 0; ip && end && !*end && port > 0 && port < 65536 && r < best_rank; r++)
+        if (strcmp(f[7], rank[r]) == 0) {
+          best_rank = r;
+          g_free(best_addr);
+          best_addr = g_strdup(f[4]);
+          best_port = (unsigned)port;
+        }
+    }
+    g_strfreev(f);
+  }
+  if (!best_addr || m->port == 0) {
+    g_free(best_addr);
+    return;
+  }
+  m->port = (uint16_t)best_port;
+  char *c = g_strdup_printf("IN %s %s", strchr(best_addr, ':') ? "IP6" : "IP4", best_addr);
+  bool replaced = false;
+  for (guint i = 0; i < m->lines->len && !replaced; i++) {
+    weft__sdp_line *l = g_ptr_array_index(m->lines, i);
+    if (l->type == 'c') {
+      g_free(l->value);
+      l->value = c;
+      replaced = true;
+    }
+  }
+  if (!replaced) {
+    weft__sdp_lines_add(m->lines, 'c', c);
+    g_free(c);
+  }
+  g_free(best_addr);
+}
+
 char *weft__jsep_add_candidates(const char *sdp_text, const char *mid,
                                 const char *const *candidates, size_t n, bool end) {
   if (!sdp_text || (n && !candidates)) {
@@ -722,6 +775,7 @@ char *weft__jsep_add_candidates(const char *sdp_text, const char *mid,
   }
   if (end && !weft__sdp_attr_find(target->attrs, "end-of-candidates"))
     weft__sdp_attr_add(target->attrs, "end-of-candidates", NULL);
+  set_default_candidate(target);
   char *out = weft__sdp_write(s);
   weft__sdp_free(s);
   return out;

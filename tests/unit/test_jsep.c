@@ -691,6 +691,25 @@ static void test_add_candidates(void) {
   g_assert_false(s->end_of_candidates);
   weft__jsep_desc_free(d);
 
+  /* JSEP §5.3.1: m= and c= show the default candidate, srflx over host. */
+  g_assert_nonnull(strstr(s1, "m=application 40001 UDP/DTLS/SCTP"));
+  g_assert_nonnull(strstr(s1, "\r\nc=IN IP4 192.0.2.1\r\n"));
+  g_assert_null(strstr(s1, "c=IN IP4 0.0.0.0"));
+  /* Host only: the first host; an mDNS name or a TCP one is never chosen;
+   * without a usable candidate the placeholders stay. */
+  const char *hosts[] = {"candidate:7 1 udp 2130706431 ab12cd.local 40010 typ host",
+                         "candidate:8 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active",
+                         "candidate:9 1 udp 2130706431 ::1 40011 typ host",
+                         "candidate:10 1 udp 2130706430 127.0.0.1 40012 typ host"};
+  char *h1 = weft__jsep_add_candidates(offer, "0", hosts, 2, false);
+  g_assert_nonnull(strstr(h1, "m=application 9 UDP/DTLS/SCTP"));
+  g_assert_nonnull(strstr(h1, "c=IN IP4 0.0.0.0"));
+  char *h2 = weft__jsep_add_candidates(offer, "0", hosts, G_N_ELEMENTS(hosts), false);
+  g_assert_nonnull(strstr(h2, "m=application 40011 UDP/DTLS/SCTP"));
+  g_assert_nonnull(strstr(h2, "\r\nc=IN IP6 ::1\r\n"));
+  g_free(h2);
+  g_free(h1);
+
   /* Again with one duplicate and one new, and the end marker. */
   const char *c2[] = {c1[0], "candidate:3 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active"};
   char *s2 = weft__jsep_add_candidates(s1, NULL, c2, G_N_ELEMENTS(c2), true);
