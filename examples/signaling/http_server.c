@@ -311,6 +311,14 @@ static void handle_offer(sig_http_server *srv, SoupServerMessage *msg) {
   sig_session_unref(&ss->base);
 }
 
+/* A 204 has no body by definition; unless told, libsoup delimits the
+ * response by closing the connection, which breaks clients that reuse it. */
+static void set_no_content(SoupServerMessage *msg) {
+  soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, NULL);
+  soup_message_headers_set_encoding(soup_server_message_get_response_headers(msg),
+                                    SOUP_ENCODING_NONE);
+}
+
 static void handle_patch(sig_http_server *srv, SoupServerMessage *msg, server_session *ss) {
   GBytes *body = request_body(msg);
   if (!body)
@@ -331,7 +339,7 @@ static void handle_patch(sig_http_server *srv, SoupServerMessage *msg, server_se
   } else {
     for (guint i = 0; i < msgs->len; i++)
       sig_session_deliver(&ss->base, json_object_ref(g_ptr_array_index(msgs, i)));
-    soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, NULL);
+    set_no_content(msg);
   }
   g_ptr_array_unref(msgs);
   g_bytes_unref(body);
@@ -357,6 +365,9 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
    * Location it needs for PATCH/DELETE). */
   soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
   soup_message_headers_replace(h, "Access-Control-Expose-Headers", "Location");
+  /* Connections accepted through soup_server_accept_iostream() are not kept
+   * alive by libsoup 3.2: say so, or a client reusing one races its close. */
+  soup_message_headers_replace(h, "Connection", "close");
 
   if (strcmp(method, "OPTIONS") == 0) {
     soup_message_headers_replace(h, "Access-Control-Allow-Methods",
@@ -366,7 +377,7 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
     soup_message_headers_replace(h, "Access-Control-Allow-Headers",
                                  asked && *asked ? asked : "Content-Type");
     soup_message_headers_replace(h, "Access-Control-Max-Age", "600");
-    soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, NULL);
+    set_no_content(msg);
     return;
   }
   if (strcmp(path, "/health") == 0) {

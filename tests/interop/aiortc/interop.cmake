@@ -3,7 +3,8 @@
 # (weft offers to an aiortc-backed WHIP-shaped endpoint); the driver is run.py.
 # Debian's python3-aiortc is required: without it every test fails (never skipped).
 
-set(WEFT_AIORTC_DRIVER /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/run.py
+# In a network namespace of its own with only lo (../netns-run).
+set(WEFT_AIORTC_DRIVER ${CMAKE_CURRENT_LIST_DIR}/../netns-run /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/run.py
     --echo-server $<TARGET_FILE:echo-server> --echo-client $<TARGET_FILE:echo-client>
     --timeout 90)
 
