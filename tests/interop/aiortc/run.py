@@ -1120,6 +1120,17 @@ async def weft_offers(args, summary, extra, throughput=None):
             check(rcl.get("pc_closed") is True, f"echo-client remote_close {rcl}")
             check(rcl.get("late_callbacks") == 0, f"echo-client remote_close {rcl}")
             check(rcl.get("channels_closed", 0) >= 1, f"echo-client remote_close {rcl}")
+            # weft's own events, in order: echo-0 closing then closed (aiortc
+            # closed it alone first), then the connection closed.
+            evs = json_lines(cli.err)
+            def at(pred):
+                return next((i for i, e in enumerate(evs) if pred(e)), None)
+            i_closing = at(lambda e: e.get("ev") == "closing" and e.get("label") == "echo-0")
+            i_closed = at(lambda e: e.get("ev") == "closed" and e.get("label") == "echo-0")
+            i_pc = at(lambda e: e.get("ev") == "pc-state" and e.get("state") == "closed")
+            check(None not in (i_closing, i_closed, i_pc) and i_closing < i_closed < i_pc,
+                  f"echo-client events out of order: closing {i_closing}, closed {i_closed}, "
+                  f"pc closed {i_pc}")
         if throughput:
             check(isinstance(r.get("throughput"), dict), f"no throughput in {r}")
     except BaseException:

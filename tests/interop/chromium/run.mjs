@@ -367,6 +367,15 @@ async function modeWeftOffers(o, b) {
         if (check(rc, 'echo-client result has no remote_close')) {
           check(rc.channels_closed >= 1 && rc.pc_closed === true && rc.late_callbacks === 0, `remote_close: ${JSON.stringify(rc)}`);
         }
+        // What weft reported, in order: echo-0 closing then closed (the page
+        // closed it alone first), then the connection closed, nothing after.
+        const evs = r.stderr.map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter(Boolean);
+        const at = (pred) => evs.findIndex(pred);
+        const iClosing = at((e) => e.ev === 'closing' && e.label === 'echo-0');
+        const iClosed = at((e) => e.ev === 'closed' && e.label === 'echo-0');
+        const iPc = at((e) => e.ev === 'pc-state' && e.state === 'closed');
+        check(iClosing >= 0 && iClosed > iClosing && iPc > iClosed,
+          `weft's events for the remote close out of order: closing ${iClosing}, closed ${iClosed}, pc closed ${iPc}`);
       }
       return `connect ${fmt(res.connect_ms)} ms, ${res.echoed}/${res.sent} echoed${res.lost ? ` (${res.lost} lost)` : ''}, ` +
         `${res.bytes} B, run ${Math.round(r.ms)} ms${c.name === 'trickle' ? `, ${sess.patches.length} PATCHes` : ''}`;
