@@ -150,10 +150,12 @@ static char *candidate_to_string(const NiceCandidate *c) {
   if (c->type == NICE_CANDIDATE_TYPE_HOST)
     return g_strdup_printf("candidate:%s 1 udp %u %s %u typ host generation 0", c->foundation,
                            (unsigned)c->priority, addr, port);
-  /* RFC 8839 §5.1: rel-addr/rel-port are present for every type but host. */
+  /* RFC 8839 §5.1: rel-addr/rel-port are present for every type but host.
+   * Unknown (a remote peer-reflexive candidate, whose base libnice sets to
+   * the address itself): 0.0.0.0 0, as browsers write it. */
   char raddr[NICE_ADDRESS_STRING_LEN] = "0.0.0.0";
   unsigned rport = 0;
-  if (nice_address_is_valid(&c->base_addr)) {
+  if (nice_address_is_valid(&c->base_addr) && !nice_address_equal(&c->base_addr, &c->addr)) {
     nice_address_to_string(&c->base_addr, raddr);
     rport = nice_address_get_port(&c->base_addr);
   }
