@@ -63,6 +63,13 @@ int weft__dcep_parse(const uint8_t *data, size_t len, uint8_t *type, weft__dcep_
     return weft__error(WEFT_ERR_SYNTAX,
                        "DCEP: label length %u + protocol length %u exceed the %zu-byte message",
                        label_len, proto_len, len);
+  /* RFC 8832 §5.1: label and protocol are UTF-8. A NUL or an invalid
+   * sequence would reach applications as a truncated or undecodable string. */
+  const char *lab = (const char *)data + WEFT__DCEP_OPEN_HEADER_LEN;
+  if (!g_utf8_validate_len(lab, label_len, NULL))
+    return weft__error(WEFT_ERR_SYNTAX, "DCEP: the label is not valid UTF-8 (or holds a NUL)");
+  if (!g_utf8_validate_len(lab + label_len, proto_len, NULL))
+    return weft__error(WEFT_ERR_SYNTAX, "DCEP: the protocol is not valid UTF-8 (or holds a NUL)");
   *type = WEFT__DCEP_OPEN;
   if (open) {
     open->channel_type = ctype;

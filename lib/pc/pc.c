@@ -319,6 +319,10 @@ static void handle_dcep(weft_pc *pc, uint16_t stream, const uint8_t *data, size_
     WLOG_W("dc", "%s", msg);
     weft__pc_emit_error(pc, WEFT_ERR_SYNTAX, WEFT_DETAIL_DATA_CHANNEL_FAILURE, -1, -1, msg);
     g_free(msg);
+    /* A refused OPEN on a free stream: reset it, so the remote's channel
+     * closes instead of waiting for an ACK that never comes. */
+    if (len > 0 && data[0] == WEFT__DCEP_OPEN && !channel_by_stream(pc, stream))
+      weft__sctp_reset_stream(pc->sctp, stream);
     return;
   }
   weft_dc *dc = channel_by_stream(pc, stream);

@@ -58,6 +58,32 @@ static void test_utf8_and_empty(void) {
   g_free(buf);
 }
 
+/* RFC 8832 §5.1: an OPEN whose label or protocol is not UTF-8, or holds a
+ * NUL, is refused (applications would get a truncated or undecodable name). */
+static void test_bad_utf8_refused(void) {
+  static const struct {
+    const char *label, *proto;
+    size_t llen, plen;
+  } bad[] = {{"a\xff", "p", 2, 1},
+             {"ab\0c", "p", 4, 1},
+             {"ok", "\xc3", 2, 1},
+             {"ok", "x\0", 2, 2},
+             {"\xed\xa0\x80", "", 3, 0}};
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    weft__dcep_open o = {
+        0x00, 256, 0, bad[i].label, (uint16_t)bad[i].llen, bad[i].proto, (uint16_t)bad[i].plen};
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    g_assert_cmpint(weft__dcep_build_open(&o, &buf, &n), ==, 0);
+    uint8_t type = 0;
+    weft__dcep_open p;
+    g_assert_cmpint(weft__dcep_parse(buf, n, &type, &p), <, 0);
+    g_assert_cmpint(weft_last_error(), ==, WEFT_ERR_SYNTAX);
+    g_assert_nonnull(strstr(weft_last_error_message(), "UTF-8"));
+    g_free(buf);
+  }
+}
+
 static void test_max_lengths(void) {
   char *big = g_malloc(65535);
   memset(big, 'L', 65535);
@@ -216,6 +242,7 @@ int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/dcep/roundtrip-types", test_roundtrip_types);
   g_test_add_func("/dcep/utf8-and-empty", test_utf8_and_empty);
+  g_test_add_func("/dcep/bad-utf8-refused", test_bad_utf8_refused);
   g_test_add_func("/dcep/max-lengths", test_max_lengths);
   g_test_add_func("/dcep/build-errors", test_build_errors);
   g_test_add_func("/dcep/ack", test_ack);
