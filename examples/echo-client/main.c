@@ -1446,7 +1446,9 @@ int main(int argc, char **argv) {
   if (setup(&a) == 0 && !a.finished)
     g_main_loop_run(a.loop);
 
-  /* The endpoint learns the session is over; not when the remote ended it. */
+  /* The endpoint learns the session is over: a bye DELETEs after any PATCH
+   * still queued. (sig_session_close() below DELETEs in any case, also after
+   * a failure or a remote close, dropping queued PATCHes.) */
   if (a.ok && !a.remote_closed && a.sig && a.offer_sent) {
     JsonObject *bye = json_object_new();
     json_object_set_string_member(bye, "type", "bye");

@@ -3,7 +3,7 @@
  * shape, examples/signaling) and echoes every data channel message back.
  *
  *   echo-server [--host 127.0.0.1] [--port 8080] [--lifetime S] [--max-sessions 64]
- *               [--negotiated ID[:LABEL]]... [--no-loopback] [--verbose]
+ *               [--negotiated ID[:LABEL]]... [--no-loopback] [--verbose] [--send-buffer BYTES]
  *
  * The CLI and the JSON log on stdout are a contract with the interop tests:
  * see doc/interop.md.
@@ -28,6 +28,11 @@
 /* The HTTP server gives up on an unanswered POST after 10 s (504); answer
  * before that with whatever was gathered. */
 #define GATHER_TIMEOUT_MS 5000
+/* A session that is not connected this long after its answer is released:
+ * its client went away without a DELETE, or never sent a usable candidate
+ * (ICE without remote candidates never fails by itself), and it would hold
+ * one of --max-sessions forever. */
+#define CONNECT_TIMEOUT_S 30
 /* After the last pc is released, how long to keep iterating so that weft can
  * finish tearing down (close_notify out, sockets closed) before exit. */
 #define DRAIN_TIMEOUT_MS 2000
@@ -67,7 +72,7 @@ typedef struct peer {
   weft_pc *pc;
   sig_session *sig;
   GPtrArray *chans; /* chan *, owned */
-  guint gather_timer;
+  guint gather_timer, connect_timer;
   gboolean answered, pair_logged;
 } peer;
 
@@ -170,6 +175,8 @@ static void peer_release(peer *p) {
     log_closed(g_ptr_array_index(p->chans, i));
   if (p->gather_timer)
     g_source_remove(p->gather_timer);
+  if (p->connect_timer)
+    g_source_remove(p->connect_timer);
   sig_session_close(p->sig);
   sig_session_unref(p->sig);
   g_ptr_array_unref(p->chans);
@@ -301,11 +308,15 @@ static void watch_channel(peer *p, weft_dc *dc) {
   chan *c = g_new0(chan, 1);
   c->p = p;
   c->dc = weft_dc_ref(dc);
-  c->label = g_strdup(weft_dc_get_label(dc));
+  /* The remote's DCEP label and protocol are not checked for UTF-8 by weft;
+   * json-glib would copy invalid bytes into the log line verbatim. */
+  c->label = g_utf8_make_valid(weft_dc_get_label(dc), -1);
   g_ptr_array_add(p->chans, c);
 
   JsonObject *o = ev_chan("channel", c);
-  json_object_set_string_member(o, "protocol", weft_dc_get_protocol(dc));
+  char *protocol = g_utf8_make_valid(weft_dc_get_protocol(dc), -1);
+  json_object_set_string_member(o, "protocol", protocol);
+  g_free(protocol);
   json_object_set_boolean_member(o, "ordered", weft_dc_get_ordered(dc));
   int32_t rexmit = weft_dc_get_max_retransmits(dc), life = weft_dc_get_max_packet_life_time(dc);
   if (rexmit >= 0)
@@ -340,6 +351,10 @@ static void pc_on_state(weft_pc *pc, weft_pc_state state, void *ud) {
   JsonObject *o = ev_new("pc-state", p);
   json_object_set_string_member(o, "state", weft_pc_state_to_string(state));
   log_line(o);
+  if (state == WEFT_PC_CONNECTED && p->connect_timer) {
+    g_source_remove(p->connect_timer);
+    p->connect_timer = 0;
+  }
   if (state == WEFT_PC_CONNECTED && !p->pair_logged) {
     char *local = NULL, *remote = NULL;
     if (weft_pc_get_selected_candidate_pair(pc, &local, &remote) == WEFT_OK) {
@@ -365,6 +380,14 @@ static void pc_on_ice_state(weft_pc *pc, weft_ice_connection_state state, void *
   JsonObject *o = ev_new("ice-state", ud);
   json_object_set_string_member(o, "state", weft_ice_connection_state_to_string(state));
   log_line(o);
+}
+
+static gboolean on_connect_timeout(gpointer ud) {
+  peer *p = ud;
+  p->connect_timer = 0;
+  log_error(p, "not connected %d s after the answer: releasing the session", CONNECT_TIMEOUT_S);
+  peer_release(p);
+  return G_SOURCE_REMOVE;
 }
 
 static void pc_on_error(weft_pc *pc, const weft_error_info *e, void *ud) {
@@ -414,6 +437,7 @@ static void send_answer(peer *p) {
   JsonObject *o = ev_new("answer", p);
   json_object_set_int_member(o, "candidates", candidates);
   log_line(o);
+  p->connect_timer = g_timeout_add_seconds(CONNECT_TIMEOUT_S, on_connect_timeout, p);
 }
 
 static void pc_on_gathering(weft_pc *pc, weft_ice_gathering_state state, void *ud) {
@@ -560,8 +584,8 @@ static void stop(server *srv, const char *reason) {
   JsonObject *o = ev_new("stopping", NULL);
   json_object_set_string_member(o, "reason", reason);
   log_line(o);
-  /* First the HTTP side (pending POSTs get 503, no more sessions), then
-   * every peer connection. */
+  /* First the HTTP side (no more sessions; a POST still waiting for its
+   * answer sees its connection close), then every peer connection. */
   sig_http_server_free(srv->http);
   srv->http = NULL;
   while (!g_queue_is_empty(&srv->peers))
@@ -654,8 +678,12 @@ int main(int argc, char **argv) {
   if (ok && srv->max_sessions < 1)
     g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--max-sessions: at least 1"),
         ok = FALSE;
-  if (ok && srv->lifetime < 0)
-    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--lifetime: not negative"),
+  /* NaN fails both comparisons; the bound keeps the milliseconds in a guint. */
+  if (ok && !(srv->lifetime >= 0 && srv->lifetime <= 1e6))
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--lifetime: 0..1000000 s"),
+        ok = FALSE;
+  if (ok && srv->send_buffer < 0)
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--send-buffer: not negative"),
         ok = FALSE;
   if (ok && argc > 1)
     g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "unexpected argument %s",

@@ -368,8 +368,34 @@ def backpressure_check():
     check(rc == 0, "SIGTERM -> exit 0 (%.2f s)" % took)
 
 
+def noshow_start():
+    """A client that POSTs an offer without candidates and never comes back
+    (no PATCH, no DELETE): ICE cannot fail without a remote candidate, so only
+    the server's connect deadline (30 s) can free the slot. Started first,
+    checked last, so that the wait overlaps the other checks."""
+    srv = Server("--max-sessions", "1")
+    st, _, _ = srv.request("POST", "/offer", FAKE_OFFER, SDP)
+    check(st == 201, "no-show client: POST -> 201 (%d)" % st)
+    return srv, time.monotonic()
+
+
+def noshow_check(srv, started):
+    end = srv.wait(lambda l: l["ev"] == "session-end" and l.get("pc") == 1,
+                   max(1, 40 - (time.monotonic() - started)))
+    took = time.monotonic() - started
+    errors = [l for l in srv.events("error", 1) if "not connected" in l["message"]]
+    check(end is not None and errors and 25 < took,
+          "no-show client: released by the connect deadline after %.1f s (error %r)"
+          % (took, errors[0]["message"] if errors else None))
+    st, _, _ = srv.request("POST", "/offer", FAKE_OFFER, SDP)
+    check(st == 201, "no-show client: its --max-sessions 1 slot is free again (%d)" % st)
+    rc, _ = srv.stop()
+    check(rc == 0 and not srv.bad, "no-show server: exit 0, every line JSON (rc %s)" % rc)
+
+
 def main():
     try:
+        noshow = noshow_start()
         http_checks()
         max_sessions_check()
         lifetime_check()
@@ -378,6 +404,7 @@ def main():
             backpressure_check()
         else:
             check(False, "echo-client binary %r not found" % CLIENT)
+        noshow_check(*noshow)
     finally:
         for p in PROCS:
             if p.poll() is None:

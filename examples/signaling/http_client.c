@@ -265,15 +265,15 @@ static gboolean client_send(sig_session *s, JsonObject *msg, GError **error) {
                             "sdpMLineIndex out of range");
         return FALSE;
       }
+      /* Both end up on a fragment line of their own. */
+      if (strpbrk(cand, "\r\n") || (mid && strpbrk(mid, "\r\n"))) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "a candidate and its sdpMid are single lines");
+        return FALSE;
+      }
       /* The browser convention: an empty candidate means "no more". */
       if (!*cand)
         cand = NULL;
-      else if (strchr(cand, '\r') || strchr(cand, '\n') ||
-               (mid && (strchr(mid, '\r') || strchr(mid, '\n')))) {
-        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                            "a candidate is a single line");
-        return FALSE;
-      }
     }
     /* Formatted now, from the offer if it went out (its m= line, mid and
      * ICE credentials); sent in order once the answer and Location arrived. */

@@ -3,15 +3,18 @@
  * SoupServer.
  *
  * A POST /offer is paused (soup_server_message_pause) until the application
- * sends its answer or error on the session, or 10 s pass (504). Everything
+ * sends its answer or error on the session, the client hangs up (the
+ * application gets "error"), or 10 s pass (504). Everything
  * runs on the GMainContext that was thread-default when the server was
  * created; SoupServer dispatches its handlers there too.
  */
 #include "sig_private.h"
 
+#include <errno.h>
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define MAX_BODY (256 * 1024)
 #define ANSWER_TIMEOUT_S 10
@@ -25,6 +28,11 @@ struct sig_http_server {
   sig_http_session_fn on_session;
   void *user_data;
   GHashTable *sessions; /* id (owned by the session) -> server_session * (a reference) */
+  /* "host:port" of the client -> its GSocketConnection (a reference), for
+   * every connection accepted and not yet seen closed: SoupServerMessage
+   * does not expose the socket of a connection given to
+   * soup_server_accept_iostream(), and a paused POST needs it (post_gone). */
+  GHashTable *conns;
   guint next_id;
   guint16 port;
 };
@@ -36,6 +44,7 @@ typedef struct server_session {
   SoupServerMessage *post; /* the paused, unanswered POST (a reference), or NULL */
   gulong finished_handler;
   GSource *timeout; /* the answer deadline */
+  GSource *hangup;  /* watches the POST's connection while it waits, or NULL */
 } server_session;
 
 /* ---- Replies --------------------------------------------------------------- */
@@ -126,6 +135,14 @@ static void clear_timeout(server_session *ss) {
   }
 }
 
+static void clear_hangup(server_session *ss) {
+  if (ss->hangup) {
+    g_source_destroy(ss->hangup);
+    g_source_unref(ss->hangup);
+    ss->hangup = NULL;
+  }
+}
+
 /* Takes the paused POST out of the session (the caller answers it). */
 static SoupServerMessage *take_post(server_session *ss) {
   SoupServerMessage *msg = ss->post;
@@ -134,6 +151,7 @@ static SoupServerMessage *take_post(server_session *ss) {
   g_signal_handler_disconnect(msg, ss->finished_handler);
   ss->post = NULL;
   clear_timeout(ss);
+  clear_hangup(ss);
   return msg;
 }
 
@@ -169,17 +187,48 @@ static gboolean on_answer_timeout(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+/* The client of the unanswered POST is gone: the application hears of it
+ * now rather than answering into a dead connection (and keeping a session
+ * nobody will ever use or DELETE). */
+static void post_gone(server_session *ss, gboolean finished) {
+  sig_session_ref(&ss->base);
+  if (finished) {
+    /* libsoup is done with it: nothing to answer. */
+    g_object_unref(take_post(ss));
+  }
+  /* Otherwise the reply only makes libsoup notice the dead connection and
+   * drop it. */
+  forget(ss, SOUP_STATUS_BAD_REQUEST, "the client closed the connection before the answer");
+  sig_session_deliver_error(&ss->base, 0, "the HTTP client went away before the answer");
+  sig_session_unref(&ss->base);
+}
+
+/* libsoup does not read from a connection whose message is paused, so it
+ * would only notice a client that hung up when the answer is written. */
+static gboolean on_post_socket(GSocket *sock, GIOCondition cond, gpointer data) {
+  server_session *ss = data;
+  if (!(cond & (G_IO_HUP | G_IO_ERR))) {
+    char byte;
+    ssize_t n = recv(g_socket_get_fd(sock), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      return G_SOURCE_CONTINUE;
+    if (n > 0) {
+      /* A pipelined request, not a hangup: leave it to libsoup. */
+      g_source_unref(ss->hangup);
+      ss->hangup = NULL;
+      return G_SOURCE_REMOVE;
+    }
+  }
+  /* EOF, reset or error. */
+  post_gone(ss, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
 /* The POST finished before we answered it: its connection is gone. */
 static void on_post_finished(SoupServerMessage *msg, gpointer data) {
   server_session *ss = data;
-  if (ss->post != msg)
-    return;
-  sig_session_ref(&ss->base);
-  SoupServerMessage *taken = take_post(ss);
-  g_object_unref(taken);
-  forget(ss, 0, NULL);
-  sig_session_deliver_error(&ss->base, 0, "the HTTP client went away before the answer");
-  sig_session_unref(&ss->base);
+  if (ss->post == msg)
+    post_gone(ss, TRUE);
 }
 
 /* ---- sig_session_class ------------------------------------------------------ */
@@ -230,7 +279,7 @@ static void server_close(sig_session *s) {
 static void server_finalize(sig_session *s) {
   server_session *ss = (server_session *)s;
   /* The server's table holds a reference while it knows us. */
-  g_assert(ss->srv == NULL && ss->post == NULL && ss->timeout == NULL);
+  g_assert(ss->srv == NULL && ss->post == NULL && ss->timeout == NULL && ss->hangup == NULL);
   g_free(ss->id);
 }
 
@@ -238,8 +287,8 @@ static const sig_session_class server_class = {server_send, server_close, server
 
 /* ---- Request handlers ------------------------------------------------------- */
 
-static char *remote_address(SoupServerMessage *msg) {
-  GSocketAddress *sa = soup_server_message_get_remote_address(msg);
+/* "host:port" ("[v6]:port"), "" for anything but an IP address. */
+static char *address_string(GSocketAddress *sa) {
   if (!G_IS_INET_SOCKET_ADDRESS(sa))
     return g_strdup("");
   GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(sa);
@@ -249,6 +298,10 @@ static char *remote_address(SoupServerMessage *msg) {
                               : g_strdup_printf("%s:%u", host, port);
   g_free(host);
   return s;
+}
+
+static gboolean conn_is_closed(gpointer key, gpointer value, gpointer data) {
+  return g_io_stream_is_closed(value);
 }
 
 static void handle_offer(sig_http_server *srv, SoupServerMessage *msg) {
@@ -281,12 +334,11 @@ static void handle_offer(sig_http_server *srv, SoupServerMessage *msg) {
   sig_session_init(&ss->base, &server_class);
   ss->srv = srv;
   ss->id = g_strdup_printf("%u-%08x%08x", ++srv->next_id, g_random_int(), g_random_int());
-  char *remote = remote_address(msg);
+  char *remote = address_string(soup_server_message_get_remote_address(msg));
   sig_session_set_remote(&ss->base, remote);
   char *desc = g_strdup_printf("http %s session %s", remote, ss->id);
   sig_session_set_description(&ss->base, desc);
   g_free(desc);
-  g_free(remote);
 
   ss->post = g_object_ref(msg);
   soup_server_message_pause(msg);
@@ -294,6 +346,14 @@ static void handle_offer(sig_http_server *srv, SoupServerMessage *msg) {
   ss->timeout = g_timeout_source_new(ANSWER_TIMEOUT_S * 1000);
   g_source_set_callback(ss->timeout, on_answer_timeout, ss, NULL);
   g_source_attach(ss->timeout, srv->context);
+  GSocketConnection *conn = g_hash_table_lookup(srv->conns, remote);
+  GSocket *sock = conn ? g_socket_connection_get_socket(conn) : NULL;
+  if (sock) {
+    ss->hangup = g_socket_create_source(sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+    g_source_set_callback(ss->hangup, G_SOURCE_FUNC(on_post_socket), ss, NULL);
+    g_source_attach(ss->hangup, srv->context);
+  }
+  g_free(remote);
   g_hash_table_insert(srv->sessions, ss->id, ss); /* takes the initial reference */
 
   JsonObject *offer = json_object_new();
@@ -413,11 +473,18 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
   GSocketAddress *local = g_socket_connection_get_local_address(conn, NULL);
   GSocketAddress *remote = g_socket_connection_get_remote_address(conn, NULL);
   GError *error = NULL;
+  /* libsoup closes the stream when it is done with a connection. */
+  g_hash_table_foreach_remove(srv->conns, conn_is_closed, NULL);
+  /* Before handing it over: a request already buffered may be handled
+   * inside soup_server_accept_iostream(). */
+  char *key = address_string(remote);
+  g_hash_table_replace(srv->conns, key, g_object_ref(conn));
   if (!local || !remote ||
       !soup_server_accept_iostream(srv->soup, G_IO_STREAM(conn), local, remote, &error)) {
     /* Nothing to answer on: the client sees the connection close. */
     g_clear_error(&error);
     g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+    g_hash_table_remove(srv->conns, key);
   }
   g_clear_object(&local);
   g_clear_object(&remote);
@@ -448,6 +515,7 @@ sig_http_server *sig_http_server_new(const char *host, guint16 port, guint max_s
   srv->user_data = user_data;
   srv->sessions =
       g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)sig_session_unref);
+  srv->conns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
   srv->soup = soup_server_new("server-header", "weft-signaling ", NULL);
   soup_server_add_early_handler(srv->soup, NULL, early_handle, srv, NULL);
   soup_server_add_handler(srv->soup, NULL, handle, srv, NULL);
@@ -486,8 +554,11 @@ guint sig_http_server_get_session_count(sig_http_server *srv) {
 void sig_http_server_free(sig_http_server *srv) {
   if (!srv)
     return;
-  /* Close the sessions first: that answers paused POSTs (with 503, the
-   * server is going away) while their connections still exist. */
+  /* Close the sessions first. A paused POST is given a 503, but
+   * soup_server_disconnect() below cuts its connection before libsoup gets
+   * to write it: the client sees the connection drop, at once. Waiting for
+   * the write would mean iterating the context here, re-entering the
+   * application from inside its own shutdown. */
   GList *all = g_hash_table_get_values(srv->sessions);
   for (GList *l = all; l; l = l->next)
     sig_session_ref(l->data);
@@ -505,6 +576,7 @@ void sig_http_server_free(sig_http_server *srv) {
   soup_server_disconnect(srv->soup);
   g_object_unref(srv->soup);
   g_hash_table_unref(srv->sessions);
+  g_hash_table_unref(srv->conns);
   g_main_context_unref(srv->context);
   g_free(srv);
 }

@@ -5,7 +5,8 @@
  * The echo-server test covers the protocol from the outside (curl-like
  * requests, real peers); this one covers what only the library API shows:
  * delivery order and queueing, send() errors, the 504/500 paths, a client
- * closed while its POST is in flight.
+ * closed while its POST is in flight, an HTTP client that hangs up before the
+ * answer, a server freed with a POST pending.
  */
 #include "sig_private.h"
 
@@ -266,7 +267,13 @@ static void test_trickle_order(void) {
         "an unknown type is INVALID_ARGUMENT");
   CHECK(send_msg(c, msg_new("candidate", NULL, NULL)) == G_IO_ERROR_INVALID_ARGUMENT,
         "a candidate without a candidate is INVALID_ARGUMENT");
-  JsonObject *m = msg_new("candidate", "candidate", CAND);
+  /* An empty candidate ("no more") still writes its sdpMid into the
+   * fragment: a line break there would inject fragment lines. */
+  JsonObject *m = msg_new("candidate", "candidate", "");
+  json_object_set_string_member(m, "sdpMid", "b\r\na=candidate:9 1 udp 1 10.0.0.1 9 typ host");
+  CHECK(send_msg(c, m) == G_IO_ERROR_INVALID_ARGUMENT,
+        "an sdpMid with a line break is INVALID_ARGUMENT, even with an empty candidate");
+  m = msg_new("candidate", "candidate", CAND);
   json_object_set_int_member(m, "sdpMLineIndex", 1);
   CHECK(send_msg(c, m) == -1, "candidate by index");
   CHECK(send_msg(c, msg_new("end-of-candidates", NULL, NULL)) == -1, "end-of-candidates");
@@ -368,6 +375,69 @@ static void test_unreachable(void) {
   g_clear_error(&e);
 }
 
+/* The HTTP client sends its POST and goes away before the answer: the
+ * application hears of it (an "error") well before the 10 s deadline, and
+ * the session no longer counts. */
+static void test_client_gone(void) {
+  fixture fx;
+  fixture_init(&fx, IGNORE);
+  GSocketClient *sc = g_socket_client_new();
+  char *host = g_strdup_printf("127.0.0.1:%u", sig_http_server_get_port(fx.srv));
+  GSocketConnection *conn = g_socket_client_connect_to_host(sc, host, 0, NULL, NULL);
+  g_free(host);
+  char *req = g_strdup_printf("POST /offer HTTP/1.1\r\nHost: x\r\nContent-Type: application/sdp\r\n"
+                              "Content-Length: %zu\r\n\r\n%s",
+                              strlen(OFFER), OFFER);
+  gsize written = 0;
+  if (conn)
+    g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(conn)), req, strlen(req),
+                              &written, NULL, NULL);
+  g_free(req);
+  gboolean have_session = FALSE;
+  gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+  while (!fx.srv_session && g_get_monotonic_time() < deadline)
+    run_until(&have_session, 10);
+  CHECK(fx.srv_session != NULL, "client gone: the POST created a session");
+  if (conn) {
+    g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+    g_object_unref(conn);
+  }
+  g_object_unref(sc);
+  gint64 t = g_get_monotonic_time();
+  run_until(&fx.srv_error, 5000);
+  CHECK(fx.srv_error && sig_http_server_get_session_count(fx.srv) == 0,
+        "client gone before the answer: the application got an error after %.1f s, no session "
+        "left",
+        (double)(g_get_monotonic_time() - t) / 1e6);
+  fixture_clear(&fx);
+}
+
+/* The server is freed while a POST waits for its answer (echo-server's
+ * SIGINT during gathering): the client hears of it at once (the connection
+ * drops: see sig_http_server_free), not after its 30 s timeout. */
+static void test_free_pending(void) {
+  fixture fx;
+  fixture_init(&fx, IGNORE);
+  sig_session *c = fixture_client(&fx);
+  sig_session_set_handler(c, on_client_message, &fx, NULL);
+  send_msg(c, msg_new("offer", "sdp", OFFER));
+  gboolean never = FALSE;
+  gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+  while (!fx.srv_session && g_get_monotonic_time() < deadline)
+    run_until(&never, 10);
+  sig_http_server_free(fx.srv);
+  fx.srv = NULL;
+  gint64 t = g_get_monotonic_time();
+  run_until(&fx.cli_done, 5000);
+  const char *text = fx.cli_error ? sig_msg_string(fx.cli_error, "message") : NULL;
+  CHECK(fx.srv_session && fx.cli_error,
+        "server freed with a POST pending: the client gets an error after %.1f s: %s",
+        (double)(g_get_monotonic_time() - t) / 1e6, text ? text : "(none)");
+  sig_session_close(c);
+  sig_session_unref(c);
+  fixture_clear(&fx);
+}
+
 int main(int argc, char **argv) {
   test_fragments();
   test_trickle_order();
@@ -375,6 +445,8 @@ int main(int argc, char **argv) {
   test_error(CLOSE, 500, "application closed the session", 5000);
   test_close_in_flight();
   test_unreachable();
+  test_client_gone();
+  test_free_pending();
   /* Last: takes the full 10 s answer deadline. */
   test_error(IGNORE, 504, "no answer", 15000);
   /* Let in-flight DELETEs and connection teardown finish. */
