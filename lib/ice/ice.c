@@ -26,8 +26,25 @@ enum {
   STUN_RETRANS = 3,  /* 250+500+1000+2000 ms before a server is given up */
 };
 
-/* Agents closing and host-name lookups in flight, process-wide. */
-static atomic_int pending_closes;
+/* Agents closing and host-name lookups in flight, per GMainContext (their
+ * completions run there): a context's engine waits only for its own, never
+ * for another context's (a GLib-mode application may stop iterating its
+ * context for good). Keys are borrowed: an entry exists only while its
+ * count is positive, and every pending operation holds a context ref. */
+static GMutex pending_lock;
+static GHashTable *pending_by_ctx; /* GMainContext* -> count */
+
+static void pending_add(GMainContext *ctx, int delta) {
+  g_mutex_lock(&pending_lock);
+  if (!pending_by_ctx)
+    pending_by_ctx = g_hash_table_new(NULL, NULL);
+  int n = GPOINTER_TO_INT(g_hash_table_lookup(pending_by_ctx, ctx)) + delta;
+  if (n > 0)
+    g_hash_table_insert(pending_by_ctx, ctx, GINT_TO_POINTER(n));
+  else
+    g_hash_table_remove(pending_by_ctx, ctx);
+  g_mutex_unlock(&pending_lock);
+}
 
 typedef enum ev_kind { EV_CANDIDATE, EV_GATHERING_DONE, EV_STATE } ev_kind;
 typedef struct ice_event {
@@ -48,6 +65,7 @@ struct weft__ice {
   guint stream;
   weft__ice_callbacks cb;
   bool relay_only;
+  bool relay_applied; /* a TURN server was given to libnice: close asynchronously */
   char ufrag[UFRAG_LEN + 1];
   char pwd[PWD_LEN + 1];
 
@@ -556,7 +574,8 @@ typedef struct resolve_req {
   char *host;
   cand_fields f; /* RQ_CANDIDATE: strings point into buf */
   char *buf;
-  size_t server; /* RQ_SERVER: index in ice->servers */
+  size_t server;      /* RQ_SERVER: index in ice->servers */
+  GMainContext *gctx; /* a ref: where the completion runs */
 } resolve_req;
 
 static void apply_server(weft__ice *ice, const weft__ice_server *s, const char *ip);
@@ -602,14 +621,16 @@ static void lookup_done(GObject *src, GAsyncResult *res, gpointer data) {
   g_object_unref(rq->cancel);
   g_free(rq->host);
   g_free(rq->buf);
+  pending_add(rq->gctx, -1);
+  g_main_context_unref(rq->gctx);
   g_free(rq);
-  atomic_fetch_sub(&pending_closes, 1);
 }
 
 static void start_lookup(weft__ice *ice, resolve_req *rq) {
   rq->ice = ice;
   rq->cancel = g_object_ref(ice->cancel);
-  atomic_fetch_add(&pending_closes, 1);
+  rq->gctx = g_main_context_ref(ice->ctx);
+  pending_add(rq->gctx, 1);
   GResolver *r = g_resolver_get_default();
   bool pushed = ctx_push(ice->ctx);
   g_resolver_lookup_by_name_async(r, rq->host, rq->cancel, lookup_done, rq);
@@ -717,8 +738,10 @@ static void apply_server(weft__ice *ice, const weft__ice_server *s, const char *
                                  s->credential,
                                  s->tcp ? NICE_RELAY_TYPE_TURN_TCP : NICE_RELAY_TYPE_TURN_UDP))
     WLOG_W(LOG, "ICE %p: libnice refused TURN server %s:%u", (void *)ice, ip, port);
-  else
+  else {
+    ice->relay_applied = true;
     WLOG_D(LOG, "ICE %p: TURN server %s:%u/%s", (void *)ice, ip, port, s->tcp ? "tcp" : "udp");
+  }
 }
 
 static int start_gather(weft__ice *ice) {
@@ -763,14 +786,27 @@ static void finalize(weft__ice *ice) {
   weft__live_dec();
 }
 
+typedef struct agent_close {
+  NiceAgent *agent;
+  GMainContext *gctx; /* a ref */
+} agent_close;
+
 static void close_done(GObject *src, GAsyncResult *res, gpointer data) {
   /* The TURN allocations are released: drop the agent (its sockets and
    * timers go with it). */
-  g_object_unref(data);
-  atomic_fetch_sub(&pending_closes, 1);
+  agent_close *c = data;
+  g_object_unref(c->agent);
+  pending_add(c->gctx, -1);
+  g_main_context_unref(c->gctx);
+  g_free(c);
 }
 
-int weft__ice_pending_closes(void) { return atomic_load(&pending_closes); }
+int weft__ice_pending_closes(GMainContext *ctx) {
+  g_mutex_lock(&pending_lock);
+  int n = pending_by_ctx ? GPOINTER_TO_INT(g_hash_table_lookup(pending_by_ctx, ctx)) : 0;
+  g_mutex_unlock(&pending_lock);
+  return n;
+}
 
 static void release_agent(weft__ice *ice) {
   NiceAgent *agent = ice->agent;
@@ -784,9 +820,20 @@ static void release_agent(weft__ice *ice) {
       g_signal_handler_disconnect(agent, ice->sig[i]);
   if (ice->stream)
     nice_agent_attach_recv(agent, ice->stream, COMPONENT, ice->ctx, NULL, NULL);
-  atomic_fetch_add(&pending_closes, 1);
+  if (!ice->relay_applied) {
+    /* Nothing allocated on a server: dropping the agent closes its sockets
+     * and timers now, leaving nothing to run on the context later. */
+    g_object_unref(agent);
+    return;
+  }
+  /* TURN allocations must be released on the server (a refresh with
+   * lifetime 0): that takes a round trip, completed on the context. */
+  agent_close *c = g_new0(agent_close, 1);
+  c->agent = agent;
+  c->gctx = g_main_context_ref(ice->ctx);
+  pending_add(c->gctx, 1);
   bool pushed = ctx_push(ice->ctx);
-  nice_agent_close_async(agent, close_done, agent);
+  nice_agent_close_async(agent, close_done, c);
   if (pushed)
     g_main_context_pop_thread_default(ice->ctx);
 }

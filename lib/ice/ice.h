@@ -72,16 +72,17 @@ typedef struct weft__ice_callbacks {
 weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool controlling,
                          const weft__ice_callbacks *cb);
 
-/* Stops everything: no callback after it returns. NULL ok. The agent is closed
- * with nice_agent_close_async() (TURN allocations are released) and unref'd in
- * its completion callback, which runs on the GMainContext; likewise pending
- * host-name lookups finish there. So the owner must iterate the context for
- * a short while after (until weft__ice_pending_closes() is 0); if it never
- * iterates again, the agent and its sockets leak. */
+/* Stops everything: no callback after it returns. NULL ok. Without TURN the
+ * agent is dropped at once. With a TURN server it is closed with
+ * nice_agent_close_async() (the allocations are released) and unref'd in its
+ * completion callback, which runs on the GMainContext; likewise pending
+ * host-name lookups finish there. So the owner should iterate the context
+ * for a short while after (until weft__ice_pending_closes(ctx) is 0); if it
+ * never iterates again, those leak. */
 void weft__ice_free(weft__ice *ice);
-/* Agents closing and lookups not finished yet, process-wide (any thread).
- * Fits loop/'s weft__loop_set_pending_hook. */
-int weft__ice_pending_closes(void);
+/* Agents closing and lookups not finished yet whose completion runs on @ctx
+ * (any thread). Fits loop/'s weft__loop_set_pending_hook. */
+int weft__ice_pending_closes(GMainContext *ctx);
 
 /* Local credentials: ufrag 8 and pwd 24 ice-chars (RFC 8839 §5.4). Owned by
  * @ice. */

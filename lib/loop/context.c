@@ -38,9 +38,9 @@ struct weft_context {
 };
 
 static _Thread_local const weft_context *tl_callback_ctx;
-static int (*pending_hook)(void);
+static int (*pending_hook)(GMainContext *ctx);
 
-void weft__loop_set_pending_hook(int (*pending)(void)) { pending_hook = pending; }
+void weft__loop_set_pending_hook(int (*pending)(GMainContext *ctx)) { pending_hook = pending; }
 
 GMainContext *weft__context_gctx(const weft_context *ctx) { return ctx->gctx; }
 weft__ctx_kind weft__context_kind(const weft_context *ctx) { return ctx->kind; }
@@ -57,7 +57,7 @@ static gpointer engine_thread(gpointer data) {
   g_main_loop_run(ctx->mainloop);
   /* Let asynchronous closes (libnice's close_async) finish: bounded. */
   gint64 end = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
-  while (pending_hook && pending_hook() > 0 && g_get_monotonic_time() < end) {
+  while (pending_hook && pending_hook(ctx->gctx) > 0 && g_get_monotonic_time() < end) {
     if (!g_main_context_iteration(ctx->gctx, FALSE))
       g_usleep(1000);
   }

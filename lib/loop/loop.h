@@ -52,7 +52,7 @@ void weft__context_emit(weft_context *ctx, weft__event *ev);
 void weft__context_purge(weft_context *ctx, const void *owner);
 /* Called by the engine thread before it exits while it returns > 0 (bounded
  * wait): lets ice/ finish asynchronous closes. Set once by pc/. */
-void weft__loop_set_pending_hook(int (*pending)(void));
+void weft__loop_set_pending_hook(int (*pending)(GMainContext *ctx));
 /* True while the calling thread runs a callback of @ctx. */
 bool weft__context_in_callback(const weft_context *ctx);
 

@@ -146,11 +146,11 @@ static void link_peers(peer *a, peer *b, bool forward, bool credentials) {
 
 static void wait_pending_closes(void) {
   gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-  while (weft__ice_pending_closes() > 0 && g_get_monotonic_time() < end) {
+  while (weft__ice_pending_closes(ctx) > 0 && g_get_monotonic_time() < end) {
     if (!g_main_context_iteration(ctx, FALSE))
       g_usleep(500);
   }
-  g_assert_cmpint(weft__ice_pending_closes(), ==, 0);
+  g_assert_cmpint(weft__ice_pending_closes(ctx), ==, 0);
 }
 
 static void peer_free(peer *p) {
@@ -460,7 +460,7 @@ static void test_mdns_unresolvable(void) {
   g_assert_cmpint(weft__ice_add_remote_candidate(
                       b.ice, "candidate:9 1 udp 2122260223 nowhere-1234.local 5000 typ host"),
                   ==, 0);
-  g_assert_cmpint(weft__ice_pending_closes(), >=, 1); /* the lookup */
+  g_assert_cmpint(weft__ice_pending_closes(ctx), >=, 1); /* the lookup */
   peers_done(&a, &b);                                 /* cancels it */
 }
 
