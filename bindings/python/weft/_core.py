@@ -1,0 +1,1273 @@
+"""The object layer: Context, Configuration, PeerConnection, DataChannel.
+
+Design notes (read these before changing anything here):
+
+* C callbacks go through a fixed set of module-level ctypes trampolines that
+  live as long as the process, so no CFUNCTYPE object can ever be freed while
+  C may still call it. Each wrapped C object gets an integer token as its
+  weft user data; a trampoline maps the token back to the Python wrapper
+  through a registry of weak references and calls the Python callable the
+  user stored on the wrapper. A wrapper that has been collected or closed is
+  simply not called.
+* Python exceptions never propagate into C: a trampoline catches everything
+  and hands the exception to the wrapper's Context (QUEUED: re-raised by the
+  next ``dispatch()`` on the Python side; asyncio: the loop's exception
+  handler; THREAD / GLib: logged on the ``weft`` logger).
+* Releasing: every wrapper owns exactly one C reference, dropped exactly once
+  by a ``weakref.finalize`` (on garbage collection, explicit close, or at
+  interpreter exit) that holds only the raw handle, never the wrapper.
+  Destruction order is free, as in C: a DataChannel whose PeerConnection was
+  released first is a closed, inert channel (its calls raise ClosedError).
+* Ownership between wrappers: a PeerConnection keeps its Context and all its
+  DataChannel wrappers alive (so their callbacks keep working while the user
+  holds only the pc). A DataChannel refers to its PeerConnection weakly and
+  does NOT keep it alive: when the user drops the last reference to a pc it is
+  closed and released, exactly like ``weft_pc_unref`` in C.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import inspect
+import itertools
+import logging
+import traceback
+import weakref
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from . import _lib
+from ._errors import ClosedError, WeftError, check, last_error
+from ._lib import cstr, lib, take_string
+
+log = logging.getLogger("weft")
+
+# ===== Enums (values mirror weft.h) =========================================
+
+
+class _W3CEnum(IntEnum):
+    """An IntEnum whose str() is the W3C spelling ("connected")."""
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.name.lower().replace("_", "-")
+
+
+class ContextMode(IntEnum):
+    """weft_context_mode."""
+
+    THREAD = 0
+    QUEUED = 1
+
+
+class IceTransportPolicy(_W3CEnum):
+    ALL = 0
+    RELAY = 1
+
+
+class PeerConnectionState(_W3CEnum):
+    NEW = 0
+    CONNECTING = 1
+    CONNECTED = 2
+    DISCONNECTED = 3
+    FAILED = 4
+    CLOSED = 5
+
+
+class IceConnectionState(_W3CEnum):
+    NEW = 0
+    CHECKING = 1
+    CONNECTED = 2
+    COMPLETED = 3
+    DISCONNECTED = 4
+    FAILED = 5
+    CLOSED = 6
+
+
+class IceGatheringState(_W3CEnum):
+    NEW = 0
+    GATHERING = 1
+    COMPLETE = 2
+
+
+class SignalingState(_W3CEnum):
+    STABLE = 0
+    HAVE_LOCAL_OFFER = 1
+    HAVE_REMOTE_OFFER = 2
+    HAVE_LOCAL_PRANSWER = 3
+    HAVE_REMOTE_PRANSWER = 4
+    CLOSED = 5
+
+
+class SdpType(_W3CEnum):
+    UNSPEC = 0
+    OFFER = 1
+    PRANSWER = 2
+    ANSWER = 3
+    ROLLBACK = 4
+
+
+class DescriptionKind(IntEnum):
+    """weft_desc_which."""
+
+    LOCAL = 0
+    REMOTE = 1
+    CURRENT_LOCAL = 2
+    CURRENT_REMOTE = 3
+    PENDING_LOCAL = 4
+    PENDING_REMOTE = 5
+
+
+class DataChannelState(_W3CEnum):
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+class Priority(_W3CEnum):
+    VERY_LOW = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+
+class ErrorDetail(_W3CEnum):
+    NONE = 0
+    DATA_CHANNEL_FAILURE = 1
+    DTLS_FAILURE = 2
+    FINGERPRINT_FAILURE = 3
+    SCTP_FAILURE = 4
+    SDP_SYNTAX_ERROR = 5
+    ICE_FAILURE = 6
+
+
+class LogLevel(IntEnum):
+    NONE = 0
+    ERROR = 1
+    WARNING = 2
+    INFO = 3
+    DEBUG = 4
+    TRACE = 5
+
+
+_MSG_TEXT = 1
+
+# ===== Plain data ===========================================================
+
+
+@dataclass(frozen=True)
+class SessionDescription:
+    """RTCSessionDescriptionInit: ``type`` and ``sdp``."""
+
+    type: SdpType
+    sdp: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.type, str) and not isinstance(self.type, SdpType):
+            t = SdpType(lib.weft_sdp_type_from_string(self.type.encode()))
+            if t == SdpType.UNSPEC:
+                raise ValueError(f"unknown SDP type {self.type!r}")
+            object.__setattr__(self, "type", t)
+        else:
+            object.__setattr__(self, "type", SdpType(self.type))
+
+
+@dataclass(frozen=True)
+class IceCandidate:
+    """RTCIceCandidateInit. ``candidate`` is "candidate:..." ("" = end of
+    candidates)."""
+
+    candidate: str
+    sdp_mid: Optional[str] = None
+    sdp_mline_index: Optional[int] = None
+    username_fragment: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """An asynchronous failure (weft_error_info) passed to ``on_error``."""
+
+    code: int
+    name: str
+    detail: ErrorDetail
+    message: str
+    sctp_cause: Optional[int] = None
+    dtls_alert: Optional[int] = None
+
+    def exception(self) -> WeftError:
+        """The WeftError subclass this failure corresponds to."""
+        from ._errors import error_for
+
+        return error_for(self.code, self.message)
+
+
+@dataclass
+class IceServer:
+    """An ICE server: one or more W3C URLs ("stun:host:port") and, for
+    turn:, the credentials."""
+
+    urls: Union[str, Sequence[str]]
+    username: Optional[str] = None
+    credential: Optional[str] = None
+
+
+Message = Union[str, bytes]
+
+# ===== Token registry and trampolines =======================================
+
+_registry: Dict[int, "weakref.ref[Any]"] = {}
+_next_token = itertools.count(1)
+# Callbacks that reached a trampoline for an object already closed on the
+# Python side (weft promises none after close; the test suite checks this).
+stats: Dict[str, int] = {"late_callbacks": 0}
+
+
+def _register(obj: Any) -> int:
+    token = next(_next_token)
+    _registry[token] = weakref.ref(obj)
+    return token
+
+
+def _lookup(ud: Optional[int]) -> Any:
+    if not ud:
+        return None
+    ref = _registry.get(ud)
+    obj = ref() if ref is not None else None
+    if obj is None:
+        return None
+    if obj._closed:
+        stats["late_callbacks"] += 1
+        return None
+    return obj
+
+
+def _guard(fn: Callable[..., None]) -> Callable[..., None]:
+    """Last line of defence: nothing escapes into C, not even a bug here."""
+
+    def wrapper(*args: Any) -> None:
+        try:
+            fn(*args)
+        except BaseException:  # noqa: BLE001 - must not unwind into C
+            log.exception("weft: internal error in a callback trampoline")
+
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+def _error_info(p: Any) -> ErrorInfo:
+    e = p.contents
+    return ErrorInfo(
+        code=e.code,
+        name=cstr(lib.weft_err_name(e.code)),
+        detail=ErrorDetail(e.detail) if 0 <= e.detail <= 6 else ErrorDetail.NONE,
+        message=cstr(e.message),
+        sctp_cause=None if e.sctp_cause < 0 else e.sctp_cause,
+        dtls_alert=None if e.dtls_alert < 0 else e.dtls_alert,
+    )
+
+
+@_lib.ICE_CANDIDATE_FN
+@_guard
+def _t_ice_candidate(pc: int, c: Any, ud: Optional[int]) -> None:
+    obj = _lookup(ud)
+    if obj is None:
+        return
+    cand = None
+    if c:
+        s = c.contents
+        cand = IceCandidate(
+            candidate=cstr(s.candidate),
+            sdp_mid=s.sdp_mid.decode() if s.sdp_mid is not None else None,
+            sdp_mline_index=None if s.sdp_mline_index < 0 else s.sdp_mline_index,
+            username_fragment=(
+                s.username_fragment.decode() if s.username_fragment is not None else None
+            ),
+        )
+    obj._emit("on_ice_candidate", cand)
+
+
+def _state_trampoline(name: str, enum: type) -> Any:
+    @_lib.PC_STATE_FN
+    @_guard
+    def t(pc: int, state: int, ud: Optional[int]) -> None:
+        obj = _lookup(ud)
+        if obj is not None:
+            obj._emit(name, enum(state))
+
+    return t
+
+
+_t_connection_state = _state_trampoline("on_connection_state_change", PeerConnectionState)
+_t_ice_state = _state_trampoline("on_ice_connection_state_change", IceConnectionState)
+_t_gathering_state = _state_trampoline("on_ice_gathering_state_change", IceGatheringState)
+_t_signaling_state = _state_trampoline("on_signaling_state_change", SignalingState)
+
+
+@_lib.PC_EVENT_FN
+@_guard
+def _t_negotiation_needed(pc: int, ud: Optional[int]) -> None:
+    obj = _lookup(ud)
+    if obj is not None:
+        obj._emit("on_negotiation_needed")
+
+
+@_lib.PC_DATA_CHANNEL_FN
+@_guard
+def _t_data_channel(pc: int, dc: int, ud: Optional[int]) -> None:
+    obj = _lookup(ud)
+    if obj is None:
+        return
+    handle = lib.weft_dc_ref(dc)
+    channel = obj._dc_class._adopt(handle, obj)
+    if obj._handlers.get("on_data_channel") is None:
+        obj._incoming.append(channel)  # for next_data_channel()
+    obj._emit("on_data_channel", channel)
+
+
+@_lib.ERROR_FN
+@_guard
+def _t_pc_error(pc: int, e: Any, ud: Optional[int]) -> None:
+    obj = _lookup(ud)
+    if obj is not None:
+        obj._emit("on_error", _error_info(e))
+
+
+def _dc_event_trampoline(name: str) -> Any:
+    @_lib.DC_EVENT_FN
+    @_guard
+    def t(dc: int, ud: Optional[int]) -> None:
+        obj = _lookup(ud)
+        if obj is not None:
+            obj._emit(name)
+
+    return t
+
+
+_t_dc_open = _dc_event_trampoline("on_open")
+_t_dc_closing = _dc_event_trampoline("on_closing")
+_t_dc_close = _dc_event_trampoline("on_close")
+_t_dc_low = _dc_event_trampoline("on_buffered_amount_low")
+
+
+@_lib.DC_MESSAGE_FN
+@_guard
+def _t_dc_message(dc: int, mtype: int, data: Optional[int], size: int, ud: Optional[int]) -> None:
+    obj = _lookup(ud)
+    if obj is None:
+        return
+    payload = ctypes.string_at(data, size) if size else b""
+    msg: Message = payload.decode("utf-8") if mtype == _MSG_TEXT else payload
+    obj._deliver(msg)
+
+
+@_lib.ERROR_FN
+@_guard
+def _t_dc_error(dc: int, e: Any, ud: Optional[int]) -> None:
+    obj = _lookup(ud)
+    if obj is not None:
+        obj._emit("on_error", _error_info(e))
+
+
+# ===== Logging ==============================================================
+
+_log_callable: Optional[Callable[[LogLevel, str, str], None]] = None
+
+
+@_lib.LOG_FN
+def _t_log(level: int, component: Optional[bytes], message: Optional[bytes], ud: Any) -> None:
+    fn = _log_callable
+    if fn is None:
+        return
+    try:
+        fn(LogLevel(level) if 0 <= level <= 5 else LogLevel.ERROR, cstr(component), cstr(message))
+    except BaseException:  # noqa: BLE001 - must not unwind into C
+        pass
+
+
+def set_log_handler(fn: Optional[Callable[[LogLevel, str, str], None]]) -> None:
+    """Routes libweft's log to ``fn(level, component, message)`` (None restores
+    stderr). ``fn`` may be called from any library thread and must not call
+    weft functions."""
+    global _log_callable
+    _log_callable = fn
+    lib.weft_set_log_handler(_t_log if fn is not None else _lib.LOG_FN(), None)
+
+
+def use_python_logging() -> None:
+    """Routes libweft's log to the ``weft.<component>`` loggers of the
+    standard ``logging`` module."""
+    levels = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG, 5: 5}
+
+    def handler(level: LogLevel, component: str, message: str) -> None:
+        logging.getLogger(f"weft.{component}").log(levels.get(int(level), logging.INFO), message)
+
+    set_log_handler(handler)
+
+
+def set_log_level(level: LogLevel) -> None:
+    """Sets the level of every component (weft_set_log_level)."""
+    lib.weft_set_log_level(int(level))
+
+
+def set_log_spec(spec: str) -> None:
+    """Per-component levels, "ice:debug,*:warning" (raises WeftSyntaxError)."""
+    check(lib.weft_set_log_spec(spec.encode()))
+
+
+def version() -> str:
+    """The library's version string ("0.1.0")."""
+    return cstr(lib.weft_version_string())
+
+
+def build_info() -> str:
+    """The dependency versions compiled into libweft."""
+    return cstr(lib.weft_build_info())
+
+
+def debug_live_objects() -> int:
+    """Live library objects (contexts, pcs, dcs) in the process."""
+    return int(lib.weft_debug_live_objects())
+
+
+# ===== Context ==============================================================
+
+
+def _release_context(handle: int, cleanups: List[Callable[[], None]]) -> None:
+    for fn in cleanups:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - e.g. the event loop is already closed
+            pass
+    lib.weft_context_unref(handle)
+
+
+class Context:
+    """Where weft runs its engine and where callbacks are called.
+
+    * ``ContextMode.THREAD``: a private weft thread runs the engine and calls
+      your callbacks *on that thread* (ctypes takes the GIL for each call;
+      blocking weft calls release it, so this cannot deadlock). Exceptions in
+      callbacks are logged on the ``weft`` logger.
+    * ``ContextMode.QUEUED``: the engine runs on a weft thread but callbacks
+      are queued and run by :meth:`dispatch` on whichever thread calls it
+      (readable :attr:`fd` = events pending). Exceptions in callbacks are
+      re-raised by :meth:`dispatch`. :mod:`weft.aio` and :mod:`weft.blocking`
+      build on this mode.
+    * :meth:`for_main_context`: GLib mode (callbacks wherever you iterate the
+      GMainContext).
+
+    A PeerConnection keeps its Context alive. :meth:`close` closes every
+    peer connection created on the context and releases it.
+    """
+
+    mode: Optional[ContextMode]
+
+    def __init__(
+        self,
+        mode: ContextMode = ContextMode.THREAD,
+        *,
+        thread_name: Optional[str] = None,
+        max_queued_events: int = 0,
+    ) -> None:
+        opts = _lib.ContextOptions(
+            ctypes.sizeof(_lib.ContextOptions),
+            int(mode),
+            thread_name.encode() if thread_name else None,
+            max_queued_events,
+        )
+        handle = lib.weft_context_new(ctypes.byref(opts))
+        if not handle:
+            raise last_error()
+        self._init(handle, ContextMode(mode))
+
+    @classmethod
+    def for_main_context(cls, main_context: int) -> "Context":
+        """GLib mode: a context on an existing ``GMainContext *`` given as its
+        address (an int). Callbacks run wherever that main context is
+        iterated. The GMainContext must outlive the context."""
+        handle = lib.weft_context_new_for_main_context(main_context)
+        if not handle:
+            raise last_error()
+        self = cls.__new__(cls)
+        Context._init(self, handle, None)
+        return self
+
+    def _init(self, handle: int, mode: Optional[ContextMode]) -> None:
+        self._handle: Optional[int] = handle
+        self.mode = mode
+        self._pending: List[BaseException] = []
+        self._cleanups: List[Callable[[], None]] = []
+        self._pcs: "weakref.WeakSet[PeerConnection]" = weakref.WeakSet()
+        self._finalizer = weakref.finalize(self, _release_context, handle, self._cleanups)
+
+    @property
+    def handle(self) -> int:
+        """The raw ``weft_context *`` (raises ClosedError once closed)."""
+        if self._handle is None:
+            raise ClosedError(-11, "context closed")
+        return self._handle
+
+    @property
+    def fd(self) -> int:
+        """QUEUED mode: readable while events are pending (do not read it)."""
+        return check(lib.weft_context_get_fd(self.handle))
+
+    def dispatch(self, max_events: int = 0) -> int:
+        """QUEUED mode: runs up to ``max_events`` pending callbacks (all if 0)
+        on this thread; returns how many ran. Re-raises the first exception a
+        callback raised (later ones are logged)."""
+        n = check(lib.weft_context_dispatch(self.handle, max_events))
+        self._raise_pending()
+        return n
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """QUEUED mode: waits up to ``timeout`` seconds (None = forever) for an
+        event; True if one is pending."""
+        ms = -1 if timeout is None else max(0, int(timeout * 1000))
+        return check(lib.weft_context_wait(self.handle, ms)) == 1
+
+    def is_current(self) -> bool:
+        """True on the context's engine thread."""
+        return bool(lib.weft_context_is_current(self.handle))
+
+    def close(self) -> None:
+        """Closes every peer connection of this context and releases it."""
+        for pc in list(self._pcs):
+            pc.close()
+        self._handle = None
+        self._finalizer()
+
+    def __enter__(self) -> "Context":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- hooks for the callback layers -------------------------------------
+    def _callback_failed(self, exc: BaseException) -> None:
+        if self.mode == ContextMode.QUEUED:
+            self._pending.append(exc)
+        else:
+            _log_exception("exception in a weft callback", exc)
+
+    def _raise_pending(self) -> None:
+        if self._pending:
+            first, rest = self._pending[0], self._pending[1:]
+            self._pending.clear()
+            for e in rest:
+                _log_exception("further exception in a weft callback", e)
+            raise first
+
+    def _handle_result(self, result: Any) -> None:
+        """A callback returned something; the asyncio layer runs coroutines."""
+        if inspect.iscoroutine(result):
+            result.close()
+            raise TypeError("coroutine callbacks need the asyncio layer (weft.aio)")
+
+    def _notify(self) -> None:
+        """An event was delivered (waiters may re-check their condition)."""
+
+
+def _log_exception(what: str, exc: BaseException) -> None:
+    # Formatted now, not passed as exc_info: a log record that outlives the
+    # call (a MemoryHandler, pytest's caplog) would otherwise keep the
+    # traceback's frames, and through them the wrappers, alive.
+    log.error("%s:\n%s", what, "".join(traceback.format_exception(type(exc), exc,
+                                                                   exc.__traceback__)))
+
+
+def _emit_on(obj: Any, name: str, *args: Any) -> None:
+    fn = obj._handlers.get(name)
+    ctx = obj._context
+    if fn is not None:
+        try:
+            result = fn(*args)
+            if result is not None and ctx is not None:
+                ctx._handle_result(result)
+        except BaseException as e:  # noqa: BLE001 - routed to the Python side
+            if ctx is not None:
+                ctx._callback_failed(e)
+            else:
+                _log_exception("exception in a weft callback", e)
+    if ctx is not None:
+        ctx._notify()
+
+
+class _Handler:
+    """A callback property: assigning a callable installs the C handler."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if obj is None:
+            return self
+        return obj._handlers.get(self.name)
+
+    def __set__(self, obj: Any, fn: Optional[Callable[..., Any]]) -> None:
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{self.name} must be callable or None")
+        obj._handlers[self.name] = fn
+        if fn is not None:
+            obj._install(self.name)
+
+
+# ===== Configuration ========================================================
+
+
+def _release_config(handle: int) -> None:
+    lib.weft_config_free(handle)
+
+
+class Configuration:
+    """RTCConfiguration plus weft's extensions. Copied by PeerConnection(),
+    so one Configuration can serve many peer connections. Not thread-safe.
+
+    Keyword arguments set the matching properties::
+
+        Configuration(ice_servers=["stun:127.0.0.1:3478"], enable_loopback=True)
+    """
+
+    def __init__(
+        self,
+        *,
+        ice_servers: Iterable[Union[str, IceServer]] = (),
+        ice_transport_policy: IceTransportPolicy = IceTransportPolicy.ALL,
+        port_range: Optional[Tuple[int, int]] = None,
+        max_message_size: Optional[int] = None,
+        send_buffer_limit: Optional[int] = None,
+        enable_loopback: bool = False,
+        certificate_reuse: bool = True,
+    ) -> None:
+        handle = lib.weft_config_new()
+        if not handle:
+            raise last_error()
+        self._handle = handle
+        self._finalizer = weakref.finalize(self, _release_config, handle)
+        self._ice_servers: List[IceServer] = []
+        self._policy = IceTransportPolicy.ALL
+        self._port_range = (0, 0)
+        self._max_message_size = 262144
+        self._send_buffer_limit = 16 * 1024 * 1024
+        self._loopback = False
+        self._cert_reuse = True
+        for s in ice_servers:
+            self.add_ice_server(s)
+        self.ice_transport_policy = ice_transport_policy
+        if port_range is not None:
+            self.port_range = port_range
+        if max_message_size is not None:
+            self.max_message_size = max_message_size
+        if send_buffer_limit is not None:
+            self.send_buffer_limit = send_buffer_limit
+        self.enable_loopback = enable_loopback
+        self.certificate_reuse = certificate_reuse
+
+    @property
+    def handle(self) -> int:
+        """The raw ``weft_config *``."""
+        return self._handle
+
+    def add_ice_server(
+        self,
+        server: Union[str, IceServer],
+        username: Optional[str] = None,
+        credential: Optional[str] = None,
+    ) -> None:
+        """Adds "stun:host[:port]" / "turn:host[:port]" (with credentials)."""
+        if isinstance(server, str):
+            server = IceServer(server, username, credential)
+        urls = [server.urls] if isinstance(server.urls, str) else list(server.urls)
+        for url in urls:
+            check(
+                lib.weft_config_add_ice_server(
+                    self._handle,
+                    url.encode(),
+                    server.username.encode() if server.username is not None else None,
+                    server.credential.encode() if server.credential is not None else None,
+                )
+            )
+        self._ice_servers.append(server)
+
+    @property
+    def ice_servers(self) -> List[IceServer]:
+        return list(self._ice_servers)
+
+    @property
+    def ice_transport_policy(self) -> IceTransportPolicy:
+        return self._policy
+
+    @ice_transport_policy.setter
+    def ice_transport_policy(self, p: IceTransportPolicy) -> None:
+        check(lib.weft_config_set_ice_transport_policy(self._handle, int(p)))
+        self._policy = IceTransportPolicy(p)
+
+    @property
+    def port_range(self) -> Tuple[int, int]:
+        """Local UDP port range for host candidates ((0, 0) = any)."""
+        return self._port_range
+
+    @port_range.setter
+    def port_range(self, r: Tuple[int, int]) -> None:
+        lo, hi = r
+        check(lib.weft_config_set_port_range(self._handle, lo, hi))
+        self._port_range = (lo, hi)
+
+    @property
+    def max_message_size(self) -> int:
+        """The a=max-message-size weft advertises (0 = any size)."""
+        return self._max_message_size
+
+    @max_message_size.setter
+    def max_message_size(self, n: int) -> None:
+        check(lib.weft_config_set_max_message_size(self._handle, n))
+        self._max_message_size = n
+
+    @property
+    def send_buffer_limit(self) -> int:
+        """Per-channel bufferedAmount above which send raises BufferFullError."""
+        return self._send_buffer_limit
+
+    @send_buffer_limit.setter
+    def send_buffer_limit(self, n: int) -> None:
+        check(lib.weft_config_set_send_buffer_limit(self._handle, n))
+        self._send_buffer_limit = n
+
+    @property
+    def enable_loopback(self) -> bool:
+        """Gather on 127.0.0.1 only (tests, single-machine demos)."""
+        return self._loopback
+
+    @enable_loopback.setter
+    def enable_loopback(self, on: bool) -> None:
+        check(lib.weft_config_set_enable_loopback(self._handle, int(bool(on))))
+        self._loopback = bool(on)
+
+    @property
+    def certificate_reuse(self) -> bool:
+        """Share the context's certificate (default) instead of a fresh one."""
+        return self._cert_reuse
+
+    @certificate_reuse.setter
+    def certificate_reuse(self, on: bool) -> None:
+        check(lib.weft_config_set_certificate_reuse(self._handle, int(bool(on))))
+        self._cert_reuse = bool(on)
+
+
+# ===== Data channel =========================================================
+
+
+def _release_dc(handle: int, token: int) -> None:
+    _registry.pop(token, None)
+    lib.weft_dc_unref(handle)
+
+
+_DC_SETTERS = {
+    "on_open": ("weft_dc_set_on_open", _t_dc_open),
+    "on_closing": ("weft_dc_set_on_closing", _t_dc_closing),
+    "on_close": ("weft_dc_set_on_close", _t_dc_close),
+    "on_error": ("weft_dc_set_on_error", _t_dc_error),
+    "on_buffered_amount_low": ("weft_dc_set_on_buffered_amount_low", _t_dc_low),
+    "on_message": ("weft_dc_set_on_message", _t_dc_message),
+}
+
+
+def _set_on_message(self: "DataChannel", fn: Optional[Callable[[Message], Any]]) -> None:
+    if fn is not None and not callable(fn):
+        raise TypeError("on_message must be callable or None")
+    self._handlers["on_message"] = fn
+    if fn is None:
+        return
+    # Messages that waited in the inbox go first, in order.
+    while self._inbox:
+        _emit_on(self, "on_message", self._inbox.popleft())
+    self._install("on_message")
+
+
+class _MessageHandler(_Handler):
+    def __set__(self, obj: Any, fn: Any) -> None:
+        _set_on_message(obj, fn)
+
+
+
+
+_DC_EVENT_STATE = {
+    "on_open": DataChannelState.OPEN,
+    "on_closing": DataChannelState.CLOSING,
+    "on_close": DataChannelState.CLOSED,
+}
+
+
+class DataChannel:
+    """RTCDataChannel. Get one from :meth:`PeerConnection.create_data_channel`
+    or from ``on_data_channel``.
+
+    Messages arrive as ``str`` (text) or ``bytes`` (binary), through
+    ``on_message`` if set, else into an inbox read by the waiting layers'
+    ``recv()``. A DataChannel does not keep its PeerConnection alive; once the
+    pc is closed or released the channel is inert (send raises ClosedError).
+    """
+
+    on_open = _Handler("``fn()`` when the channel opens.")
+    on_message = _MessageHandler("``fn(message: str | bytes)`` for every message; messages\n        that arrived before it was set are delivered first.")
+    on_closing = _Handler("``fn()`` when the remote starts closing the channel.")
+    on_close = _Handler("``fn()`` when the channel is closed.")
+    on_error = _Handler("``fn(info: ErrorInfo)`` on an asynchronous failure.")
+    on_buffered_amount_low = _Handler("``fn()`` when bufferedAmount drops to the threshold.")
+
+    def __init__(self) -> None:
+        raise TypeError("use PeerConnection.create_data_channel()")
+
+    @classmethod
+    def _adopt(cls, handle: int, pc: "PeerConnection") -> "DataChannel":
+        """Wraps @handle (a reference the new wrapper owns) of @pc."""
+        self = cls.__new__(cls)
+        self._handle = handle
+        self._closed = False
+        self._handlers: Dict[str, Optional[Callable[..., Any]]] = {}
+        self._installed: set = set()
+        self._inbox: Deque[Message] = collections.deque()
+        # The state as last reported by a delivered event. The C getters read
+        # the engine's state, which runs ahead of the queued callbacks; the
+        # waiting layers wait for the events so that handlers have run.
+        self._seen_state = DataChannelState.CONNECTING
+        self._pc_ref = weakref.ref(pc)
+        self._context = pc._context
+        self._token = _register(self)
+        self._finalizer = weakref.finalize(self, _release_dc, handle, self._token)
+        # The user data must be set before any handler: a channel the remote
+        # opened starts with its pc's token.
+        check(lib.weft_dc_set_user_data(handle, self._token, _lib.NO_DESTROY))
+        for name in ("on_open", "on_closing", "on_close", "on_error"):
+            self._install(name)
+        pc._channels.append(self)
+        return self
+
+    def _install(self, name: str) -> None:
+        if name in self._installed or self._closed:
+            return
+        setter, tramp = _DC_SETTERS[name]
+        rc = getattr(lib, setter)(self._handle, tramp)
+        if rc == -11:  # closed: no event will come anyway
+            return
+        check(rc)
+        self._installed.add(name)
+
+    def _emit(self, name: str, *args: Any) -> None:
+        state = _DC_EVENT_STATE.get(name)
+        if state is not None:
+            self._seen_state = state
+        _emit_on(self, name, *args)
+
+    def _deliver(self, msg: Message) -> None:
+        if self._handlers.get("on_message") is not None:
+            _emit_on(self, "on_message", msg)
+        else:
+            self._inbox.append(msg)
+            if self._context is not None:
+                self._context._notify()
+
+    # --- properties --------------------------------------------------------
+    @property
+    def handle(self) -> int:
+        """The raw ``weft_dc *`` (valid while this wrapper lives)."""
+        return self._handle
+
+    @property
+    def peer_connection(self) -> Optional["PeerConnection"]:
+        """The PeerConnection, or None once it was garbage-collected."""
+        return self._pc_ref()
+
+    @property
+    def label(self) -> str:
+        return cstr(lib.weft_dc_get_label(self._handle))
+
+    @property
+    def protocol(self) -> str:
+        return cstr(lib.weft_dc_get_protocol(self._handle))
+
+    @property
+    def id(self) -> Optional[int]:
+        """The SCTP stream id, None until assigned."""
+        i = lib.weft_dc_get_id(self._handle)
+        return None if i < 0 else i
+
+    @property
+    def ordered(self) -> bool:
+        return bool(lib.weft_dc_get_ordered(self._handle))
+
+    @property
+    def negotiated(self) -> bool:
+        return bool(lib.weft_dc_get_negotiated(self._handle))
+
+    @property
+    def max_retransmits(self) -> Optional[int]:
+        n = lib.weft_dc_get_max_retransmits(self._handle)
+        return None if n < 0 else n
+
+    @property
+    def max_packet_life_time(self) -> Optional[int]:
+        n = lib.weft_dc_get_max_packet_life_time(self._handle)
+        return None if n < 0 else n
+
+    @property
+    def ready_state(self) -> DataChannelState:
+        return DataChannelState(lib.weft_dc_get_ready_state(self._handle))
+
+    @property
+    def buffered_amount(self) -> int:
+        return int(lib.weft_dc_get_buffered_amount(self._handle))
+
+    @property
+    def buffered_amount_low_threshold(self) -> int:
+        return int(lib.weft_dc_get_buffered_amount_low_threshold(self._handle))
+
+    @buffered_amount_low_threshold.setter
+    def buffered_amount_low_threshold(self, n: int) -> None:
+        check(lib.weft_dc_set_buffered_amount_low_threshold(self._handle, n))
+
+    # --- actions -----------------------------------------------------------
+    def send(self, data: Union[str, bytes, bytearray, memoryview]) -> None:
+        """Sends a text message (``str``) or a binary one (bytes-like).
+        Raises InvalidStateError (not open), TooBigError, BufferFullError,
+        ClosedError."""
+        if isinstance(data, str):
+            b = data.encode("utf-8")
+            check(lib.weft_dc_send_text(self._handle, b, len(b)))
+        else:
+            b = bytes(data)
+            check(lib.weft_dc_send(self._handle, b, len(b)))
+
+    def close(self) -> None:
+        """Closes the channel; none of its callbacks is called afterwards."""
+        self._closed = True
+        lib.weft_dc_close(self._handle)
+
+    def __repr__(self) -> str:
+        return f"<weft.DataChannel {self.label!r} id={self.id} {self.ready_state}>"
+
+
+# ===== Peer connection ======================================================
+
+
+def _release_pc(handle: int, token: int) -> None:
+    _registry.pop(token, None)
+    lib.weft_pc_close(handle)
+    lib.weft_pc_unref(handle)
+
+
+_PC_SETTERS = {
+    "on_ice_candidate": ("weft_pc_set_on_ice_candidate", _t_ice_candidate),
+    "on_connection_state_change": ("weft_pc_set_on_connection_state_change", _t_connection_state),
+    "on_ice_connection_state_change": ("weft_pc_set_on_ice_connection_state_change", _t_ice_state),
+    "on_ice_gathering_state_change": (
+        "weft_pc_set_on_ice_gathering_state_change",
+        _t_gathering_state,
+    ),
+    "on_signaling_state_change": ("weft_pc_set_on_signaling_state_change", _t_signaling_state),
+    "on_negotiation_needed": ("weft_pc_set_on_negotiation_needed", _t_negotiation_needed),
+    "on_data_channel": ("weft_pc_set_on_data_channel", _t_data_channel),
+    "on_error": ("weft_pc_set_on_error", _t_pc_error),
+}
+
+
+def _desc_type(t: Union[SdpType, str]) -> SdpType:
+    if isinstance(t, str) and not isinstance(t, SdpType):
+        return SessionDescription(t, "").type
+    return SdpType(t)
+
+
+class PeerConnection:
+    """RTCPeerConnection.
+
+    ``context`` None uses weft's process-wide default context (THREAD mode:
+    callbacks on a weft thread). Keep a reference for as long as you want the
+    connection: when the wrapper is garbage-collected the pc is closed and
+    released. Handlers are attributes (``pc.on_data_channel = fn``); set them
+    before the events you want can happen (a state handler set late is called
+    once with the current state).
+    """
+
+    _dc_class: type = DataChannel
+
+    on_ice_candidate = _Handler("``fn(candidate: IceCandidate | None)``; None = gathering done.")
+    on_connection_state_change = _Handler("``fn(state: PeerConnectionState)``.")
+    on_ice_connection_state_change = _Handler("``fn(state: IceConnectionState)``.")
+    on_ice_gathering_state_change = _Handler("``fn(state: IceGatheringState)``.")
+    on_signaling_state_change = _Handler("``fn(state: SignalingState)``.")
+    on_negotiation_needed = _Handler("``fn()``.")
+    on_data_channel = _Handler("``fn(channel: DataChannel)`` for channels the remote opens.")
+    on_error = _Handler("``fn(info: ErrorInfo)`` on an asynchronous failure.")
+
+    def __init__(
+        self,
+        context: Optional[Context] = None,
+        configuration: Optional[Configuration] = None,
+    ) -> None:
+        self._closed = False
+        self._context = context
+        self._handlers: Dict[str, Optional[Callable[..., Any]]] = {}
+        self._installed: set = set()
+        self._channels: List[DataChannel] = []
+        self._incoming: Deque[DataChannel] = collections.deque()
+        # States as last reported by delivered events (see DataChannel).
+        self._seen_connection_state = PeerConnectionState.NEW
+        self._seen_gathering_state = IceGatheringState.NEW
+        handle = lib.weft_pc_new(
+            context.handle if context is not None else None,
+            configuration.handle if configuration is not None else None,
+        )
+        if not handle:
+            raise last_error()
+        self._h: Optional[int] = handle
+        self._final_states: Tuple[int, int, int, int] = (5, 6, 2, 5)
+        self._token = _register(self)
+        self._finalizer = weakref.finalize(self, _release_pc, handle, self._token)
+        check(lib.weft_pc_set_user_data(handle, self._token, _lib.NO_DESTROY))
+        # Always: remote channels must get a wrapper that owns a reference.
+        self._install("on_data_channel")
+        for name in ("on_connection_state_change", "on_ice_gathering_state_change", "on_error"):
+            self._install(name)
+        if context is not None:
+            context._pcs.add(self)
+
+    def _install(self, name: str) -> None:
+        if name in self._installed or self._closed:
+            return
+        setter, tramp = _PC_SETTERS[name]
+        check(getattr(lib, setter)(self._handle, tramp))
+        self._installed.add(name)
+
+    def _emit(self, name: str, *args: Any) -> None:
+        if name == "on_connection_state_change":
+            self._seen_connection_state = args[0]
+        elif name == "on_ice_gathering_state_change":
+            self._seen_gathering_state = args[0]
+        _emit_on(self, name, *args)
+
+    @property
+    def _handle(self) -> int:
+        h = self._h
+        if h is None:
+            raise ClosedError(-11, "peer connection closed")
+        return h
+
+    @property
+    def handle(self) -> int:
+        """The raw ``weft_pc *``, valid until :meth:`close` (raises
+        ClosedError afterwards)."""
+        return self._handle
+
+    @property
+    def context(self) -> Optional[Context]:
+        return self._context
+
+    # --- negotiation -------------------------------------------------------
+    def create_offer(self, *, ice_restart: bool = False) -> SessionDescription:
+        """Creates an offer (not applied: pass it to set_local_description)."""
+        opts = _lib.OfferOptions(ctypes.sizeof(_lib.OfferOptions), int(ice_restart))
+        out = ctypes.c_void_p()
+        check(lib.weft_pc_create_offer(self._handle, ctypes.byref(opts), ctypes.byref(out)))
+        return SessionDescription(SdpType.OFFER, take_string(out.value) or "")
+
+    def create_answer(self) -> SessionDescription:
+        """Creates an answer to the remote offer."""
+        out = ctypes.c_void_p()
+        check(lib.weft_pc_create_answer(self._handle, ctypes.byref(out)))
+        return SessionDescription(SdpType.ANSWER, take_string(out.value) or "")
+
+    def set_local_description(self, description: Optional[SessionDescription] = None) -> None:
+        """Applies a local description; None is the implicit form (creates an
+        offer or answer as the signaling state requires). Starts gathering."""
+        if description is None:
+            check(lib.weft_pc_set_local_description(self._handle, SdpType.UNSPEC, None))
+        else:
+            check(
+                lib.weft_pc_set_local_description(
+                    self._handle, int(_desc_type(description.type)), description.sdp.encode()
+                )
+            )
+
+    def set_remote_description(self, description: SessionDescription) -> None:
+        """Applies a remote offer or answer (or a rollback). Raises
+        WeftSyntaxError (message names the SDP line), InvalidStateError,
+        InvalidAccessError, NotSupportedError, ClosedError."""
+        t = _desc_type(description.type)
+        sdp = description.sdp.encode() if description.sdp else None
+        check(lib.weft_pc_set_remote_description(self._handle, int(t), sdp))
+
+    def add_ice_candidate(self, candidate: Union[IceCandidate, str, None]) -> None:
+        """Adds a remote candidate; None or "" means end-of-candidates."""
+        if candidate is None:
+            check(lib.weft_pc_add_ice_candidate(self._handle, None))
+            return
+        if isinstance(candidate, str):
+            candidate = IceCandidate(candidate)
+        c = _lib.IceCandidateStruct(
+            candidate.candidate.encode(),
+            candidate.sdp_mid.encode() if candidate.sdp_mid is not None else None,
+            -1 if candidate.sdp_mline_index is None else candidate.sdp_mline_index,
+            candidate.username_fragment.encode() if candidate.username_fragment else None,
+        )
+        check(lib.weft_pc_add_ice_candidate(self._handle, ctypes.byref(c)))
+
+    def get_description(self, which: DescriptionKind) -> Optional[SessionDescription]:
+        """One of the six descriptions, or None if there is none."""
+        t = ctypes.c_int(0)
+        out = ctypes.c_void_p()
+        check(lib.weft_pc_get_description(self._handle, int(which), ctypes.byref(t),
+                                          ctypes.byref(out)))
+        sdp = take_string(out.value)
+        return None if sdp is None else SessionDescription(SdpType(t.value), sdp)
+
+    @property
+    def local_description(self) -> Optional[SessionDescription]:
+        """Includes the candidates gathered so far (all of them, with
+        a=end-of-candidates, once gathering is complete)."""
+        return self.get_description(DescriptionKind.LOCAL)
+
+    @property
+    def remote_description(self) -> Optional[SessionDescription]:
+        return self.get_description(DescriptionKind.REMOTE)
+
+    @property
+    def current_local_description(self) -> Optional[SessionDescription]:
+        return self.get_description(DescriptionKind.CURRENT_LOCAL)
+
+    @property
+    def current_remote_description(self) -> Optional[SessionDescription]:
+        return self.get_description(DescriptionKind.CURRENT_REMOTE)
+
+    @property
+    def pending_local_description(self) -> Optional[SessionDescription]:
+        return self.get_description(DescriptionKind.PENDING_LOCAL)
+
+    @property
+    def pending_remote_description(self) -> Optional[SessionDescription]:
+        return self.get_description(DescriptionKind.PENDING_REMOTE)
+
+    # --- state -------------------------------------------------------------
+    @property
+    def connection_state(self) -> PeerConnectionState:
+        if self._h is None:
+            return PeerConnectionState(self._final_states[0])
+        return PeerConnectionState(lib.weft_pc_get_connection_state(self._h))
+
+    @property
+    def ice_connection_state(self) -> IceConnectionState:
+        if self._h is None:
+            return IceConnectionState(self._final_states[1])
+        return IceConnectionState(lib.weft_pc_get_ice_connection_state(self._h))
+
+    @property
+    def ice_gathering_state(self) -> IceGatheringState:
+        if self._h is None:
+            return IceGatheringState(self._final_states[2])
+        return IceGatheringState(lib.weft_pc_get_ice_gathering_state(self._h))
+
+    @property
+    def signaling_state(self) -> SignalingState:
+        if self._h is None:
+            return SignalingState(self._final_states[3])
+        return SignalingState(lib.weft_pc_get_signaling_state(self._h))
+
+    @property
+    def selected_candidate_pair(self) -> Optional[Tuple[str, str]]:
+        """(local, remote) candidate strings, None until ICE selected a pair."""
+        a, b = ctypes.c_void_p(), ctypes.c_void_p()
+        rc = lib.weft_pc_get_selected_candidate_pair(self._handle, ctypes.byref(a),
+                                                     ctypes.byref(b))
+        if rc == -2:  # WEFT_ERR_INVALID_STATE: no pair yet
+            return None
+        check(rc)
+        return take_string(a.value) or "", take_string(b.value) or ""
+
+    @property
+    def local_fingerprint(self) -> str:
+        """"sha-256 AB:CD:..." of the local certificate."""
+        out = ctypes.c_void_p()
+        check(lib.weft_pc_get_local_fingerprint(self._handle, ctypes.byref(out)))
+        return take_string(out.value) or ""
+
+    @property
+    def max_message_size(self) -> int:
+        """Largest message this pc may send (0 before a remote description)."""
+        n = ctypes.c_size_t(0)
+        check(lib.weft_pc_get_max_message_size(self._handle, ctypes.byref(n)))
+        return int(n.value)
+
+    @property
+    def data_channels(self) -> List[DataChannel]:
+        """Every channel wrapper of this pc (created or received)."""
+        return list(self._channels)
+
+    # --- channels and lifetime ---------------------------------------------
+    def create_data_channel(
+        self,
+        label: str,
+        *,
+        ordered: bool = True,
+        max_packet_life_time: Optional[int] = None,
+        max_retransmits: Optional[int] = None,
+        protocol: str = "",
+        negotiated: bool = False,
+        id: Optional[int] = None,
+        priority: Priority = Priority.LOW,
+    ) -> DataChannel:
+        """createDataChannel(); the channel opens once SCTP is up."""
+        init = _lib.DcInit(
+            ctypes.sizeof(_lib.DcInit),
+            int(ordered),
+            -1 if max_packet_life_time is None else max_packet_life_time,
+            -1 if max_retransmits is None else max_retransmits,
+            protocol.encode(),
+            int(negotiated),
+            -1 if id is None else id,
+            int(priority),
+        )
+        handle = lib.weft_pc_create_data_channel(self._handle, label.encode(), ctypes.byref(init))
+        if not handle:
+            raise last_error()
+        return self._dc_class._adopt(handle, self)
+
+    def close(self) -> None:
+        """Closes the pc and its channels and releases the C peer connection.
+        No callback of the pc or of its channels is called after this
+        returns. Idempotent. Afterwards the state properties keep their final
+        values, other calls raise ClosedError, and the channels are inert."""
+        if self._closed:
+            return
+        self._closed = True
+        for ch in self._channels:
+            ch._closed = True
+        h = self._handle
+        lib.weft_pc_close(h)
+        self._final_states = (
+            lib.weft_pc_get_connection_state(h),
+            lib.weft_pc_get_ice_connection_state(h),
+            lib.weft_pc_get_ice_gathering_state(h),
+            lib.weft_pc_get_signaling_state(h),
+        )
+        self._h = None
+        self._finalizer()  # the one weft_pc_unref (close again: harmless)
+        self._channels.clear()
+        self._incoming.clear()
+        self._handlers.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "PeerConnection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<weft.PeerConnection {self.connection_state} {self.signaling_state}>"
