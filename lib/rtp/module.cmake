@@ -1,0 +1,2 @@
+# sources of lib/rtp (issue 4)
+list(APPEND WEFT_SOURCES ${CMAKE_CURRENT_LIST_DIR}/rtp.c ${CMAKE_CURRENT_LIST_DIR}/rtcp.c)
