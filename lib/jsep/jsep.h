@@ -128,4 +128,162 @@ char *weft__jsep_add_candidates(const char *sdp_text, const char *mid,
                                 const char *const *candidates, size_t n, bool end);
 const char *weft__setup_to_string(weft__setup s);
 
+/* ---- Media sections (media.c) ---------------------------------------------
+ * The RTP model of one audio/video m-section (RFC 8866, RFC 8829 §5, RFC 3264,
+ * RFC 4585, RFC 5576, RFC 8285, RFC 8830, RFC 4588, RFC 5761, RFC 5506):
+ * parse it into a weft__media_desc, answer a remote offer against local
+ * capabilities, build a local offer, and write a model back as SDP. Only the
+ * media attributes: transport ones (ICE, DTLS, candidates, BUNDLE) stay with
+ * the functions above. Internal; not yet called by them or by pc/.
+ *
+ * Parse rule for malformed input: an attribute weft uses (rtpmap, fmtp,
+ * rtcp-fb, extmap, ssrc, ssrc-group:FID, msid, direction) that cannot be
+ * parsed is WEFT_ERR_SYNTAX naming the SDP line; an attribute that parses but
+ * names a payload type absent from the m= line is ignored (RFC 8866 §6.6);
+ * unknown attributes and unknown ssrc attributes / group semantics are
+ * ignored. */
+
+typedef enum weft__direction { /* RFC 8866 §6.7; default sendrecv */
+                               WEFT__DIR_SENDRECV = 0,
+                               WEFT__DIR_SENDONLY,
+                               WEFT__DIR_RECVONLY,
+                               WEFT__DIR_INACTIVE
+} weft__direction;
+
+/* Bounds for one section (a hostile peer cannot make us grow without limit;
+ * Chromium's video section has 23 formats, 5 fb per codec, 7 extmaps). */
+enum {
+  WEFT__MEDIA_MAX_FB = 16,      /* a=rtcp-fb per payload type */
+  WEFT__MEDIA_MAX_EXTMAPS = 32, /* a=extmap per section */
+  WEFT__MEDIA_MAX_SSRCS = 64,   /* distinct a=ssrc per section */
+  WEFT__MEDIA_MAX_FID = 32      /* a=ssrc-group:FID per section */
+};
+
+typedef struct weft__rtp_codec {
+  uint8_t pt;          /* 0-127 */
+  char *name;          /* encoding name as given ("opus", "VP8", "rtx") */
+  uint32_t clock_rate; /* Hz */
+  uint8_t channels;    /* from rtpmap; 0 if absent (= 1, RFC 8866 §6.6) */
+  char *fmtp;          /* a=fmtp parameters, NULL if none */
+  GPtrArray *rtcp_fb;  /* char*: "nack", "nack pli", "ccm fir", "transport-cc" */
+  int apt;             /* rtx (RFC 4588 §8.6): the apt= payload type; -1 otherwise */
+} weft__rtp_codec;
+
+typedef struct weft__rtp_extmap { /* RFC 8285 §8 */
+  uint16_t id;                    /* 1-255 */
+  bool has_direction;
+  weft__direction direction;
+  char *uri;
+} weft__rtp_extmap;
+
+typedef struct weft__rtp_ssrc { /* RFC 5576 §4.1 */
+  uint32_t ssrc;
+  char *cname; /* a=ssrc:<n> cname:, NULL if none */
+  char *msid;  /* a=ssrc:<n> msid: value (legacy Plan B/Chromium), NULL if none */
+} weft__rtp_ssrc;
+
+typedef struct weft__media_desc {
+  weft__media_kind kind; /* AUDIO or VIDEO (OTHER for other RTP media) */
+  uint16_t port;         /* 0: rejected or bundle-only */
+  bool rejected;         /* port 0 without a=bundle-only (RFC 8843 §6) */
+  bool proto_ok;         /* UDP/TLS/RTP/SAVPF or TCP/DTLS/RTP/SAVPF (RFC 5764 §8) */
+  char *proto;
+  char *mid; /* NULL if absent */
+  weft__direction direction;
+  bool rtcp_mux, rtcp_mux_only, rtcp_rsize, bundle_only;
+  GPtrArray *codecs;  /* weft__rtp_codec*, in m= line order; formats with neither
+                         a=rtpmap nor a static assignment (RFC 3551 §6) are left out */
+  GPtrArray *extmaps; /* weft__rtp_extmap*, in order */
+  GPtrArray *ssrcs;   /* weft__rtp_ssrc*, first-seen order */
+  GArray *fid;        /* uint32 pairs (primary, rtx): a=ssrc-group:FID (RFC 5576 §4.2) */
+  char *msid_stream;  /* a=msid (RFC 8830 §2): stream id ("-" = none), NULL if absent */
+  char *msid_track;   /* its appdata (track id), NULL if absent */
+} weft__media_desc;
+
+/* Parses @m (an audio/video/other RTP m-section of a parsed SDP). Errors:
+ * INVALID_ARG (NULL, or not an RTP profile); SYNTAX with the SDP line: a
+ * format that is not a payload type 0-127; a=rtpmap not
+ * "<pt> <name>/<rate>[/<channels>]" or given twice for one pt; a=fmtp /
+ * a=rtcp-fb without a numeric pt (or "*"); a=fmtp twice for one pt; rtx
+ * apt= not a payload type; a=extmap id not 1-255, duplicated, bad direction
+ * or no URI; a=ssrc not a uint32; a=ssrc-group:FID without exactly two
+ * uint32; a=msid empty; two different direction attributes; a bound above
+ * exceeded. */
+int weft__media_parse(const weft__sdp_media *m, weft__media_desc **out);
+void weft__media_desc_free(weft__media_desc *d);
+const weft__rtp_codec *weft__media_find_pt(const weft__media_desc *d, unsigned pt);
+const char *weft__direction_to_string(weft__direction d);
+
+/* The codecs weft can send and receive (RFC 7587 Opus, RFC 7741 VP8, RFC
+ * 6184 H264 packetization-mode 1, RFC 3551 PCMU/PCMA). Bit flags. */
+typedef enum weft__codec_id {
+  WEFT__CODEC_OPUS = 1u << 0,
+  WEFT__CODEC_PCMU = 1u << 1,
+  WEFT__CODEC_PCMA = 1u << 2,
+  WEFT__CODEC_VP8 = 1u << 3,
+  WEFT__CODEC_H264 = 1u << 4
+} weft__codec_id;
+
+/* What the local side wants for one section (offers and answers). */
+typedef struct weft__media_local {
+  weft__media_kind kind;     /* AUDIO or VIDEO (offers) */
+  const char *mid;           /* offers; answers take the offer's mid */
+  weft__direction direction; /* what the local side wants: send and/or receive */
+  /* Offers: the codecs in preference order (any of the table of this kind);
+   * n_prefs 0 = the whole table for the kind (Opus, PCMU, PCMA / VP8, H264).
+   * Answers: the set supported (order irrelevant, the offer's order wins);
+   * n_prefs 0 = the whole table. */
+  const weft__codec_id *prefs;
+  size_t n_prefs;
+  uint32_t h264_profile_level_id; /* 0 = 0x42e01f (constrained baseline 3.1) */
+  bool transport_cc, remb;        /* rtcp-fb transport-cc / goog-remb supported */
+  bool rtx;           /* RTX (RFC 4588) supported: offered for video; kept in answers when the offer
+                         lists the rtx format after its apt codec with the same clock rate */
+  uint8_t mid_ext_id; /* offers: sdes:mid extmap id, 0 = 4 (Chromium's) */
+  /* Sending side (written only when direction includes send): */
+  uint32_t ssrc, rtx_ssrc;              /* 0 = none; rtx_ssrc needs rtx; a=ssrc lines need cname */
+  const char *cname;                    /* RFC 7022; NULL = no a=ssrc lines */
+  const char *msid_stream, *msid_track; /* NULL = no a=msid */
+} weft__media_local;
+
+/* RFC 3264 §6.1: the answer's direction for an offered @offer and a local
+ * wish @local (send only if the offerer receives, and so on). */
+weft__direction weft__direction_answer(weft__direction offer, weft__direction local);
+
+/* Answer model for a remote @offer section (RFC 8829 §5.3.1, RFC 3264 §6.1):
+ * same mid, the offered payload types of the supported codecs in the
+ * offer's order (H264 only with packetization-mode=1 and the same profile as
+ * l->h264_profile_level_id, level min of both, RFC 6184 §8.2.2), rtx kept
+ * only if l->rtx (and its apt kept), rtcp-fb intersected with {nack, nack
+ * pli, ccm fir} (+ transport-cc, goog-remb per flags), only the sdes:mid
+ * extmap with the offer's id, rtcp-mux (+rsize if offered), direction by
+ * weft__direction_answer, local ssrc/msid if it sends. The answer is
+ * rejected (port 0, no codec) when the offer is rejected, has a
+ * non-SAVPF profile, lacks a=rtcp-mux (RFC 8829 §5.3.1 — weft does no
+ * separate RTCP), or no codec is in common. *out is a new model (port 9, or
+ * 0 when rejected). INVALID_ARG on NULL. */
+int weft__media_answer(const weft__media_desc *offer, const weft__media_local *l,
+                       weft__media_desc **out);
+
+/* Offer model for a local section (RFC 8829 §5.2.1): payload types PCMU 0,
+ * PCMA 8 (RFC 3551), Opus 111 (as Chromium), others (and rtx) from 96-127,
+ * never colliding; rtcp-fb nack, nack pli, ccm fir on video (+ transport-cc,
+ * goog-remb per flags), the sdes:mid extmap, rtcp-mux, rtcp-rsize, ssrc lines.
+ * INVALID_ARG: NULL, no mid, kind not AUDIO/VIDEO, a preference of the other
+ * kind or repeated. */
+int weft__media_offer(const weft__media_local *l, weft__media_desc **out);
+
+/* Writes @d as a new m-section: "m=<kind> <port> <proto> <pts>" (rejected:
+ * port 0 and format "0" if there is no codec), c=IN IP4 0.0.0.0, a=mid, then
+ * (unless rejected) extmap, direction, msid, rtcp-mux, rtcp-mux-only,
+ * rtcp-rsize, rtpmap/rtcp-fb/fmtp per codec, ssrc-group:FID, ssrc
+ * cname/msid. The caller adds the transport attributes. */
+weft__sdp_media *weft__media_write(const weft__media_desc *d);
+
+/* H264 profile-level-id helpers (RFC 6184 §8.1): the profile class of a
+ * 24-bit profile-level-id (so 42e01f and 4de01f are both constrained
+ * baseline) and its level in a comparable unit (level 1b sorts between 1
+ * and 1.1). Returns false for an unknown profile. */
+bool weft__h264_profile(uint32_t plid, int *profile, int *level);
+
 #endif

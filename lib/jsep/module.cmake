@@ -1,2 +1,3 @@
 # sources of lib/jsep
 list(APPEND WEFT_SOURCES ${CMAKE_CURRENT_LIST_DIR}/jsep.c)
+list(APPEND WEFT_SOURCES ${CMAKE_CURRENT_LIST_DIR}/media.c)

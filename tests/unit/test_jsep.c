@@ -847,6 +847,870 @@ static void test_fuzz(void) {
   g_rand_free(r);
 }
 
+/* ---- Media sections (media.c) ------------------------------------------- */
+
+/* Parses @file and the RTP model of its m-section @idx. */
+static weft__media_desc *media_of(const char *file, guint idx) {
+  char *text = load(file);
+  weft__sdp *sdp = NULL;
+  g_assert_cmpint(weft__sdp_parse(text, &sdp), ==, 0);
+  weft__media_desc *d = NULL;
+  if (weft__media_parse(g_ptr_array_index(sdp->media, idx), &d) != 0)
+    g_error("%s section %u: %s", file, idx, weft__error_message());
+  weft__sdp_free(sdp);
+  g_free(text);
+  return d;
+}
+
+/* The payload types of @d as "111 0 8". */
+static char *pts_of(const weft__media_desc *d) {
+  GString *g = g_string_new(NULL);
+  for (guint i = 0; i < d->codecs->len; i++)
+    g_string_append_printf(g, "%s%u", i ? " " : "",
+                           ((weft__rtp_codec *)g_ptr_array_index(d->codecs, i))->pt);
+  return g_string_free(g, FALSE);
+}
+
+static char *fb_of(const weft__rtp_codec *c) {
+  GString *g = g_string_new(NULL);
+  for (guint i = 0; i < c->rtcp_fb->len; i++)
+    g_string_append_printf(g, "%s%s", i ? "," : "", (char *)g_ptr_array_index(c->rtcp_fb, i));
+  return g_string_free(g, FALSE);
+}
+
+#define assert_pts(d, want)                                                                        \
+  do {                                                                                             \
+    char *pts_ = pts_of(d);                                                                        \
+    g_assert_cmpstr(pts_, ==, want);                                                               \
+    g_free(pts_);                                                                                  \
+  } while (0)
+
+#define assert_fb(c, want)                                                                         \
+  do {                                                                                             \
+    char *fb_ = fb_of(c);                                                                          \
+    g_assert_cmpstr(fb_, ==, want);                                                                \
+    g_free(fb_);                                                                                   \
+  } while (0)
+
+/* Writes @d as the only section of a session and parses it back. */
+static weft__media_desc *round_trip(const weft__media_desc *d, char **text_out) {
+  weft__sdp *s = weft__sdp_new();
+  weft__sdp_add_media(s, weft__media_write(d));
+  char *text = weft__sdp_write(s);
+  weft__sdp_free(s);
+  weft__sdp *back = NULL;
+  if (weft__sdp_parse(text, &back) != 0)
+    g_error("written section does not parse: %s\n%s", weft__error_message(), text);
+  weft__media_desc *r = NULL;
+  if (weft__media_parse(g_ptr_array_index(back->media, 0), &r) != 0)
+    g_error("written section does not parse: %s\n%s", weft__error_message(), text);
+  weft__sdp_free(back);
+  if (text_out)
+    *text_out = text;
+  else
+    g_free(text);
+  return r;
+}
+
+static void test_media_parse_chromium(void) {
+  weft__media_desc *a = media_of("chromium-av-data-offer.sdp", 0);
+  g_assert_cmpint(a->kind, ==, WEFT__KIND_AUDIO);
+  g_assert_cmpstr(a->mid, ==, "0");
+  g_assert_cmpint(a->direction, ==, WEFT__DIR_SENDRECV);
+  g_assert_true(a->proto_ok && a->rtcp_mux && a->rtcp_rsize && !a->rtcp_mux_only);
+  g_assert_false(a->rejected || a->bundle_only);
+  assert_pts(a, "111 63 9 0 8 13 110 126");
+  const weft__rtp_codec *opus = weft__media_find_pt(a, 111);
+  g_assert_cmpstr(opus->name, ==, "opus");
+  g_assert_cmpuint(opus->clock_rate, ==, 48000);
+  g_assert_cmpuint(opus->channels, ==, 2);
+  g_assert_cmpstr(opus->fmtp, ==, "minptime=10;useinbandfec=1");
+  assert_fb(opus, "transport-cc");
+  g_assert_cmpint(opus->apt, ==, -1);
+  g_assert_cmpuint(weft__media_find_pt(a, 0)->clock_rate, ==, 8000);
+  g_assert_cmpuint(weft__media_find_pt(a, 0)->channels, ==, 0);
+  g_assert_cmpuint(a->extmaps->len, ==, 4);
+  const weft__rtp_extmap *e = g_ptr_array_index(a->extmaps, 3);
+  g_assert_cmpuint(e->id, ==, 4);
+  g_assert_cmpstr(e->uri, ==, "urn:ietf:params:rtp-hdrext:sdes:mid");
+  g_assert_false(e->has_direction);
+  g_assert_cmpuint(a->ssrcs->len, ==, 1);
+  const weft__rtp_ssrc *s = g_ptr_array_index(a->ssrcs, 0);
+  g_assert_cmpuint(s->ssrc, ==, 2837465190u);
+  g_assert_cmpstr(s->cname, ==, "Yq3n0fX8kL2pR7vB");
+  g_assert_cmpstr(s->msid, ==,
+                  "6b0a7e35-2c4f-4b8a-9d1e-0f3c5a7b9d21 1f6c9a0e-8d3b-4e52-a7c1-5b2d9e0f4a63");
+  g_assert_cmpstr(a->msid_stream, ==, "6b0a7e35-2c4f-4b8a-9d1e-0f3c5a7b9d21");
+  g_assert_cmpstr(a->msid_track, ==, "1f6c9a0e-8d3b-4e52-a7c1-5b2d9e0f4a63");
+  g_assert_cmpuint(a->fid->len, ==, 0);
+  weft__media_desc_free(a);
+
+  weft__media_desc *v = media_of("chromium-av-data-offer.sdp", 1);
+  g_assert_cmpint(v->kind, ==, WEFT__KIND_VIDEO);
+  g_assert_cmpstr(v->mid, ==, "1");
+  assert_pts(v, "96 97 102 103 104 105 108 109 114 115 116 117 39 40 45 46 98 99 100 101 118 119 "
+                "120");
+  assert_fb(weft__media_find_pt(v, 102), "goog-remb,transport-cc,ccm fir,nack,nack pli");
+  g_assert_cmpint(weft__media_find_pt(v, 97)->apt, ==, 96);
+  g_assert_cmpint(weft__media_find_pt(v, 40)->apt, ==, 39);
+  g_assert_cmpint(weft__media_find_pt(v, 118)->apt, ==, -1); /* red */
+  g_assert_cmpstr(weft__media_find_pt(v, 108)->fmtp, ==,
+                  "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f");
+  g_assert_cmpuint(v->extmaps->len, ==, 7);
+  g_assert_cmpuint(v->fid->len, ==, 2);
+  g_assert_cmpuint(g_array_index(v->fid, uint32_t, 0), ==, 1184633045u);
+  g_assert_cmpuint(g_array_index(v->fid, uint32_t, 1), ==, 3427913508u);
+  g_assert_cmpuint(v->ssrcs->len, ==, 2);
+  weft__media_desc_free(v);
+
+  /* The data section is not RTP. */
+  char *text = load("chromium-av-data-offer.sdp");
+  weft__sdp *sdp = NULL;
+  g_assert_cmpint(weft__sdp_parse(text, &sdp), ==, 0);
+  weft__media_desc *d = NULL;
+  g_assert_cmpint(weft__media_parse(g_ptr_array_index(sdp->media, 2), &d), ==,
+                  WEFT_ERR_INVALID_ARG);
+  g_assert_null(d);
+  weft__sdp_free(sdp);
+  g_free(text);
+}
+
+static void test_media_parse_aiortc(void) {
+  weft__media_desc *a = media_of("aiortc-av-offer.sdp", 0);
+  assert_pts(a, "96 0 8");
+  g_assert_true(a->rtcp_mux);
+  g_assert_false(a->rtcp_rsize);
+  g_assert_cmpstr(weft__media_find_pt(a, 96)->name, ==, "opus");
+  g_assert_null(weft__media_find_pt(a, 96)->fmtp);
+  g_assert_cmpuint(((weft__rtp_extmap *)g_ptr_array_index(a->extmaps, 0))->id, ==, 1);
+  g_assert_cmpuint(a->ssrcs->len, ==, 1);
+  g_assert_null(((weft__rtp_ssrc *)g_ptr_array_index(a->ssrcs, 0))->msid);
+  g_assert_nonnull(a->msid_track);
+  weft__media_desc_free(a);
+  weft__media_desc *v = media_of("aiortc-av-offer.sdp", 1);
+  assert_pts(v, "97 98 99 100 101 102");
+  g_assert_cmpint(weft__media_find_pt(v, 102)->apt, ==, 101);
+  assert_fb(weft__media_find_pt(v, 97), "nack,nack pli,goog-remb");
+  g_assert_cmpuint(v->fid->len, ==, 2);
+  g_assert_cmpuint(v->ssrcs->len, ==, 2);
+  weft__media_desc_free(v);
+}
+
+static void test_media_parse_gstreamer(void) {
+  /* webrtcbin writes rtcp-fb before rtpmap, and msid only on a=ssrc. */
+  weft__media_desc *v = media_of("gstreamer-video-data-offer.sdp", 0);
+  assert_pts(v, "96");
+  assert_fb(weft__media_find_pt(v, 96), "nack,nack pli,ccm fir");
+  g_assert_null(v->msid_stream);
+  g_assert_cmpuint(v->ssrcs->len, ==, 1);
+  const weft__rtp_ssrc *s = g_ptr_array_index(v->ssrcs, 0);
+  g_assert_cmpstr(s->msid, ==, "user1832739126@host-4a1b2c3d webrtctransceiver0");
+  g_assert_cmpstr(s->cname, ==, "user1832739126@host-4a1b2c3d");
+  g_assert_cmpuint(v->extmaps->len, ==, 0);
+  weft__media_desc_free(v);
+}
+
+static weft__media_desc *answer_with(const weft__media_desc *offer, const weft__media_local *l) {
+  weft__media_desc *ans = NULL;
+  g_assert_cmpint(weft__media_answer(offer, l, &ans), ==, 0);
+  g_assert_nonnull(ans);
+  g_assert_cmpstr(ans->mid, ==, offer->mid);
+  /* Every answer survives a write/parse round trip unchanged. */
+  weft__media_desc *back = round_trip(ans, NULL);
+  char *p1 = pts_of(ans), *p2 = pts_of(back);
+  if (!ans->rejected) {
+    g_assert_cmpstr(p1, ==, p2);
+    g_assert_cmpint(back->direction, ==, ans->direction);
+  } else {
+    g_assert_true(back->rejected);
+  }
+  g_free(p1);
+  g_free(p2);
+  weft__media_desc_free(back);
+  return ans;
+}
+
+static void test_media_answer_audio(void) {
+  weft__media_desc *offer = media_of("chromium-av-data-offer.sdp", 0);
+  static const weft__codec_id opus[] = {WEFT__CODEC_OPUS};
+  weft__media_local l = {.direction = WEFT__DIR_RECVONLY, .prefs = opus, .n_prefs = 1};
+  weft__media_desc *ans = answer_with(offer, &l);
+  g_assert_false(ans->rejected);
+  g_assert_cmpuint(ans->port, ==, 9);
+  assert_pts(ans, "111");
+  const weft__rtp_codec *c = g_ptr_array_index(ans->codecs, 0);
+  g_assert_cmpstr(c->fmtp, ==, "minptime=10;useinbandfec=1");
+  assert_fb(c, ""); /* transport-cc off by default */
+  g_assert_cmpint(ans->direction, ==, WEFT__DIR_RECVONLY);
+  g_assert_true(ans->rtcp_mux && ans->rtcp_rsize);
+  /* Only sdes:mid, with the offerer's id 4. */
+  g_assert_cmpuint(ans->extmaps->len, ==, 1);
+  g_assert_cmpuint(((weft__rtp_extmap *)g_ptr_array_index(ans->extmaps, 0))->id, ==, 4);
+  g_assert_cmpuint(ans->ssrcs->len, ==, 0); /* recvonly: no sender */
+  g_assert_null(ans->msid_stream);
+  weft__media_desc_free(ans);
+
+  /* transport-cc kept when supported; sending adds ssrc/msid. */
+  l.transport_cc = true;
+  l.direction = WEFT__DIR_SENDRECV;
+  l.ssrc = 1234;
+  l.cname = "weftcname";
+  l.msid_stream = "s1";
+  l.msid_track = "t1";
+  ans = answer_with(offer, &l);
+  assert_fb(g_ptr_array_index(ans->codecs, 0), "transport-cc");
+  g_assert_cmpint(ans->direction, ==, WEFT__DIR_SENDRECV);
+  g_assert_cmpuint(ans->ssrcs->len, ==, 1);
+  const weft__rtp_ssrc *s = g_ptr_array_index(ans->ssrcs, 0);
+  g_assert_cmpuint(s->ssrc, ==, 1234);
+  g_assert_cmpstr(s->cname, ==, "weftcname");
+  g_assert_cmpstr(s->msid, ==, "s1 t1");
+  g_assert_cmpstr(ans->msid_stream, ==, "s1");
+  char *text = NULL;
+  weft__media_desc *back = round_trip(ans, &text);
+  g_assert_nonnull(strstr(text, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"));
+  g_assert_nonnull(strstr(text, "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"));
+  g_assert_nonnull(strstr(text, "a=msid:s1 t1\r\n"));
+  g_assert_nonnull(strstr(text, "a=ssrc:1234 cname:weftcname\r\n"));
+  g_assert_null(strstr(text, "audio-level"));
+  g_free(text);
+  weft__media_desc_free(back);
+  weft__media_desc_free(ans);
+
+  /* PCMU + PCMA in the offer's order (9 G722 and 13 CN are not ours). */
+  static const weft__codec_id g711[] = {WEFT__CODEC_PCMA, WEFT__CODEC_PCMU};
+  weft__media_local g = {.direction = WEFT__DIR_SENDRECV, .prefs = g711, .n_prefs = 2};
+  ans = answer_with(offer, &g);
+  assert_pts(ans, "0 8");
+  weft__media_desc_free(ans);
+  /* Whole table: offer order. */
+  weft__media_local all = {.direction = WEFT__DIR_SENDRECV};
+  ans = answer_with(offer, &all);
+  assert_pts(ans, "111 0 8");
+  weft__media_desc_free(ans);
+  /* VP8 only in an audio section: nothing in common. */
+  static const weft__codec_id vp8[] = {WEFT__CODEC_VP8};
+  weft__media_local v = {.direction = WEFT__DIR_SENDRECV, .prefs = vp8, .n_prefs = 1};
+  ans = answer_with(offer, &v);
+  g_assert_true(ans->rejected);
+  g_assert_cmpuint(ans->port, ==, 0);
+  g_assert_cmpuint(ans->codecs->len, ==, 0);
+  text = NULL;
+  back = round_trip(ans, &text);
+  g_assert_nonnull(strstr(text, "m=audio 0 UDP/TLS/RTP/SAVPF 0\r\n"));
+  g_assert_nonnull(strstr(text, "a=mid:0\r\n"));
+  g_assert_null(strstr(text, "rtpmap"));
+  g_free(text);
+  weft__media_desc_free(back);
+  weft__media_desc_free(ans);
+  weft__media_desc_free(offer);
+
+  /* aiortc: Opus is 96 there, and the answer keeps 96; no rtcp-rsize. */
+  offer = media_of("aiortc-av-offer.sdp", 0);
+  ans = answer_with(offer, &l);
+  assert_pts(ans, "96");
+  g_assert_false(ans->rtcp_rsize);
+  g_assert_cmpuint(((weft__rtp_extmap *)g_ptr_array_index(ans->extmaps, 0))->id, ==, 1);
+  weft__media_desc_free(ans);
+  weft__media_desc_free(offer);
+}
+
+static void test_media_answer_video(void) {
+  weft__media_desc *offer = media_of("chromium-av-data-offer.sdp", 1);
+  static const weft__codec_id vp8[] = {WEFT__CODEC_VP8};
+  weft__media_local l = {.direction = WEFT__DIR_SENDRECV, .prefs = vp8, .n_prefs = 1};
+  weft__media_desc *ans = answer_with(offer, &l);
+  assert_pts(ans, "96"); /* rtx 97 dropped: RTX off by default */
+  assert_fb(g_ptr_array_index(ans->codecs, 0), "ccm fir,nack,nack pli");
+  g_assert_null(((weft__rtp_codec *)g_ptr_array_index(ans->codecs, 0))->fmtp);
+  g_assert_cmpuint(ans->extmaps->len, ==, 1);
+  g_assert_cmpuint(((weft__rtp_extmap *)g_ptr_array_index(ans->extmaps, 0))->id, ==, 4);
+  weft__media_desc_free(ans);
+  /* With RTX, REMB and transport-cc: 97 kept after 96, FID in the answer. */
+  l.rtx = l.remb = l.transport_cc = true;
+  l.ssrc = 11;
+  l.rtx_ssrc = 12;
+  l.cname = "c";
+  ans = answer_with(offer, &l);
+  assert_pts(ans, "96 97");
+  assert_fb(g_ptr_array_index(ans->codecs, 0), "goog-remb,transport-cc,ccm fir,nack,nack pli");
+  g_assert_cmpstr(((weft__rtp_codec *)g_ptr_array_index(ans->codecs, 1))->fmtp, ==, "apt=96");
+  g_assert_cmpuint(ans->fid->len, ==, 2);
+  g_assert_cmpuint(ans->ssrcs->len, ==, 2);
+  weft__media_desc_free(ans);
+
+  /* H264 (default constrained baseline 42e01f): only 108 (mode 1, 42e01f);
+   * not 102 (Baseline 42001f), 104 (mode 0), 114 (Main), 116/39 (High). */
+  static const weft__codec_id h264[] = {WEFT__CODEC_H264};
+  weft__media_local h = {.direction = WEFT__DIR_SENDRECV, .prefs = h264, .n_prefs = 1};
+  ans = answer_with(offer, &h);
+  assert_pts(ans, "108");
+  g_assert_cmpstr(((weft__rtp_codec *)g_ptr_array_index(ans->codecs, 0))->fmtp, ==,
+                  "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f");
+  weft__media_desc_free(ans);
+  /* A lower local level is answered with the offer's profile, our level. */
+  h.h264_profile_level_id = 0x42e00d;
+  ans = answer_with(offer, &h);
+  assert_pts(ans, "108");
+  g_assert_cmpstr(((weft__rtp_codec *)g_ptr_array_index(ans->codecs, 0))->fmtp, ==,
+                  "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e00d");
+  weft__media_desc_free(ans);
+  /* High profile (level 5.1 > offered 3.1: the offered level is kept). */
+  h.h264_profile_level_id = 0x640033;
+  ans = answer_with(offer, &h);
+  assert_pts(ans, "39");
+  g_assert_nonnull(strstr(((weft__rtp_codec *)g_ptr_array_index(ans->codecs, 0))->fmtp,
+                          "profile-level-id=64001f"));
+  weft__media_desc_free(ans);
+  /* Main profile via 4d0028. */
+  h.h264_profile_level_id = 0x4d0028;
+  ans = answer_with(offer, &h);
+  assert_pts(ans, "114");
+  weft__media_desc_free(ans);
+  /* Opus only on video: rejected. */
+  static const weft__codec_id opus[] = {WEFT__CODEC_OPUS};
+  weft__media_local o = {.direction = WEFT__DIR_SENDRECV, .prefs = opus, .n_prefs = 1};
+  ans = answer_with(offer, &o);
+  g_assert_true(ans->rejected);
+  weft__media_desc_free(ans);
+  /* Whole table: VP8 then the one compatible H264, offer order. */
+  weft__media_local all = {.direction = WEFT__DIR_SENDRECV};
+  ans = answer_with(offer, &all);
+  assert_pts(ans, "96 108");
+  weft__media_desc_free(ans);
+  weft__media_desc_free(offer);
+
+  /* aiortc lists 42001f (99) before 42e01f (101): 101 is the one. */
+  offer = media_of("aiortc-av-offer.sdp", 1);
+  ans = answer_with(offer, &h);
+  g_assert_true(ans->rejected); /* Main is not offered by aiortc */
+  weft__media_desc_free(ans);
+  h.h264_profile_level_id = 0;
+  h.rtx = true;
+  ans = answer_with(offer, &h);
+  assert_pts(ans, "101 102");
+  g_assert_cmpint(((weft__rtp_codec *)g_ptr_array_index(ans->codecs, 1))->apt, ==, 101);
+  assert_fb(g_ptr_array_index(ans->codecs, 0), "nack,nack pli");
+  weft__media_desc_free(ans);
+  weft__media_desc_free(offer);
+}
+
+/* Loads @file, applies @old → @new_ in it, and answers section @idx. */
+static weft__media_desc *answer_edited(const char *file, guint idx, const char *old,
+                                       const char *new_, const weft__media_local *l) {
+  char *text = load(file);
+  char *edited = old ? replace(text, old, new_) : g_strdup(text);
+  weft__sdp *sdp = NULL;
+  g_assert_cmpint(weft__sdp_parse(edited, &sdp), ==, 0);
+  weft__media_desc *offer = NULL;
+  g_assert_cmpint(weft__media_parse(g_ptr_array_index(sdp->media, idx), &offer), ==, 0);
+  weft__media_desc *ans = answer_with(offer, l);
+  weft__media_desc_free(offer);
+  weft__sdp_free(sdp);
+  g_free(edited);
+  g_free(text);
+  return ans;
+}
+
+static void test_media_answer_rules(void) {
+  /* RFC 3264 §6.1 direction table. */
+  static const struct {
+    weft__direction offer, local, want;
+  } dirs[] = {
+      {WEFT__DIR_SENDRECV, WEFT__DIR_SENDRECV, WEFT__DIR_SENDRECV},
+      {WEFT__DIR_SENDRECV, WEFT__DIR_RECVONLY, WEFT__DIR_RECVONLY},
+      {WEFT__DIR_SENDRECV, WEFT__DIR_SENDONLY, WEFT__DIR_SENDONLY},
+      {WEFT__DIR_SENDRECV, WEFT__DIR_INACTIVE, WEFT__DIR_INACTIVE},
+      {WEFT__DIR_SENDONLY, WEFT__DIR_SENDRECV, WEFT__DIR_RECVONLY},
+      {WEFT__DIR_SENDONLY, WEFT__DIR_SENDONLY, WEFT__DIR_INACTIVE},
+      {WEFT__DIR_SENDONLY, WEFT__DIR_RECVONLY, WEFT__DIR_RECVONLY},
+      {WEFT__DIR_RECVONLY, WEFT__DIR_SENDRECV, WEFT__DIR_SENDONLY},
+      {WEFT__DIR_RECVONLY, WEFT__DIR_RECVONLY, WEFT__DIR_INACTIVE},
+      {WEFT__DIR_RECVONLY, WEFT__DIR_SENDONLY, WEFT__DIR_SENDONLY},
+      {WEFT__DIR_INACTIVE, WEFT__DIR_SENDRECV, WEFT__DIR_INACTIVE},
+  };
+  for (unsigned i = 0; i < G_N_ELEMENTS(dirs); i++)
+    g_assert_cmpint(weft__direction_answer(dirs[i].offer, dirs[i].local), ==, dirs[i].want);
+
+  /* End to end: a sendonly offer answered by a sendrecv weft is recvonly
+   * and carries no ssrc. */
+  weft__media_local l = {.direction = WEFT__DIR_SENDRECV, .ssrc = 5, .cname = "c"};
+  weft__media_desc *ans =
+      answer_edited("chromium-av-data-offer.sdp", 0, "a=sendrecv", "a=sendonly", &l);
+  g_assert_cmpint(ans->direction, ==, WEFT__DIR_RECVONLY);
+  g_assert_cmpuint(ans->ssrcs->len, ==, 0);
+  weft__media_desc_free(ans);
+  ans = answer_edited("aiortc-av-offer.sdp", 0, "a=sendrecv", "a=recvonly", &l);
+  g_assert_cmpint(ans->direction, ==, WEFT__DIR_SENDONLY);
+  g_assert_cmpuint(ans->ssrcs->len, ==, 1);
+  weft__media_desc_free(ans);
+
+  /* No a=rtcp-mux: rejected. */
+  ans = answer_edited("aiortc-av-offer.sdp", 0, "a=rtcp-mux\r\n", "", &l);
+  g_assert_true(ans->rejected);
+  g_assert_cmpuint(ans->port, ==, 0);
+  weft__media_desc_free(ans);
+  /* Plain RTP/AVP: rejected. */
+  ans = answer_edited("aiortc-av-offer.sdp", 0, "UDP/TLS/RTP/SAVPF 96 0 8", "RTP/AVP 96 0 8", &l);
+  g_assert_true(ans->rejected);
+  weft__media_desc_free(ans);
+  /* Rejected in the offer: rejected. */
+  ans = answer_edited("aiortc-av-offer.sdp", 0, "m=audio 59086", "m=audio 0", &l);
+  g_assert_true(ans->rejected);
+  weft__media_desc_free(ans);
+  /* bundle-only with port 0 is not rejected (RFC 8843 §6). */
+  char *text = load("aiortc-av-offer.sdp");
+  char *e1 = replace(text, "m=audio 59086", "m=audio 0");
+  char *e2 = replace(e1, "a=mid:0\r\n", "a=mid:0\r\na=bundle-only\r\n");
+  weft__sdp *sdp = NULL;
+  g_assert_cmpint(weft__sdp_parse(e2, &sdp), ==, 0);
+  weft__media_desc *o = NULL;
+  g_assert_cmpint(weft__media_parse(g_ptr_array_index(sdp->media, 0), &o), ==, 0);
+  g_assert_true(o->bundle_only);
+  g_assert_false(o->rejected);
+  ans = answer_with(o, &l);
+  g_assert_false(ans->rejected);
+  weft__media_desc_free(ans);
+  weft__media_desc_free(o);
+  weft__sdp_free(sdp);
+  g_free(e2);
+  g_free(e1);
+  g_free(text);
+  /* No sdes:mid offered: no extmap in the answer. */
+  ans = answer_edited("aiortc-av-offer.sdp", 0,
+                      "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n", "", &l);
+  g_assert_false(ans->rejected);
+  g_assert_cmpuint(ans->extmaps->len, ==, 0);
+  weft__media_desc_free(ans);
+  /* Opus with another channel count is not ours. */
+  ans = answer_edited("aiortc-av-offer.sdp", 0, "opus/48000/2", "opus/48000/1", &l);
+  assert_pts(ans, "0 8");
+  weft__media_desc_free(ans);
+  /* H264 without packetization-mode is mode 0: not taken. */
+  static const weft__codec_id h264[] = {WEFT__CODEC_H264};
+  weft__media_local h = {.direction = WEFT__DIR_SENDRECV, .prefs = h264, .n_prefs = 1};
+  ans = answer_edited("aiortc-av-offer.sdp", 1,
+                      "a=fmtp:101 level-asymmetry-allowed=1;packetization-mode=1;",
+                      "a=fmtp:101 level-asymmetry-allowed=1;", &h);
+  g_assert_true(ans->rejected);
+  weft__media_desc_free(ans);
+  /* A malformed profile-level-id ("0x" prefix) is not taken. */
+  ans = answer_edited("aiortc-av-offer.sdp", 1, "profile-level-id=42e01f",
+                      "profile-level-id=0x42e0", &h);
+  g_assert_true(ans->rejected);
+  weft__media_desc_free(ans);
+  /* 4de01f (Main with constraint_set0) is constrained baseline too. */
+  ans = answer_edited("aiortc-av-offer.sdp", 1, "profile-level-id=42e01f",
+                      "profile-level-id=4de01f", &h);
+  assert_pts(ans, "101");
+  weft__media_desc_free(ans);
+
+  /* Profile classification. */
+  int p1, p2, lv1, lv2;
+  g_assert_true(weft__h264_profile(0x42e01f, &p1, &lv1));
+  g_assert_true(weft__h264_profile(0x58c01f, &p2, &lv2));
+  g_assert_cmpint(p1, ==, p2);
+  g_assert_true(weft__h264_profile(0x42001f, &p2, NULL));
+  g_assert_cmpint(p1, !=, p2);
+  g_assert_true(weft__h264_profile(0x42f00b, NULL, &lv1)); /* 1b */
+  g_assert_true(weft__h264_profile(0x42e00a, NULL, &lv2)); /* 1 */
+  g_assert_cmpint(lv2, <, lv1);
+  g_assert_true(weft__h264_profile(0x42e00b, NULL, &lv2)); /* 1.1 */
+  g_assert_cmpint(lv1, <, lv2);
+  g_assert_false(weft__h264_profile(0x12e01f, NULL, NULL));
+}
+
+static void test_media_offer(void) {
+  weft__media_local l = {.kind = WEFT__KIND_AUDIO,
+                         .mid = "0",
+                         .direction = WEFT__DIR_SENDRECV,
+                         .ssrc = 0xdeadbeef,
+                         .cname = "cn",
+                         .msid_stream = "stream",
+                         .msid_track = "track"};
+  weft__media_desc *off = NULL;
+  g_assert_cmpint(weft__media_offer(&l, &off), ==, 0);
+  assert_pts(off, "111 0 8");
+  char *text = NULL;
+  weft__media_desc *back = round_trip(off, &text);
+  g_assert_nonnull(strstr(text, "m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8\r\n"));
+  g_assert_nonnull(strstr(text, "a=rtpmap:111 opus/48000/2\r\n"));
+  g_assert_nonnull(strstr(text, "a=fmtp:111 minptime=10;useinbandfec=1\r\n"));
+  g_assert_nonnull(strstr(text, "a=rtpmap:0 PCMU/8000\r\n"));
+  g_assert_nonnull(strstr(text, "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"));
+  g_assert_nonnull(strstr(text, "a=rtcp-mux\r\n"));
+  g_assert_nonnull(strstr(text, "a=rtcp-rsize\r\n"));
+  g_assert_nonnull(strstr(text, "a=ssrc:3735928559 cname:cn\r\n"));
+  g_assert_nonnull(strstr(text, "a=ssrc:3735928559 msid:stream track\r\n"));
+  g_assert_nonnull(strstr(text, "a=msid:stream track\r\n"));
+  assert_pts(back, "111 0 8");
+  g_assert_cmpstr(back->mid, ==, "0");
+  g_assert_cmpstr(back->msid_track, ==, "track");
+  g_assert_true(back->rtcp_mux && back->rtcp_rsize);
+  /* Answering our own offer with the whole table keeps everything. */
+  weft__media_local any = {.direction = WEFT__DIR_RECVONLY};
+  weft__media_desc *ans = answer_with(back, &any);
+  assert_pts(ans, "111 0 8");
+  g_assert_cmpint(ans->direction, ==, WEFT__DIR_RECVONLY);
+  weft__media_desc_free(ans);
+  weft__media_desc_free(back);
+  weft__media_desc_free(off);
+  g_free(text);
+
+  /* Video, H264 first, RTX on: dynamic PTs 96.. without collisions. */
+  static const weft__codec_id prefs[] = {WEFT__CODEC_H264, WEFT__CODEC_VP8};
+  weft__media_local v = {.kind = WEFT__KIND_VIDEO,
+                         .mid = "1",
+                         .direction = WEFT__DIR_SENDONLY,
+                         .prefs = prefs,
+                         .n_prefs = 2,
+                         .rtx = true,
+                         .remb = true,
+                         .ssrc = 1,
+                         .rtx_ssrc = 2,
+                         .cname = "cn",
+                         .mid_ext_id = 9};
+  g_assert_cmpint(weft__media_offer(&v, &off), ==, 0);
+  assert_pts(off, "96 97 98 99");
+  back = round_trip(off, &text);
+  g_assert_nonnull(strstr(text, "a=sendonly\r\n"));
+  g_assert_nonnull(strstr(text, "a=rtpmap:96 H264/90000\r\n"));
+  g_assert_nonnull(strstr(
+      text,
+      "a=fmtp:96 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"));
+  g_assert_nonnull(strstr(text, "a=fmtp:97 apt=96\r\n"));
+  g_assert_nonnull(strstr(text, "a=rtpmap:98 VP8/90000\r\n"));
+  g_assert_nonnull(strstr(text, "a=rtcp-fb:98 goog-remb\r\n"));
+  g_assert_nonnull(strstr(text, "a=ssrc-group:FID 1 2\r\n"));
+  g_assert_nonnull(strstr(text, "a=extmap:9 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"));
+  g_assert_null(strstr(text, "a=msid:"));
+  g_assert_cmpint(back->direction, ==, WEFT__DIR_SENDONLY);
+  g_assert_cmpint(weft__media_find_pt(back, 99)->apt, ==, 98);
+  assert_fb(weft__media_find_pt(back, 96), "goog-remb,ccm fir,nack,nack pli");
+  g_assert_cmpuint(back->fid->len, ==, 2);
+  g_assert_cmpuint(back->ssrcs->len, ==, 2);
+  /* Answered by a VP8-only peer without RTX: 98 alone, recvonly. */
+  static const weft__codec_id vp8[] = {WEFT__CODEC_VP8};
+  weft__media_local peer = {.direction = WEFT__DIR_SENDRECV, .prefs = vp8, .n_prefs = 1};
+  ans = answer_with(back, &peer);
+  assert_pts(ans, "98");
+  g_assert_cmpint(ans->direction, ==, WEFT__DIR_RECVONLY);
+  weft__media_desc_free(ans);
+  weft__media_desc_free(back);
+  weft__media_desc_free(off);
+  g_free(text);
+
+  /* Default video: VP8 96, H264 97; recvonly: no ssrc. */
+  weft__media_local dv = {.kind = WEFT__KIND_VIDEO,
+                          .mid = "v",
+                          .direction = WEFT__DIR_RECVONLY,
+                          .ssrc = 3,
+                          .cname = "x"};
+  g_assert_cmpint(weft__media_offer(&dv, &off), ==, 0);
+  assert_pts(off, "96 97");
+  g_assert_cmpuint(off->ssrcs->len, ==, 0);
+  weft__media_desc_free(off);
+
+  /* Invalid arguments. */
+  static const weft__codec_id bad1[] = {WEFT__CODEC_OPUS};
+  static const weft__codec_id bad2[] = {WEFT__CODEC_VP8, WEFT__CODEC_VP8};
+  dv.prefs = bad1;
+  dv.n_prefs = 1;
+  g_assert_cmpint(weft__media_offer(&dv, &off), ==, WEFT_ERR_INVALID_ARG);
+  g_assert_null(off);
+  dv.prefs = bad2;
+  dv.n_prefs = 2;
+  g_assert_cmpint(weft__media_offer(&dv, &off), ==, WEFT_ERR_INVALID_ARG);
+  dv.n_prefs = 0;
+  dv.mid = NULL;
+  g_assert_cmpint(weft__media_offer(&dv, &off), ==, WEFT_ERR_INVALID_ARG);
+  g_assert_cmpint(weft__media_offer(NULL, &off), ==, WEFT_ERR_INVALID_ARG);
+  g_assert_cmpint(weft__media_answer(NULL, &dv, &off), ==, WEFT_ERR_INVALID_ARG);
+  g_assert_cmpint(weft__media_parse(NULL, &off), ==, WEFT_ERR_INVALID_ARG);
+  g_assert_null(weft__media_write(NULL));
+}
+
+/* A minimal section "m=audio 9 UDP/TLS/RTP/SAVPF 96 0" (SDP line 5) with
+ * @attrs after it (line 6 onward); returns weft__media_parse's code and, on
+ * success, the model in *out. */
+static int parse_media_lines(const char *mline, const char *attrs, weft__media_desc **out) {
+  char *text =
+      g_strdup_printf("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n%s\r\n%s", mline, attrs);
+  weft__sdp *sdp = NULL;
+  g_assert_cmpint(weft__sdp_parse(text, &sdp), ==, 0);
+  *out = NULL;
+  int rc = weft__media_parse(g_ptr_array_index(sdp->media, 0), out);
+  weft__sdp_free(sdp);
+  g_free(text);
+  return rc;
+}
+
+static void test_media_malformed(void) {
+  static const char *const ml = "m=audio 9 UDP/TLS/RTP/SAVPF 96 0";
+  /* The bad line is the last of the attributes; line 5 is the m= line. */
+  static const struct {
+    const char *attrs;
+    const char *msg; /* NULL: accepted */
+  } cases[] = {
+      {"a=rtpmap:96 opus\r\n", "a=rtpmap: expected '<pt> <name>/<rate>[/<channels>]' (SDP line 6)"},
+      {"a=rtpmap:96 opus/abc/2\r\n", "a=rtpmap: bad clock rate (SDP line 6)"},
+      {"a=rtpmap:96 opus/0\r\n", "bad clock rate (SDP line 6)"},
+      {"a=rtpmap:x opus/48000\r\n", "a=rtpmap: expected"},
+      {"a=rtpmap:128 opus/48000\r\n", "a=rtpmap: expected"},
+      {"a=rtpmap:96 opus/48000/0\r\n", "bad channel count (SDP line 6)"},
+      {"a=rtpmap:96 opus/48000/2x\r\n", "bad channel count (SDP line 6)"},
+      {"a=rtpmap:96 /48000\r\n", "a=rtpmap: expected"},
+      {"a=rtpmap:96 opus/48000/2\r\na=rtpmap:96 opus/48000/2\r\n",
+       "second a=rtpmap for this payload type (SDP line 7)"},
+      {"a=rtpmap:97 opus/48000/2\r\n", NULL}, /* not on the m= line: ignored */
+      {"a=fmtp:97 foo=1\r\n", NULL},          /* unknown pt: ignored */
+      {"a=fmtp:abc foo=1\r\n", "a=fmtp: expected '<pt> <parameters>' (SDP line 6)"},
+      {"a=fmtp:96 a=1\r\na=fmtp:96 a=2\r\n", "second a=fmtp for this payload type (SDP line 7)"},
+      {"a=rtpmap:96 rtx/90000\r\na=fmtp:96 apt=abc\r\n",
+       "rtx apt is not a payload type (SDP line 7)"},
+      {"a=rtpmap:96 rtx/90000\r\na=fmtp:96 apt=200\r\n", "rtx apt is not a payload type"},
+      {"a=rtcp-fb:96\r\n", "a=rtcp-fb: expected '<pt> <feedback>' (SDP line 6)"},
+      {"a=rtcp-fb:96 \r\n", "a=rtcp-fb: expected"},
+      {"a=rtcp-fb:x nack\r\n", "a=rtcp-fb: expected"},
+      {"a=rtcp-fb:120 nack\r\n", NULL},
+      {"a=extmap:0 urn:x\r\n", "a=extmap: id must be 1-255 (SDP line 6)"},
+      {"a=extmap:256 urn:x\r\n", "a=extmap: id must be 1-255 (SDP line 6)"},
+      {"a=extmap:4096/sendrecv urn:x\r\n", "id must be 1-255"},
+      {"a=extmap:x urn:x\r\n", "id must be 1-255"},
+      {"a=extmap:1/bogus urn:x\r\n", "a=extmap: bad direction (SDP line 6)"},
+      {"a=extmap:1\r\n", "a=extmap: expected '<id>[/<direction>] <uri>' (SDP line 6)"},
+      {"a=extmap:1 \r\n", "a=extmap: expected"}, /* trailing space trimmed */
+      {"a=extmap:1 urn:x\r\na=extmap:1 urn:y\r\n", "a=extmap: id used twice (SDP line 7)"},
+      {"a=extmap:255 urn:x\r\n", NULL},
+      {"a=ssrc:12ab cname:x\r\n", "a=ssrc: ssrc is not a 32-bit number (SDP line 6)"},
+      {"a=ssrc:4294967296 cname:x\r\n", "ssrc is not a 32-bit number"},
+      {"a=ssrc:-1 cname:x\r\n", "ssrc is not a 32-bit number"},
+      {"a=ssrc:1\r\n", "a=ssrc: expected '<ssrc> <attribute>[:<value>]' (SDP line 6)"},
+      {"a=ssrc:4294967295 label:x\r\n", NULL},
+      {"a=ssrc-group:FID 1\r\n", "a=ssrc-group: expected 'FID <ssrc> <ssrc>' (SDP line 6)"},
+      {"a=ssrc-group:FID 1 2 3\r\n", "expected 'FID <ssrc> <ssrc>'"},
+      {"a=ssrc-group:FID 1 x\r\n", "expected 'FID <ssrc> <ssrc>'"},
+      {"a=ssrc-group:SIM 1 2 3\r\n", NULL},
+      {"a=msid:\r\n", "a=msid: empty msid (SDP line 6)"},
+      {"a=sendonly\r\na=recvonly\r\n", "a=recvonly: conflicting direction attributes (SDP line 7)"},
+      {"a=sendonly\r\na=sendonly\r\n", NULL},
+      {"a=foo:bar\r\na=x-google-flag:conference\r\n", NULL},
+      {"a=rtpmap:96 H264/90000\r\na=fmtp:96 profile-level-id=0x42e0\r\n", NULL},
+  };
+  for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+    weft__media_desc *d = NULL;
+    int rc = parse_media_lines(ml, cases[i].attrs, &d);
+    if (!cases[i].msg) {
+      if (rc != 0)
+        g_error("case %u '%s': %s", i, cases[i].attrs, weft__error_message());
+      g_assert_nonnull(d);
+      weft__media_desc_free(d);
+      continue;
+    }
+    if (rc != WEFT_ERR_SYNTAX)
+      g_error("case %u '%s': rc %d, wanted SYNTAX", i, cases[i].attrs, rc);
+    g_assert_null(d);
+    if (!strstr(weft__error_message(), cases[i].msg))
+      g_error("case %u: message '%s' lacks '%s'", i, weft__error_message(), cases[i].msg);
+  }
+
+  /* Formats that are not payload types. */
+  weft__media_desc *d = NULL;
+  g_assert_cmpint(parse_media_lines("m=audio 9 UDP/TLS/RTP/SAVPF 96 abc", "", &d), ==,
+                  WEFT_ERR_SYNTAX);
+  g_assert_nonnull(strstr(weft__error_message(), "SDP line 5"));
+  g_assert_cmpint(parse_media_lines("m=audio 9 UDP/TLS/RTP/SAVPF 200", "", &d), ==,
+                  WEFT_ERR_SYNTAX);
+  /* A dynamic pt without rtpmap is left out; static 0 needs none. */
+  g_assert_cmpint(parse_media_lines(ml, "", &d), ==, 0);
+  assert_pts(d, "0");
+  g_assert_cmpstr(weft__media_find_pt(d, 0)->name, ==, "PCMU");
+  weft__media_desc_free(d);
+  /* rtcp-fb:* applies to every codec; duplicates collapse. */
+  g_assert_cmpint(parse_media_lines(ml,
+                                    "a=rtpmap:96 opus/48000/2\r\na=rtcp-fb:* nack\r\n"
+                                    "a=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack  pli\r\n"
+                                    "a=extmap:3/recvonly urn:x a b\r\n",
+                                    &d),
+                  ==, 0);
+  assert_fb(weft__media_find_pt(d, 96), "nack,nack pli");
+  assert_fb(weft__media_find_pt(d, 0), "nack");
+  const weft__rtp_extmap *e = g_ptr_array_index(d->extmaps, 0);
+  g_assert_true(e->has_direction);
+  g_assert_cmpint(e->direction, ==, WEFT__DIR_RECVONLY);
+  g_assert_cmpstr(e->uri, ==, "urn:x");
+  weft__media_desc_free(d);
+  /* Bounds. */
+  GString *g = g_string_new("a=rtpmap:96 opus/48000/2\r\n");
+  for (int i = 0; i <= WEFT__MEDIA_MAX_FB; i++)
+    g_string_append_printf(g, "a=rtcp-fb:96 x-%d\r\n", i);
+  g_assert_cmpint(parse_media_lines(ml, g->str, &d), ==, WEFT_ERR_SYNTAX);
+  g_assert_nonnull(strstr(weft__error_message(), "too many a=rtcp-fb"));
+  g_string_truncate(g, 0);
+  for (int i = 1; i <= WEFT__MEDIA_MAX_EXTMAPS + 1; i++)
+    g_string_append_printf(g, "a=extmap:%d urn:%d\r\n", i, i);
+  g_assert_cmpint(parse_media_lines(ml, g->str, &d), ==, WEFT_ERR_SYNTAX);
+  g_assert_nonnull(strstr(weft__error_message(), "too many a=extmap"));
+  g_string_truncate(g, 0);
+  for (int i = 1; i <= WEFT__MEDIA_MAX_SSRCS + 1; i++)
+    g_string_append_printf(g, "a=ssrc:%d cname:x\r\n", i);
+  g_assert_cmpint(parse_media_lines(ml, g->str, &d), ==, WEFT_ERR_SYNTAX);
+  g_assert_nonnull(strstr(weft__error_message(), "too many SSRCs"));
+  g_string_free(g, TRUE);
+}
+
+/* Mutated real offers: parsing either succeeds or fails with SYNTAX naming
+ * a line, never crashes; every success answers and round-trips. */
+static void test_media_fuzz(void) {
+  GRand *r = g_rand_new_with_seed(0x3ed1a);
+  static const char *const files[] = {"chromium-av-data-offer.sdp", "aiortc-av-offer.sdp"};
+  static const char *const tokens[] = {"a=rtpmap:96 ",
+                                       "a=fmtp:96 apt=",
+                                       "a=rtcp-fb:* ",
+                                       "a=extmap:",
+                                       "a=ssrc:",
+                                       "a=ssrc-group:FID ",
+                                       "a=msid:",
+                                       "/",
+                                       " ",
+                                       "\r\n",
+                                       "a=sendonly\r\n",
+                                       "a=bundle-only\r\n",
+                                       "4294967296",
+                                       "profile-level-id=",
+                                       ";",
+                                       "a=rtcp-mux\r\n",
+                                       "apt=1",
+                                       "0"};
+  static const weft__codec_id h264[] = {WEFT__CODEC_H264};
+  int counts[3] = {0};
+  for (int iter = 0; iter < 4000; iter++) {
+    char *text = load(files[g_rand_int_range(r, 0, G_N_ELEMENTS(files))]);
+    GString *g = g_string_new(text);
+    g_free(text);
+    for (int k = g_rand_int_range(r, 1, 5); k > 0 && g->len; k--) {
+      gsize at = (gsize)g_rand_int_range(r, 0, (gint32)g->len);
+      switch (g_rand_int_range(r, 0, 3)) {
+      case 0:
+        g_string_insert(g, (gssize)at, tokens[g_rand_int_range(r, 0, G_N_ELEMENTS(tokens))]);
+        break;
+      case 1: {
+        gsize n = (gsize)g_rand_int_range(r, 1, 20);
+        g_string_erase(g, (gssize)at, (gssize)MIN(g->len - at, n));
+        break;
+      }
+      default:
+        g->str[at] = (char)g_rand_int_range(r, 0x20, 0x7f);
+        break;
+      }
+    }
+    weft__sdp *sdp = NULL;
+    if (weft__sdp_parse(g->str, &sdp) != 0) {
+      g_string_free(g, TRUE);
+      continue;
+    }
+    for (guint i = 0; i < sdp->media->len; i++) {
+      const weft__sdp_media *m = g_ptr_array_index(sdp->media, i);
+      weft__media_desc *d = NULL;
+      int rc = weft__media_parse(m, &d);
+      if (rc == WEFT_ERR_INVALID_ARG) { /* not RTP */
+        g_assert_null(d);
+        counts[2]++;
+        continue;
+      }
+      if (rc != 0) {
+        g_assert_cmpint(rc, ==, WEFT_ERR_SYNTAX);
+        g_assert_null(d);
+        g_assert_nonnull(strstr(weft__error_message(), "line"));
+        counts[1]++;
+        continue;
+      }
+      counts[0]++;
+      weft__media_local l = {.direction = (weft__direction)(iter % 4),
+                             .rtx = iter & 1,
+                             .transport_cc = iter & 2,
+                             .ssrc = 7,
+                             .rtx_ssrc = 8,
+                             .cname = "c",
+                             .prefs = h264,
+                             .n_prefs = (iter % 3) == 0};
+      weft__media_desc *ans = NULL;
+      g_assert_cmpint(weft__media_answer(d, &l, &ans), ==, 0);
+      if (d->kind != WEFT__KIND_OTHER) {
+        weft__media_desc *back = round_trip(ans, NULL);
+        if (ans->rejected)
+          g_assert_true(back->rejected);
+        else
+          g_assert_cmpuint(back->codecs->len, ==, ans->codecs->len);
+        weft__media_desc_free(back);
+      }
+      weft__media_desc_free(ans);
+      weft__media_desc_free(d);
+    }
+    weft__sdp_free(sdp);
+    g_string_free(g, TRUE);
+  }
+  /* Sections built from random media attributes with random values. */
+  static const char *const names[] = {"rtpmap",     "fmtp", "rtcp-fb",  "extmap",   "ssrc",
+                                      "ssrc-group", "msid", "sendonly", "recvonly", "mid"};
+  static const char *const parts[] = {"96",
+                                      "97",
+                                      "0",
+                                      "128",
+                                      "-1",
+                                      "4294967295",
+                                      "4294967296",
+                                      " ",
+                                      "/",
+                                      "opus",
+                                      "rtx",
+                                      "90000",
+                                      "apt=96",
+                                      "apt=x",
+                                      "*",
+                                      "FID",
+                                      "nack",
+                                      "urn:x",
+                                      "sendrecv",
+                                      ":",
+                                      ";",
+                                      "=",
+                                      "profile-level-id=42e01f",
+                                      "packetization-mode=1"};
+  for (int iter = 0; iter < 4000; iter++) {
+    GString *g = g_string_new(NULL);
+    for (int k = g_rand_int_range(r, 1, 12); k > 0; k--) {
+      g_string_append_printf(g, "a=%s:", names[g_rand_int_range(r, 0, G_N_ELEMENTS(names))]);
+      for (int j = g_rand_int_range(r, 0, 6); j > 0; j--)
+        g_string_append(g, parts[g_rand_int_range(r, 0, G_N_ELEMENTS(parts))]);
+      g_string_append(g, "\r\n");
+    }
+    weft__media_desc *d = NULL;
+    int rc = parse_media_lines("m=video 9 UDP/TLS/RTP/SAVPF 96 97 0", g->str, &d);
+    if (rc == 0) {
+      counts[0]++;
+      weft__media_local l = {.direction = WEFT__DIR_SENDRECV, .rtx = iter & 1};
+      weft__media_desc *ans = NULL;
+      g_assert_cmpint(weft__media_answer(d, &l, &ans), ==, 0);
+      weft__media_desc *back = round_trip(ans, NULL);
+      weft__media_desc_free(back);
+      weft__media_desc_free(ans);
+      weft__media_desc_free(d);
+    } else {
+      g_assert_cmpint(rc, ==, WEFT_ERR_SYNTAX);
+      g_assert_null(d);
+      g_assert_nonnull(strstr(weft__error_message(), "SDP line"));
+      counts[1]++;
+    }
+    g_string_free(g, TRUE);
+  }
+  g_test_message("media fuzz: %d sections ok, %d syntax, %d not RTP", counts[0], counts[1],
+                 counts[2]);
+  g_assert_cmpint(counts[0], >, 1000);
+  g_assert_cmpint(counts[1], >, 100);
+  g_rand_free(r);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/jsep/parse/offers", test_parse_offers);
@@ -859,5 +1723,14 @@ int main(int argc, char **argv) {
   g_test_add_func("/jsep/offer/own", test_own_offer);
   g_test_add_func("/jsep/candidates", test_add_candidates);
   g_test_add_func("/jsep/fuzz", test_fuzz);
+  g_test_add_func("/jsep/media/parse-chromium", test_media_parse_chromium);
+  g_test_add_func("/jsep/media/parse-aiortc", test_media_parse_aiortc);
+  g_test_add_func("/jsep/media/parse-gstreamer", test_media_parse_gstreamer);
+  g_test_add_func("/jsep/media/answer-audio", test_media_answer_audio);
+  g_test_add_func("/jsep/media/answer-video", test_media_answer_video);
+  g_test_add_func("/jsep/media/answer-rules", test_media_answer_rules);
+  g_test_add_func("/jsep/media/offer", test_media_offer);
+  g_test_add_func("/jsep/media/malformed", test_media_malformed);
+  g_test_add_func("/jsep/media/fuzz", test_media_fuzz);
   return g_test_run();
 }
