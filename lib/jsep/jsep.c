@@ -758,20 +758,30 @@ char *weft__jsep_add_candidates(const char *sdp_text, const char *mid,
       return NULL;
     }
     c += strlen("candidate:");
+    /* RFC 8839 §5.1: the candidate grammar is ASCII. Control characters
+     * could inject SDP lines; bytes >= 0x80 would make a description our
+     * own parser refuses (found by tests/fuzz). */
     for (const char *p = c; *p; p++)
-      if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+      if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) {
         weft__sdp_free(s);
-        weft__error(WEFT_ERR_SYNTAX, "jsep: candidate %zu contains a control character", i);
+        weft__error(WEFT_ERR_SYNTAX, "jsep: candidate %zu contains a %s", i,
+                    (unsigned char)*p >= 0x80 ? "non-ASCII byte" : "control character");
         return NULL;
       }
+    /* Trailing blanks are trimmed by the SDP parser: trim them here too, or
+     * the duplicate check misses a candidate added again. */
+    size_t clen = strlen(c);
+    while (clen > 0 && (c[clen - 1] == ' ' || c[clen - 1] == '\t'))
+      clen--;
+    char *trimmed = g_strndup(c, clen);
     bool dup = false;
     guint cp = 0;
     const weft__sdp_attr *a;
     while (!dup && (a = weft__sdp_attr_next(target->attrs, "candidate", &cp)))
-      dup = a->value && strcmp(a->value, c) == 0;
-    if (dup)
-      continue;
-    weft__sdp_attr_insert(target->attrs, insert_at++, "candidate", c);
+      dup = a->value && strcmp(a->value, trimmed) == 0;
+    if (!dup)
+      weft__sdp_attr_insert(target->attrs, insert_at++, "candidate", trimmed);
+    g_free(trimmed);
   }
   if (end && !weft__sdp_attr_find(target->attrs, "end-of-candidates"))
     weft__sdp_attr_add(target->attrs, "end-of-candidates", NULL);

@@ -764,6 +764,20 @@ static void test_add_candidates(void) {
   const char *evil[] = {"candidate:1 1 udp 1 127.0.0.1 1 typ host\r\na=setup:passive"};
   g_assert_null(weft__jsep_add_candidates(av, "0", evil, 1, false));
   g_assert_cmpint(weft_last_error(), ==, WEFT_ERR_SYNTAX);
+  /* Found by tests/fuzz: non-ASCII is refused (the result would not parse),
+   * and trailing blanks do not defeat the duplicate check. */
+  const char *latin[] = {"candidate:1 1 udp 1 127.0.0.1 1 typ h\xc3\xb6st"};
+  g_assert_null(weft__jsep_add_candidates(av, "0", latin, 1, false));
+  g_assert_cmpint(weft_last_error(), ==, WEFT_ERR_SYNTAX);
+  const char *blank[] = {"candidate:5 1 udp 1 127.0.0.1 5005 typ host  ",
+                         "candidate:5 1 udp 1 127.0.0.1 5005 typ host"};
+  char *bl = weft__jsep_add_candidates(av, "0", blank, 2, false);
+  g_assert_nonnull(bl);
+  g_assert_cmpuint(count(bl, "a=candidate:5 1 udp"), ==, 1);
+  char *bl2 = weft__jsep_add_candidates(bl, "0", blank, 1, false);
+  g_assert_cmpstr(bl2, ==, bl);
+  g_free(bl2);
+  g_free(bl);
   const char *nocand[] = {"1 1 udp 1 127.0.0.1 1 typ host"};
   g_assert_null(weft__jsep_add_candidates(av, "0", nocand, 1, false));
   g_assert_cmpint(weft_last_error(), ==, WEFT_ERR_SYNTAX);
