@@ -113,7 +113,33 @@ typedef struct weft__srtp_keys {
 } weft__srtp_keys;
 
 /* ---- Small helpers ------------------------------------------------------ */
-/* Validates UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */
+/* Validates UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+ * U+0000 is valid UTF-8: callers that must refuse NUL check it themselves. */
 bool weft__utf8_valid(const void *data, size_t len);
+
+/* Network byte order (every wire format weft parses is big-endian). The
+ * caller has checked the bounds. */
+static inline uint16_t weft__rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline uint32_t weft__rd24(const uint8_t *p) {
+  return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
+}
+static inline uint32_t weft__rd32(const uint8_t *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline void weft__wr16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static inline void weft__wr24(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 16);
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)v;
+}
+static inline void weft__wr32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
 
 #endif

@@ -5,21 +5,6 @@
 
 #include <glib.h>
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-static uint32_t rd32(const uint8_t *p) {
-  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
 static bool channel_type_known(uint8_t t) {
   switch (t) {
   case WEFT__DCEP_RELIABLE:
@@ -56,8 +41,8 @@ int weft__dcep_parse(const uint8_t *data, size_t len, uint8_t *type, weft__dcep_
   uint8_t ctype = data[1];
   if (!channel_type_known(ctype))
     return weft__error(WEFT_ERR_SYNTAX, "DCEP: unknown channel type 0x%02x", ctype);
-  uint16_t label_len = rd16(data + 8);
-  uint16_t proto_len = rd16(data + 10);
+  uint16_t label_len = weft__rd16(data + 8);
+  uint16_t proto_len = weft__rd16(data + 10);
   size_t need = (size_t)WEFT__DCEP_OPEN_HEADER_LEN + label_len + proto_len;
   if (need > len)
     return weft__error(WEFT_ERR_SYNTAX,
@@ -65,16 +50,16 @@ int weft__dcep_parse(const uint8_t *data, size_t len, uint8_t *type, weft__dcep_
                        label_len, proto_len, len);
   /* RFC 8832 §5.1: label and protocol are UTF-8. A NUL or an invalid
    * sequence would reach applications as a truncated or undecodable string. */
-  const char *lab = (const char *)data + WEFT__DCEP_OPEN_HEADER_LEN;
-  if (!g_utf8_validate_len(lab, label_len, NULL))
+  const uint8_t *lab = data + WEFT__DCEP_OPEN_HEADER_LEN, *proto = lab + label_len;
+  if (!weft__utf8_valid(lab, label_len) || memchr(lab, 0, label_len))
     return weft__error(WEFT_ERR_SYNTAX, "DCEP: the label is not valid UTF-8 (or holds a NUL)");
-  if (!g_utf8_validate_len(lab + label_len, proto_len, NULL))
+  if (!weft__utf8_valid(proto, proto_len) || memchr(proto, 0, proto_len))
     return weft__error(WEFT_ERR_SYNTAX, "DCEP: the protocol is not valid UTF-8 (or holds a NUL)");
   *type = WEFT__DCEP_OPEN;
   if (open) {
     open->channel_type = ctype;
-    open->priority = rd16(data + 2);
-    open->reliability = rd32(data + 4);
+    open->priority = weft__rd16(data + 2);
+    open->reliability = weft__rd32(data + 4);
     open->label = (const char *)data + WEFT__DCEP_OPEN_HEADER_LEN;
     open->label_len = label_len;
     open->protocol = open->label + label_len;
@@ -94,12 +79,12 @@ int weft__dcep_build_open(const weft__dcep_open *o, uint8_t **out, size_t *out_l
   uint8_t *b = g_malloc(n);
   b[0] = WEFT__DCEP_OPEN;
   b[1] = o->channel_type;
-  wr16(b + 2, o->priority);
+  weft__wr16(b + 2, o->priority);
   /* RFC 8832 §5.1: the reliability parameter is ignored (and SHOULD be 0) for
    * the reliable types. */
-  wr32(b + 4, (o->channel_type & 0x7f) == WEFT__DCEP_RELIABLE ? 0 : o->reliability);
-  wr16(b + 8, o->label_len);
-  wr16(b + 10, o->protocol_len);
+  weft__wr32(b + 4, (o->channel_type & 0x7f) == WEFT__DCEP_RELIABLE ? 0 : o->reliability);
+  weft__wr16(b + 8, o->label_len);
+  weft__wr16(b + 10, o->protocol_len);
   if (o->label_len)
     memcpy(b + WEFT__DCEP_OPEN_HEADER_LEN, o->label, o->label_len);
   if (o->protocol_len)

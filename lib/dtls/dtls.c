@@ -131,20 +131,6 @@ static void drain(weft__dtls *d);
 
 /* ---- Small helpers ------------------------------------------------------ */
 
-static uint32_t be24(const uint8_t *p) {
-  return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
-}
-static uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-static void put24(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 16);
-  p[1] = (uint8_t)(v >> 8);
-  p[2] = (uint8_t)v;
-}
-static void put16(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
 static bool ct_equal(const uint8_t *a, const uint8_t *b, size_t n) {
   volatile uint8_t diff = 0;
   for (size_t i = 0; i < n; i++)
@@ -579,7 +565,7 @@ static void feed(weft__dtls *d, const uint8_t *data, size_t len) {
  * (ssl_msg.c, "Except when waiting for Finished"), so one such datagram would
  * end the handshake. */
 static bool finished_candidate(const weft__dtls *d, const uint8_t *rec, size_t rlen) {
-  if (rec[0] != CT_HANDSHAKE || be16(rec + 3) != 1 || !d->ssl.session_negotiate)
+  if (rec[0] != CT_HANDSHAKE || weft__rd16(rec + 3) != 1 || !d->ssl.session_negotiate)
     return false;
   const mbedtls_ssl_ciphersuite_t *cs =
       mbedtls_ssl_ciphersuite_from_id(d->ssl.session_negotiate->ciphersuite);
@@ -614,7 +600,7 @@ static bool record_ok(const weft__dtls *d, const uint8_t *rec, size_t rlen) {
       1u << 0 | 1u << 2 | 1u << 3 | 1u << 11 | 1u << 12 | 1u << 13 | 1u << 14;
   const uint32_t from_client = 1u << 1 | 1u << 11 | 1u << 15 | 1u << 16;
   uint32_t allowed = d->role == WEFT__DTLS_CLIENT ? from_server : from_client;
-  if (be16(rec + 3) != 0)
+  if (weft__rd16(rec + 3) != 0)
     return finished_candidate(d, rec, rlen);
   const uint8_t *p = rec + REC_HDR;
   switch (rec[0]) {
@@ -628,7 +614,7 @@ static bool record_ok(const weft__dtls *d, const uint8_t *rec, size_t rlen) {
     while (rlen > 0) {
       if (rlen < HS_HDR)
         return false;
-      uint32_t length = be24(p + 1), foff = be24(p + 6), flen = be24(p + 9);
+      uint32_t length = weft__rd24(p + 1), foff = weft__rd24(p + 6), flen = weft__rd24(p + 9);
       if (p[0] > 31 || !(allowed >> p[0] & 1) || flen > rlen - HS_HDR || length > MAX_HS_BODY ||
           foff > length || flen > length - foff)
         return false;
@@ -648,7 +634,7 @@ static bool record_ok(const weft__dtls *d, const uint8_t *rec, size_t rlen) {
 static size_t whole_records(const uint8_t *data, size_t len) {
   size_t off = 0;
   while (len - off >= REC_HDR) {
-    size_t rlen = be16(data + off + 11);
+    size_t rlen = weft__rd16(data + off + 11);
     if (rlen > len - off - REC_HDR)
       break;
     off += REC_HDR + rlen;
@@ -658,8 +644,8 @@ static size_t whole_records(const uint8_t *data, size_t len) {
 
 static void feed_handshaking(weft__dtls *d, const uint8_t *data, size_t len) {
   size_t off = 0;
-  while (off < len && record_ok(d, data + off, be16(data + off + 11)))
-    off += REC_HDR + be16(data + off + 11);
+  while (off < len && record_ok(d, data + off, weft__rd16(data + off + 11)))
+    off += REC_HDR + weft__rd16(data + off + 11);
   if (off == len) {
     feed(d, data, len);
     return;
@@ -668,13 +654,13 @@ static void feed_handshaking(weft__dtls *d, const uint8_t *data, size_t len) {
   uint8_t *copy = g_malloc(len);
   size_t n = 0;
   for (off = 0; off < len;) {
-    size_t rlen = be16(data + off + 11);
+    size_t rlen = weft__rd16(data + off + 11);
     if (record_ok(d, data + off, rlen)) {
       memcpy(copy + n, data + off, REC_HDR + rlen);
       n += REC_HDR + rlen;
     } else {
       WLOG_D("dtls", "%s: dropped a malformed record (type %u, epoch %u, %zu bytes)", role_name(d),
-             data[off], be16(data + off + 3), rlen);
+             data[off], weft__rd16(data + off + 3), rlen);
     }
     off += REC_HDR + rlen;
   }
@@ -710,13 +696,13 @@ static void reasm_deliver(weft__dtls *d) {
   rec[2] = r->version[1];
   rec[3] = rec[4] = 0; /* epoch 0 */
   memcpy(rec + 5, r->seq, 6);
-  put16(rec + 11, HS_HDR + r->length);
+  weft__wr16(rec + 11, HS_HDR + r->length);
   uint8_t *hs = rec + REC_HDR;
   hs[0] = HS_CLIENT_HELLO;
-  put24(hs + 1, r->length);
-  put16(hs + 4, r->msg_seq);
-  put24(hs + 6, 0);
-  put24(hs + 9, r->length);
+  weft__wr24(hs + 1, r->length);
+  weft__wr16(hs + 4, r->msg_seq);
+  weft__wr24(hs + 6, 0);
+  weft__wr24(hs + 9, r->length);
   memcpy(hs + HS_HDR, r->body, r->length);
   if (r->partial) {
     d->reassembled++;
@@ -807,7 +793,7 @@ static void server_prefilter(weft__dtls *d, const uint8_t *data, size_t len) {
       WLOG_D("dtls", "%s: dropped %zu bytes: truncated record header", role_name(d), left);
       return;
     }
-    size_t rlen = be16(rec + 11);
+    size_t rlen = weft__rd16(rec + 11);
     if (rlen > left - REC_HDR) {
       WLOG_D("dtls", "%s: dropped a record of length %zu in %zu bytes", role_name(d), rlen,
              left - REC_HDR);
@@ -820,7 +806,7 @@ static void server_prefilter(weft__dtls *d, const uint8_t *data, size_t len) {
       WLOG_D("dtls",
              "%s: dropped a record (type %u, version %02x%02x, epoch %u) before the "
              "ClientHello",
-             role_name(d), rec[0], rec[1], rec[2], be16(rec + 3));
+             role_name(d), rec[0], rec[1], rec[2], weft__rd16(rec + 3));
       continue;
     }
     /* RFC 6347 §4.2.3: a record may hold several handshake fragments. */
@@ -831,7 +817,7 @@ static void server_prefilter(weft__dtls *d, const uint8_t *data, size_t len) {
         WLOG_D("dtls", "%s: dropped a truncated handshake header", role_name(d));
         break;
       }
-      uint32_t length = be24(p + 1), foff = be24(p + 6), flen = be24(p + 9);
+      uint32_t length = weft__rd24(p + 1), foff = weft__rd24(p + 6), flen = weft__rd24(p + 9);
       if (flen > n - HS_HDR) {
         WLOG_D("dtls", "%s: dropped a handshake fragment longer than its record", role_name(d));
         break;
@@ -843,7 +829,7 @@ static void server_prefilter(weft__dtls *d, const uint8_t *data, size_t len) {
         WLOG_D("dtls", "%s: dropped a ClientHello fragment %u+%u outside its %u-byte message",
                role_name(d), foff, flen, length);
       else
-        reasm_add(d, rec, be16(p + 4), length, foff, p + HS_HDR, flen);
+        reasm_add(d, rec, weft__rd16(p + 4), length, foff, p + HS_HDR, flen);
       p += HS_HDR + flen;
       n -= HS_HDR + flen;
     }

@@ -183,7 +183,7 @@ static void h264_payload(weft__media_assembler *a, const uint8_t *p, size_t len)
     h264_unit(a, p, len);
   } else if (t == WEFT__H264_STAP_A) {
     for (size_t pos = 1; pos < len;) {
-      size_t n = ((size_t)p[pos] << 8) | p[pos + 1];
+      size_t n = weft__rd16(p + pos);
       h264_unit(a, p + pos + 2, n);
       pos += 2 + n;
     }
@@ -448,7 +448,7 @@ bool weft__media_payload_starts_keyframe(weft__media_codec codec, const uint8_t 
            ((p[1] & 0x1f) == WEFT__H264_NAL_IDR || (p[1] & 0x1f) == WEFT__H264_NAL_SPS);
   if (t == WEFT__H264_STAP_A) {
     for (size_t pos = 1; pos < len;) {
-      size_t n = ((size_t)p[pos] << 8) | p[pos + 1];
+      size_t n = weft__rd16(p + pos);
       unsigned ut = p[pos + 2] & 0x1f;
       if (ut == WEFT__H264_NAL_IDR || ut == WEFT__H264_NAL_SPS)
         return true;

@@ -26,8 +26,7 @@ static bool walks_as_avcc(const uint8_t *p, size_t len) {
   while (pos < len) {
     if (len - pos < 5)
       return false;
-    size_t n = ((size_t)p[pos] << 24) | ((size_t)p[pos + 1] << 16) | ((size_t)p[pos + 2] << 8) |
-               p[pos + 3];
+    size_t n = weft__rd32(p + pos);
     unsigned t = p[pos + 4] & 0x1f;
     if (n == 0 || n > len - pos - 4 || (p[pos + 4] & 0x80) || t == 0 || t >= 24)
       return false;
@@ -79,7 +78,7 @@ int weft__h264_nal_next(weft__h264_nal_iter *it, const uint8_t **nal, size_t *na
       return weft__error(WEFT_ERR_SYNTAX, "H264: AVCC length prefix truncated at byte %zu",
                          it->pos);
     const uint8_t *q = it->p + it->pos;
-    size_t n = ((size_t)q[0] << 24) | ((size_t)q[1] << 16) | ((size_t)q[2] << 8) | q[3];
+    size_t n = weft__rd32(q);
     if (n == 0)
       return weft__error(WEFT_ERR_SYNTAX, "H264: empty AVCC NAL unit at byte %zu", it->pos);
     if (n > it->len - it->pos - 4)
@@ -268,7 +267,7 @@ int weft__h264_validate(const uint8_t *p, size_t len) {
       if (len - pos < 2)
         return weft__error(WEFT_ERR_SYNTAX, "H264: STAP-A ends inside a NAL unit size (byte %zu)",
                            pos);
-      size_t n = ((size_t)p[pos] << 8) | p[pos + 1];
+      size_t n = weft__rd16(p + pos);
       pos += 2;
       if (n == 0)
         return weft__error(WEFT_ERR_SYNTAX, "H264: STAP-A unit %zu has size 0", units);

@@ -97,7 +97,7 @@ static void update_connection_state(weft_pc *pc) {
   weft_pc_state s;
   if (ice == WEFT_ICE_FAILED || pc->dtls_failed)
     s = WEFT_PC_FAILED;
-  else if (ice == WEFT_ICE_DISCONNECTED || pc->remote_closed)
+  else if (ice == WEFT_ICE_DISCONNECTED)
     s = WEFT_PC_DISCONNECTED;
   else if ((ice == WEFT_ICE_CONNECTED || ice == WEFT_ICE_COMPLETED) && pc->dtls_connected)
     s = WEFT_PC_CONNECTED;
@@ -537,7 +537,6 @@ static void remote_end(weft_pc *pc, const char *why) {
   if (pc->events_sealed || atomic_load(&pc->closed))
     return;
   WLOG_I("pc", "pc %p: remote ended the session (%s)", (void *)pc, why);
-  pc->remote_closed = true;
   close_all_channels(pc);
   atomic_store(&pc->signaling_state, WEFT_SIGNALING_CLOSED);
   atomic_store(&pc->ice_state, WEFT_ICE_CLOSED);

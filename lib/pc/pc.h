@@ -94,7 +94,6 @@ struct weft_pc {
   bool dtls_role_known;
   bool dtls_connected;
   bool dtls_failed;
-  bool remote_closed;
   bool events_sealed; /* remote_end() emitted the last event: emit nothing more */
   uint64_t ev_seq;    /* number of the last event emitted */
   bool sctp_connected;

@@ -5,27 +5,12 @@
 
 #include <string.h>
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-static uint32_t rd32(const uint8_t *p) {
-  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
 /* Common header (RFC 3550 §6.4.1): V=2, P=0, count, PT, length in 32-bit
  * words minus one. @len must be a multiple of 4. */
 static void write_hdr(uint8_t *out, uint8_t count, uint8_t type, size_t len) {
   out[0] = (uint8_t)((2u << 6) | (count & 0x1f));
   out[1] = type;
-  wr16(out + 2, (uint16_t)(len / 4 - 1));
+  weft__wr16(out + 2, (uint16_t)(len / 4 - 1));
 }
 
 static int check_cap(const char *what, size_t need, uint8_t *out, size_t cap) {
@@ -57,7 +42,7 @@ int weft__rtcp_iter_next(weft__rtcp_iter *it, weft__rtcp_packet *pkt) {
                        left);
   if ((p[0] >> 6) != 2)
     return weft__error(WEFT_ERR_SYNTAX, "RTCP: version %u, expected 2", p[0] >> 6);
-  size_t len = ((size_t)rd16(p + 2) + 1) * 4;
+  size_t len = ((size_t)weft__rd16(p + 2) + 1) * 4;
   if (len > left)
     return weft__error(WEFT_ERR_SYNTAX,
                        "RTCP: packet type %u length field says %zu bytes, only %zu left", p[1], len,
@@ -143,11 +128,11 @@ int weft__rtcp_parse_sr(const weft__rtcp_packet *pkt, weft__rtcp_sr *out) {
                        pkt->body_len);
   memset(out, 0, sizeof *out);
   const uint8_t *b = pkt->body;
-  out->ssrc = rd32(b);
-  out->ntp = ((uint64_t)rd32(b + 4) << 32) | rd32(b + 8);
-  out->rtp_timestamp = rd32(b + 12);
-  out->packet_count = rd32(b + 16);
-  out->octet_count = rd32(b + 20);
+  out->ssrc = weft__rd32(b);
+  out->ntp = ((uint64_t)weft__rd32(b + 4) << 32) | weft__rd32(b + 8);
+  out->rtp_timestamp = weft__rd32(b + 12);
+  out->packet_count = weft__rd32(b + 16);
+  out->octet_count = weft__rd32(b + 20);
   return parse_blocks("SR", pkt, 24, &out->block_count, &out->blocks);
 }
 
@@ -160,21 +145,21 @@ int weft__rtcp_parse_rr(const weft__rtcp_packet *pkt, weft__rtcp_rr *out) {
     return weft__error(WEFT_ERR_SYNTAX, "RTCP RR: body of %zu bytes, no room for the SSRC",
                        pkt->body_len);
   memset(out, 0, sizeof *out);
-  out->ssrc = rd32(pkt->body);
+  out->ssrc = weft__rd32(pkt->body);
   return parse_blocks("RR", pkt, 4, &out->block_count, &out->blocks);
 }
 
 void weft__rtcp_report_block_get(const uint8_t *blocks, size_t i, weft__rtcp_report_block *out) {
   const uint8_t *b = blocks + i * WEFT__RTCP_REPORT_BLOCK_LEN;
-  out->ssrc = rd32(b);
+  out->ssrc = weft__rd32(b);
   out->fraction_lost = b[4];
   /* 24-bit two's complement (RFC 3550 §6.4.1: "signed"). */
   uint32_t cl = ((uint32_t)b[5] << 16) | ((uint32_t)b[6] << 8) | b[7];
   out->cumulative_lost = (cl & 0x800000) ? (int32_t)cl - 0x1000000 : (int32_t)cl;
-  out->ext_highest_seq = rd32(b + 8);
-  out->jitter = rd32(b + 12);
-  out->lsr = rd32(b + 16);
-  out->dlsr = rd32(b + 20);
+  out->ext_highest_seq = weft__rd32(b + 8);
+  out->jitter = weft__rd32(b + 12);
+  out->lsr = weft__rd32(b + 16);
+  out->dlsr = weft__rd32(b + 20);
 }
 
 static void write_block(uint8_t *b, const weft__rtcp_report_block *rb) {
@@ -184,15 +169,15 @@ static void write_block(uint8_t *b, const weft__rtcp_report_block *rb) {
   else if (cl < -0x800000)
     cl = -0x800000;
   uint32_t u = (uint32_t)cl & 0xffffff;
-  wr32(b, rb->ssrc);
+  weft__wr32(b, rb->ssrc);
   b[4] = rb->fraction_lost;
   b[5] = (uint8_t)(u >> 16);
   b[6] = (uint8_t)(u >> 8);
   b[7] = (uint8_t)u;
-  wr32(b + 8, rb->ext_highest_seq);
-  wr32(b + 12, rb->jitter);
-  wr32(b + 16, rb->lsr);
-  wr32(b + 20, rb->dlsr);
+  weft__wr32(b + 8, rb->ext_highest_seq);
+  weft__wr32(b + 12, rb->jitter);
+  weft__wr32(b + 16, rb->lsr);
+  weft__wr32(b + 20, rb->dlsr);
 }
 
 static int check_blocks(const char *what, const weft__rtcp_report_block *blocks, size_t n) {
@@ -214,12 +199,12 @@ int weft__rtcp_write_sr(const weft__rtcp_sr *sr, const weft__rtcp_report_block *
   if ((r = check_cap("SR", len, out, cap)) < 0)
     return r;
   write_hdr(out, (uint8_t)n_blocks, WEFT__RTCP_SR, len);
-  wr32(out + 4, sr->ssrc);
-  wr32(out + 8, (uint32_t)(sr->ntp >> 32));
-  wr32(out + 12, (uint32_t)sr->ntp);
-  wr32(out + 16, sr->rtp_timestamp);
-  wr32(out + 20, sr->packet_count);
-  wr32(out + 24, sr->octet_count);
+  weft__wr32(out + 4, sr->ssrc);
+  weft__wr32(out + 8, (uint32_t)(sr->ntp >> 32));
+  weft__wr32(out + 12, (uint32_t)sr->ntp);
+  weft__wr32(out + 16, sr->rtp_timestamp);
+  weft__wr32(out + 20, sr->packet_count);
+  weft__wr32(out + 24, sr->octet_count);
   for (size_t i = 0; i < n_blocks; i++)
     write_block(out + 28 + i * WEFT__RTCP_REPORT_BLOCK_LEN, &blocks[i]);
   return (int)len;
@@ -234,7 +219,7 @@ int weft__rtcp_write_rr(uint32_t ssrc, const weft__rtcp_report_block *blocks, si
   if ((r = check_cap("RR", len, out, cap)) < 0)
     return r;
   write_hdr(out, (uint8_t)n_blocks, WEFT__RTCP_RR, len);
-  wr32(out + 4, ssrc);
+  weft__wr32(out + 4, ssrc);
   for (size_t i = 0; i < n_blocks; i++)
     write_block(out + 8 + i * WEFT__RTCP_REPORT_BLOCK_LEN, &blocks[i]);
   return (int)len;
@@ -292,7 +277,7 @@ int weft__rtcp_sdes_next(weft__rtcp_sdes_iter *it, weft__rtcp_sdes_item *item) {
         sdes_fail(it);
         return weft__error(WEFT_ERR_SYNTAX, "RTCP SDES: %u chunk(s) missing or truncated", missing);
       }
-      it->ssrc = rd32(it->p);
+      it->ssrc = weft__rd32(it->p);
       it->p += 4;
       it->in_chunk = true;
       it->chunks_left--;
@@ -368,7 +353,7 @@ int weft__rtcp_write_sdes(const weft__rtcp_sdes_chunk *chunks, size_t n, uint8_t
   for (size_t i = 0; i < n; i++) {
     size_t clen = (4 + 2 + chunks[i].cname_len + 1 + 3) & ~(size_t)3;
     memset(p, 0, clen);
-    wr32(p, chunks[i].ssrc);
+    weft__wr32(p, chunks[i].ssrc);
     p[4] = WEFT__RTCP_SDES_CNAME;
     p[5] = (uint8_t)chunks[i].cname_len;
     memcpy(p + 6, chunks[i].cname, chunks[i].cname_len);
@@ -415,7 +400,7 @@ int weft__rtcp_write_bye(const uint32_t *ssrcs, size_t n, const char *reason, si
   memset(out, 0, len);
   write_hdr(out, (uint8_t)n, WEFT__RTCP_BYE, len);
   for (size_t i = 0; i < n; i++)
-    wr32(out + 4 + 4 * i, ssrcs[i]);
+    weft__wr32(out + 4 + 4 * i, ssrcs[i]);
   if (reason_len) {
     out[4 + 4 * n] = (uint8_t)reason_len;
     memcpy(out + 5 + 4 * n, reason, reason_len);
@@ -436,8 +421,8 @@ int weft__rtcp_parse_fb(const weft__rtcp_packet *pkt, weft__rtcp_fb *out) {
                        pkt->body_len);
   out->fmt = pkt->count;
   out->type = pkt->type;
-  out->sender_ssrc = rd32(pkt->body);
-  out->media_ssrc = rd32(pkt->body + 4);
+  out->sender_ssrc = weft__rd32(pkt->body);
+  out->media_ssrc = weft__rd32(pkt->body + 4);
   out->fci = pkt->body + 8;
   out->fci_len = pkt->body_len - 8;
   return 0;
@@ -450,8 +435,8 @@ static int write_fb_hdr(const char *what, uint8_t fmt, uint8_t type, uint32_t se
   if (r < 0)
     return r;
   write_hdr(out, fmt, type, len);
-  wr32(out + 4, sender);
-  wr32(out + 8, media);
+  weft__wr32(out + 4, sender);
+  weft__wr32(out + 8, media);
   return (int)len;
 }
 
@@ -467,8 +452,8 @@ int weft__rtcp_nack_seqs(const weft__rtcp_fb *fb, uint16_t *seqs, size_t cap) {
   size_t n = 0;
   for (size_t off = 0; off < fb->fci_len; off += 4) {
     /* RFC 4585 §6.2.1: PID is lost; bit i of BLP (LSB = 0) means PID+i+1 is. */
-    uint16_t pid = rd16(fb->fci + off);
-    uint16_t blp = rd16(fb->fci + off + 2);
+    uint16_t pid = weft__rd16(fb->fci + off);
+    uint16_t blp = weft__rd16(fb->fci + off + 2);
     if (n < cap)
       seqs[n] = pid;
     n++;
@@ -503,8 +488,8 @@ int weft__rtcp_write_nack(uint32_t sender_ssrc, uint32_t media_ssrc, const uint1
           continue;
         }
         if (pass == 1) {
-          wr16(out + 12 + 4 * k, pid);
-          wr16(out + 14 + 4 * k, blp);
+          weft__wr16(out + 12 + 4 * k, pid);
+          weft__wr16(out + 14 + 4 * k, blp);
         }
         k++;
       }
@@ -513,8 +498,8 @@ int weft__rtcp_write_nack(uint32_t sender_ssrc, uint32_t media_ssrc, const uint1
       open = true;
     }
     if (pass == 1) {
-      wr16(out + 12 + 4 * k, pid);
-      wr16(out + 14 + 4 * k, blp);
+      weft__wr16(out + 12 + 4 * k, pid);
+      weft__wr16(out + 14 + 4 * k, blp);
     }
     k++;
     if (pass == 0) {
@@ -544,7 +529,7 @@ int weft__rtcp_fir_entries(const weft__rtcp_fb *fb, weft__rtcp_fir_entry *entrie
                        "RTCP FIR: FCI of %zu bytes is not a list of 8-byte entries", fb->fci_len);
   size_t n = fb->fci_len / 8;
   for (size_t i = 0; i < n && i < cap; i++) {
-    entries[i].ssrc = rd32(fb->fci + 8 * i);
+    entries[i].ssrc = weft__rd32(fb->fci + 8 * i);
     entries[i].seq_nr = fb->fci[8 * i + 4];
   }
   return (int)n;
@@ -560,7 +545,7 @@ int weft__rtcp_write_fir(uint32_t sender_ssrc, const weft__rtcp_fir_entry *entri
     return r;
   for (size_t i = 0; i < n; i++) {
     uint8_t *e = out + 12 + 8 * i;
-    wr32(e, entries[i].ssrc);
+    weft__wr32(e, entries[i].ssrc);
     e[4] = entries[i].seq_nr;
     e[5] = e[6] = e[7] = 0;
   }
@@ -619,6 +604,6 @@ int weft__rtcp_write_remb(uint32_t sender_ssrc, uint64_t bitrate, const uint32_t
   f[6] = (uint8_t)(mantissa >> 8);
   f[7] = (uint8_t)mantissa;
   for (size_t i = 0; i < n; i++)
-    wr32(f + 8 + 4 * i, ssrcs[i]);
+    weft__wr32(f + 8 + 4 * i, ssrcs[i]);
   return r;
 }

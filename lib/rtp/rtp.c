@@ -5,21 +5,6 @@
 
 #include <string.h>
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-static uint32_t rd32(const uint8_t *p) {
-  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
 static bool is_two_byte(uint16_t profile) {
   return (profile & WEFT__RTP_EXT_TWO_BYTE_MASK) == WEFT__RTP_EXT_TWO_BYTE;
 }
@@ -93,9 +78,9 @@ int weft__rtp_parse(const uint8_t *data, size_t len, weft__rtp_packet *out) {
   out->csrc_count = data[0] & 0x0f;
   out->marker = (data[1] & 0x80) != 0;
   out->payload_type = data[1] & 0x7f;
-  out->seq = rd16(data + 2);
-  out->timestamp = rd32(data + 4);
-  out->ssrc = rd32(data + 8);
+  out->seq = weft__rd16(data + 2);
+  out->timestamp = weft__rd32(data + 4);
+  out->ssrc = weft__rd32(data + 8);
   size_t off = WEFT__RTP_HEADER_LEN;
   size_t csrc_bytes = (size_t)out->csrc_count * 4;
   if (len - off < csrc_bytes)
@@ -109,8 +94,8 @@ int weft__rtp_parse(const uint8_t *data, size_t len, weft__rtp_packet *out) {
     if (len - off < 4)
       return weft__error(WEFT_ERR_SYNTAX, "RTP: extension header truncated (%zu of 4 bytes)",
                          len - off);
-    out->ext_profile = rd16(data + off);
-    size_t ext_len = (size_t)rd16(data + off + 2) * 4;
+    out->ext_profile = weft__rd16(data + off);
+    size_t ext_len = (size_t)weft__rd16(data + off + 2) * 4;
     off += 4;
     if (len - off < ext_len)
       return weft__error(WEFT_ERR_SYNTAX,
@@ -230,8 +215,8 @@ int weft__rtp_ext_block_write(const weft__rtp_ext *exts, size_t n, bool two_byte
   if (cap < size)
     return weft__error(WEFT_ERR_TOO_BIG, "RTP: extension block needs %zu bytes, buffer %zu", size,
                        cap);
-  wr16(out, two ? WEFT__RTP_EXT_TWO_BYTE : WEFT__RTP_EXT_ONE_BYTE);
-  wr16(out + 2, (uint16_t)((size - 4) / 4));
+  weft__wr16(out, two ? WEFT__RTP_EXT_TWO_BYTE : WEFT__RTP_EXT_ONE_BYTE);
+  weft__wr16(out + 2, (uint16_t)((size - 4) / 4));
   uint8_t *p = out + 4;
   for (size_t i = 0; i < n; i++) {
     if (two) {
@@ -271,11 +256,11 @@ static int write_header(const weft__rtp_build *b, bool padding, uint8_t *out, si
   out[0] = (uint8_t)((WEFT__RTP_VERSION << 6) | (padding ? 0x20 : 0) | (ext > 0 ? 0x10 : 0) |
                      b->csrc_count);
   out[1] = (uint8_t)((b->marker ? 0x80 : 0) | b->payload_type);
-  wr16(out + 2, b->seq);
-  wr32(out + 4, b->timestamp);
-  wr32(out + 8, b->ssrc);
+  weft__wr16(out + 2, b->seq);
+  weft__wr32(out + 4, b->timestamp);
+  weft__wr32(out + 8, b->ssrc);
   for (size_t i = 0; i < b->csrc_count; i++)
-    wr32(out + WEFT__RTP_HEADER_LEN + 4 * i, b->csrcs[i]);
+    weft__wr32(out + WEFT__RTP_HEADER_LEN + 4 * i, b->csrcs[i]);
   return (int)(fixed + (size_t)ext);
 }
 

@@ -216,11 +216,6 @@ int weft__srtp_remove_ssrc(weft__srtp *s, uint32_t ssrc, bool outbound) {
 
 /* ---- header checks --------------------------------------------------------- */
 
-static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Length of the RTP header (RFC 3550 §5.1, §5.3.1), or a WEFT_ERR_SYNTAX if it
  * does not fit in @len. Checked before libsrtp sees the bytes so the error is
  * precise and no libsrtp version can read past the input. */
@@ -239,7 +234,7 @@ static int rtp_header_len(const char *what, const uint8_t *p, size_t len, size_t
     if (h + 4 > len)
       return weft__error(WEFT_ERR_SYNTAX, "%s: header extension header past the %zu-byte packet",
                          what, len);
-    size_t ext = 4u * rd16(p + h + 2);
+    size_t ext = 4u * weft__rd16(p + h + 2);
     h += 4 + ext;
     if (h > len)
       return weft__error(WEFT_ERR_SYNTAX,
@@ -291,10 +286,10 @@ static int protect_common(weft__srtp *s, uint8_t *buf, size_t len, size_t cap, s
   srtp_err_status_t st = rtcp ? srtp_protect_rtcp(s->tx, buf, &n) : srtp_protect(s->tx, buf, &n);
   if (st != srtp_err_status_ok) {
     if (rtcp)
-      return weft__error(WEFT_ERR_OPERATION, "%s (ssrc 0x%08x): libsrtp %s", what, rd32(buf + 4),
-                         weft__srtp_status_name((int)st));
+      return weft__error(WEFT_ERR_OPERATION, "%s (ssrc 0x%08x): libsrtp %s", what,
+                         weft__rd32(buf + 4), weft__srtp_status_name((int)st));
     return weft__error(WEFT_ERR_OPERATION, "%s (ssrc 0x%08x seq %u): libsrtp %s", what,
-                       rd32(buf + 8), rd16(buf + 2), weft__srtp_status_name((int)st));
+                       weft__rd32(buf + 8), weft__rd16(buf + 2), weft__srtp_status_name((int)st));
   }
   /* Defensive: libsrtp never grows a packet past the documented trailer. */
   if (n < (int)len || (size_t)n > len + headroom)
@@ -393,8 +388,8 @@ static int unprotect_common(weft__srtp *s, uint8_t *buf, size_t len, size_t *out
 
   /* Kept for the message: libsrtp may have decrypted nothing, but the header
    * is never encrypted, so these are what the sender put there. */
-  uint32_t ssrc = rtcp ? rd32(buf + 4) : rd32(buf + 8);
-  unsigned seq = rtcp ? 0 : rd16(buf + 2);
+  uint32_t ssrc = rtcp ? weft__rd32(buf + 4) : weft__rd32(buf + 8);
+  unsigned seq = rtcp ? 0 : weft__rd16(buf + 2);
 
   int n = (int)len;
   srtp_err_status_t st =
