@@ -214,6 +214,12 @@ static void check_host_pair(peer *p, const char *remote_type) {
   char *want = g_strdup_printf(" typ %s", remote_type);
   g_assert_nonnull(strstr(r, want));
   g_free(want);
+  /* A learned remote prflx candidate has no known related address: 0.0.0.0 0
+   * (not a copy of its own address); a host candidate has none at all. */
+  if (strcmp(remote_type, "prflx") == 0)
+    g_assert_nonnull(strstr(r, " raddr 0.0.0.0 rport 0"));
+  else
+    g_assert_null(strstr(r, " raddr "));
   g_free(l);
   g_free(r);
 }

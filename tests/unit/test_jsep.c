@@ -795,6 +795,33 @@ static void test_add_candidates(void) {
 
 /* Mutated corpus offers never crash the JSEP layer; whatever parses can be
  * answered, and the answer parses. */
+
+/* A fixture with 1..@max_edits random edits: a token inserted, up to
+ * @max_erase bytes erased, or one byte replaced by a printable one. */
+static GString *mutated_fixture(GRand *r, const char *file, const char *const *tokens,
+                                guint n_tokens, int max_edits, int max_erase) {
+  char *text = load(file);
+  GString *g = g_string_new(text);
+  g_free(text);
+  for (int k = g_rand_int_range(r, 1, max_edits + 1); k > 0 && g->len; k--) {
+    gsize at = (gsize)g_rand_int_range(r, 0, (gint32)g->len);
+    switch (g_rand_int_range(r, 0, 3)) {
+    case 0:
+      g_string_insert(g, (gssize)at, tokens[g_rand_int_range(r, 0, (gint32)n_tokens)]);
+      break;
+    case 1: {
+      gsize n = (gsize)g_rand_int_range(r, 1, max_erase);
+      g_string_erase(g, (gssize)at, (gssize)MIN(g->len - at, n));
+      break;
+    }
+    default:
+      g->str[at] = (char)g_rand_int_range(r, 0x20, 0x7f);
+      break;
+    }
+  }
+  return g;
+}
+
 static void test_fuzz(void) {
   GRand *r = g_rand_new_with_seed(0x15e9);
   static const char *const tokens[] = {"a=ice-ufrag:x\r\n",
@@ -811,25 +838,8 @@ static void test_fuzz(void) {
   int counts[4] = {0};
   weft__jsep_local l = local_params(WEFT__SETUP_ACTIVE);
   for (int iter = 0; iter < 3000; iter++) {
-    char *text = load(offers[g_rand_int_range(r, 0, G_N_ELEMENTS(offers))].file);
-    GString *g = g_string_new(text);
-    g_free(text);
-    for (int k = g_rand_int_range(r, 1, 4); k > 0 && g->len; k--) {
-      gsize at = (gsize)g_rand_int_range(r, 0, (gint32)g->len);
-      switch (g_rand_int_range(r, 0, 3)) {
-      case 0:
-        g_string_insert(g, (gssize)at, tokens[g_rand_int_range(r, 0, G_N_ELEMENTS(tokens))]);
-        break;
-      case 1: {
-        gsize n = (gsize)g_rand_int_range(r, 1, 40);
-        g_string_erase(g, (gssize)at, (gssize)MIN(g->len - at, n));
-        break;
-      }
-      default:
-        g->str[at] = (char)g_rand_int_range(r, 0x20, 0x7f);
-        break;
-      }
-    }
+    GString *g = mutated_fixture(r, offers[g_rand_int_range(r, 0, G_N_ELEMENTS(offers))].file,
+                                 tokens, G_N_ELEMENTS(tokens), 3, 40);
     weft__jsep_desc *d = NULL;
     int rc = weft__jsep_parse(g->str, WEFT_SDP_OFFER, &d);
     if (rc == 0) {
@@ -1599,25 +1609,8 @@ static void test_media_fuzz(void) {
   static const weft__codec_id h264[] = {WEFT__CODEC_H264};
   int counts[3] = {0};
   for (int iter = 0; iter < 4000; iter++) {
-    char *text = load(files[g_rand_int_range(r, 0, G_N_ELEMENTS(files))]);
-    GString *g = g_string_new(text);
-    g_free(text);
-    for (int k = g_rand_int_range(r, 1, 5); k > 0 && g->len; k--) {
-      gsize at = (gsize)g_rand_int_range(r, 0, (gint32)g->len);
-      switch (g_rand_int_range(r, 0, 3)) {
-      case 0:
-        g_string_insert(g, (gssize)at, tokens[g_rand_int_range(r, 0, G_N_ELEMENTS(tokens))]);
-        break;
-      case 1: {
-        gsize n = (gsize)g_rand_int_range(r, 1, 20);
-        g_string_erase(g, (gssize)at, (gssize)MIN(g->len - at, n));
-        break;
-      }
-      default:
-        g->str[at] = (char)g_rand_int_range(r, 0x20, 0x7f);
-        break;
-      }
-    }
+    GString *g = mutated_fixture(r, files[g_rand_int_range(r, 0, G_N_ELEMENTS(files))], tokens,
+                                 G_N_ELEMENTS(tokens), 4, 20);
     weft__sdp *sdp = NULL;
     if (weft__sdp_parse(g->str, &sdp) != 0) {
       g_string_free(g, TRUE);
