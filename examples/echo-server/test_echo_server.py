@@ -158,6 +158,13 @@ def http_checks():
     check(st == 204 and "POST" in h.get("access-control-allow-methods", "")
           and "location" in h.get("access-control-expose-headers", "").lower(),
           "OPTIONS preflight -> 204 with the CORS headers (%d)" % st)
+    # libsoup 3.2 drops connections accepted through accept_iostream after each
+    # reply: every reply must say so, or a client reusing one races the close.
+    check(h.get("connection", "").lower() == "close",
+          "204 says Connection: close (%r)" % h.get("connection"))
+    st, h, _ = srv.request("GET", "/health")
+    check(h.get("connection", "").lower() == "close",
+          "200 says Connection: close (%r)" % h.get("connection"))
 
     st, _, body = srv.request("POST", "/offer", FAKE_OFFER, "text/plain")
     check(st == 415 and body.strip(), "wrong Content-Type -> 415 with a reason (%d %r)" % (st, body))

@@ -71,3 +71,22 @@ def test_version_and_objects() -> None:
     with pytest.raises(weft.ClosedError):
         _ = pc.handle
     ctx.close()
+
+
+def test_every_public_function_has_a_prototype() -> None:
+    """ctypes without argtypes/restype truncates pointers and size_t: every
+    WEFT_API function of the public headers must be declared, and nothing
+    else (a stale name would fail at import, a missing one silently)."""
+    import pathlib
+    import re
+
+    from weft._lib import DECLARED
+
+    include = pathlib.Path(__file__).resolve().parents[3] / "include" / "weft"
+    public = set()
+    for header in include.glob("*.h"):
+        public |= set(re.findall(r"WEFT_API\s+[^;(]*?\b(weft_\w+)\s*\(", header.read_text()))
+    assert public, "no WEFT_API declaration found under %s" % include
+    assert public - DECLARED == set(), "without a ctypes prototype"
+    assert DECLARED - public == set(), "declared but not public"
+

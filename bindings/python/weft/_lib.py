@@ -125,7 +125,11 @@ LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_char_p, c_void_p)
 DESTROY_FN = CFUNCTYPE(None, c_void_p)
 
 
+DECLARED: set = set()  # every function given a prototype (tests compare it with weft.h)
+
+
 def _decl(name: str, restype, *argtypes) -> None:
+    DECLARED.add(name)
     fn = getattr(lib, name)
     fn.restype = restype
     fn.argtypes = list(argtypes)
