@@ -17,6 +17,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "jsonl.h"
+#include "media.h"
 #include "payload.h"
 #include "signaling.h"
 
@@ -70,6 +71,9 @@ typedef struct options {
   double await_close_s; /* 0 = do not wait for the remote to close */
   double timeout_s;
   int loopback;
+  int media;            /* --media: an audio and a video track too */
+  double media_seconds; /* how long to send */
+  long media_min_decoded;
 } options;
 
 /* ===== State ============================================================== */
@@ -141,6 +145,11 @@ typedef struct app {
   int pc_closed;
   int late_callbacks;
   int remote_closed;
+
+  /* --media */
+  ec_media *media;
+  int media_done; /* the media run ended successfully */
+  double connected_ms;
 
   int sig_finalized;
   int finished, ok;
@@ -512,8 +521,12 @@ static void after_checks(app *a) {
     succeed(a);
 }
 
+/* The channel checks and the media run go on side by side; what comes after
+ * (throughput, awaiting the remote close, success) waits for both. */
 static void check_checks_done(app *a) {
   if (a->finished || a->ph > PH_CHECKS || a->opened < a->nchans)
+    return;
+  if (a->media && !a->media_done)
     return;
   for (int i = 0; i < a->nchans; i++)
     if (!a->chans[i].done)
@@ -762,6 +775,16 @@ static void on_pc_state(weft_pc *pc, weft_pc_state st, void *ud) {
   GString *s = ev_pc(a, "pc-state");
   jl_str(s, "state", weft_pc_state_to_string(st));
   ev_emit(s);
+  if (st == WEFT_PC_CONNECTED && a->media) {
+    if (!a->connected_ms)
+      a->connected_ms = ms_since(a->pc_created_us);
+    /* Sending paces itself on the main loop; the overall limit makes room
+     * for it and its tail. */
+    gint64 end = now_us() + (gint64)((a->o.media_seconds + 3 + 10) * G_USEC_PER_SEC);
+    if (a->deadline_us < end)
+      a->deadline_us = end;
+    ec_media_start(a->media);
+  }
   if (st == WEFT_PC_CONNECTED && !a->sel_local) {
     if (weft_pc_get_selected_candidate_pair(pc, &a->sel_local, &a->sel_remote) == WEFT_OK) {
       s = ev_pc(a, "selected-pair");
@@ -954,14 +977,25 @@ static void on_deadline(app *a) {
   case PH_ANSWER:
     fail(a, "timed out after %.1f s waiting for the answer from %s", t, a->o.url);
     break;
-  case PH_CONNECTING:
-    fail(a, "timed out after %.1f s: %d of %d channels open (connection %s, ICE %s)", t, a->opened,
-         a->nchans, weft_pc_state_to_string(weft_pc_get_connection_state(a->pc)),
-         weft_ice_connection_state_to_string(weft_pc_get_ice_connection_state(a->pc)));
+  case PH_CONNECTING: {
+    GString *p = g_string_new(NULL);
+    if (a->media)
+      ec_media_describe(a->media, p);
+    fail(a, "timed out after %.1f s: %d of %d channels open (connection %s, ICE %s)%s%s", t,
+         a->opened, a->nchans, weft_pc_state_to_string(weft_pc_get_connection_state(a->pc)),
+         weft_ice_connection_state_to_string(weft_pc_get_ice_connection_state(a->pc)),
+         p->len ? "; " : "", p->str);
+    g_string_free(p, TRUE);
     break;
+  }
   case PH_CHECKS: {
     GString *p = g_string_new(NULL);
     describe_progress(a, p);
+    if (a->media) {
+      if (p->len)
+        g_string_append(p, "; ");
+      ec_media_describe(a->media, p);
+    }
     fail(a, "timed out after %.1f s waiting for echoes (%s)", t, p->str);
     g_string_free(p, TRUE);
     break;
@@ -1030,7 +1064,7 @@ static void install_signal_handlers(void) {
 
 static void usage(FILE *f) {
   fputs("usage: echo-client --url http://HOST:PORT/offer [options]\n"
-        "  --channels N              channels echo-0 .. echo-N-1 (default 1)\n"
+        "  --channels N              channels echo-0 .. echo-N-1 (default 1; 0 with --media)\n"
         "  --count N                 rounds of every size (default 3)\n"
         "  --sizes auto|LIST         message sizes, e.g. 0,1,65536 (default auto:\n"
         "                            0,1,2,4,...,65536 and the remote max-message-size)\n"
@@ -1045,6 +1079,10 @@ static void usage(FILE *f) {
         "  --await-remote-close S    then wait for the remote to close everything\n"
         "  --timeout S               overall limit (default 20)\n"
         "  --no-loopback             do not gather 127.0.0.1\n"
+        "  --media                   also an Opus and a VP8 track: a tone and a test pattern\n"
+        "                            are sent, the echoes decoded (--channels 0: media only)\n"
+        "  --media-seconds S         how long to send media (default 10)\n"
+        "  --media-min-decoded N     frames each of audio and video must decode (default 100)\n"
         "Result: one JSON line on stdout; events: JSON lines on stderr (doc/interop.md).\n"
         "Exit: 0 ok, 1 failed, 2 usage.\n",
         f);
@@ -1103,6 +1141,8 @@ static int parse_options(int argc, char **argv, options *o) {
   o->msg_size = 65536;
   o->timeout_s = 20;
   o->loopback = 1;
+  o->media_seconds = 10;
+  o->media_min_decoded = 100;
   int channels_given = 0;
   for (int i = 1; i < argc; i++) {
     char *arg = argv[i];
@@ -1127,6 +1167,8 @@ static int parse_options(int argc, char **argv, options *o) {
                                              "--msg-size",
                                              "--await-remote-close",
                                              "--timeout",
+                                             "--media-seconds",
+                                             "--media-min-decoded",
                                              NULL};
     int takes = 0;
     for (int k = 0; with_value[k]; k++)
@@ -1151,7 +1193,7 @@ static int parse_options(int argc, char **argv, options *o) {
       }
       o->url = val;
     } else if (!strcmp(name, "--channels")) {
-      if (parse_long(val, 1, 512, &v) < 0)
+      if (parse_long(val, 0, 512, &v) < 0)
         goto bad_value;
       o->channels = (int)v;
       channels_given = 1;
@@ -1199,6 +1241,15 @@ static int parse_options(int argc, char **argv, options *o) {
         goto bad_value;
     } else if (!strcmp(name, "--no-loopback")) {
       o->loopback = 0;
+    } else if (!strcmp(name, "--media")) {
+      o->media = 1;
+    } else if (!strcmp(name, "--media-seconds")) {
+      if (parse_seconds(val, &o->media_seconds) < 0 || o->media_seconds > 3600)
+        goto bad_value;
+    } else if (!strcmp(name, "--media-min-decoded")) {
+      if (parse_long(val, 0, 1000000, &v) < 0)
+        goto bad_value;
+      o->media_min_decoded = v;
     } else {
       bad_usage("unknown argument", arg);
       return 2;
@@ -1219,6 +1270,14 @@ static int parse_options(int argc, char **argv, options *o) {
   }
   if (o->max_retransmits >= 0 && o->max_packet_life_time >= 0) {
     bad_usage("--max-retransmits and --max-packet-life-time exclude each other", NULL);
+    return 2;
+  }
+  if (o->channels == 0 && !o->media) {
+    bad_usage("--channels 0 needs --media (nothing to test otherwise)", NULL);
+    return 2;
+  }
+  if (o->channels == 0 && (o->throughput_s > 0 || o->await_close_s > 0)) {
+    bad_usage("--throughput and --await-remote-close need a channel; drop --channels 0", NULL);
     return 2;
   }
   if (o->negotiated_id >= 0 && channels_given && o->channels != 1) {
@@ -1252,6 +1311,8 @@ static void print_result(app *a) {
   jl_str(s, "url", a->o.url);
   if (a->nchans && a->opened == a->nchans)
     jl_num(s, "connect_ms", a->connect_ms, 1);
+  else if (!a->nchans && a->connected_ms > 0)
+    jl_num(s, "connect_ms", a->connected_ms, 1); /* media only: until connected */
   else
     jl_null(s, "connect_ms");
   jl_raw(s, "open_ms", open);
@@ -1291,6 +1352,8 @@ static void print_result(app *a) {
     g_string_append_c(r, '}');
     jl_raw(s, "remote_close", r);
   }
+  if (a->media)
+    ec_media_result(a->media, s);
   jl_str(s, "error", a->ok ? NULL : (a->error ? a->error : "failed"));
   char *line = jl_finish(s);
   fprintf(stdout, "%s\n", line);
@@ -1315,6 +1378,16 @@ static void drain_main_context(app *a, gint64 max_us) {
 static void on_sig_finalized(void *ud) {
   app *a = ud;
   a->sig_finalized = 1;
+}
+
+static void on_media_done(void *ud, const char *error) {
+  app *a = ud;
+  if (error) {
+    fail(a, "%s", error);
+    return;
+  }
+  a->media_done = 1;
+  check_checks_done(a);
 }
 
 static int setup(app *a) {
@@ -1357,6 +1430,19 @@ static int setup(app *a) {
   weft_pc_set_on_ice_candidate(a->pc, on_ice_candidate);
   weft_pc_set_on_error(a->pc, on_pc_error);
   weft_pc_set_on_data_channel(a->pc, on_data_channel);
+
+  if (a->o.media) {
+    /* Tracks before the offer (and before the channels: the offer lists
+     * audio, video, then data). */
+    char *why = NULL;
+    a->media = ec_media_new(a->pc, a->t0_us, a->o.media_seconds, a->o.media_min_decoded,
+                            on_media_done, a, &why);
+    if (!a->media) {
+      fail(a, "%s", why);
+      g_free(why);
+      return -1;
+    }
+  }
 
   int negotiated = a->o.negotiated_id >= 0;
   a->nchans = negotiated ? 1 : a->o.channels;
@@ -1455,6 +1541,7 @@ int main(int argc, char **argv) {
     sig_session_send(a.sig, bye, NULL);
     json_object_unref(bye);
   }
+  ec_media_stop(a.media);
   if (a.pc)
     weft_pc_close(a.pc);
   for (int i = 0; i < a.nchans; i++) {
@@ -1469,6 +1556,7 @@ int main(int argc, char **argv) {
     sig_session_close(a.sig);
 
   print_result(&a);
+  ec_media_free(a.media);
 
   g_source_remove(tick);
   if (a.sig)

@@ -228,6 +228,55 @@ def expect_ok(client, url, args, channels, reliable=True, per_channel=None):
     return res, err
 
 
+def expect_media(client, url, server, args, seconds):
+    """--media against echo-server: the VP8 pattern and the Opus tone come back
+    (the server echoes RTP untouched) and decode; both tracks negotiated
+    sendrecv; the server logged the two tracks."""
+    full = ["--url", url, "--media", "--media-seconds", str(seconds)] + args
+    what = "echo-client %s" % " ".join(full[2:])
+    t = time.monotonic()
+    sessions_before = len(server.events("session"))
+    rc, out, err = run_client(client, full)
+    res = parse_result(full, rc, out, err)
+    check(res.get("ok") is True and rc == 0,
+          "%s: not ok (exit %d): %s\nstderr tail:\n%s" % (what, rc, res.get("error"), err[-3000:]))
+    media = res.get("media")
+    check(isinstance(media, dict) and set(media) == {"video", "audio"}, what + ": media %r" % media)
+    v, a = media["video"], media["audio"]
+    check(v["codec"] == "VP8" and a["codec"] == "opus", what + ": codecs %r %r"
+          % (v["codec"], a["codec"]))
+    # Paced in real time: every frame of the schedule goes out.
+    check(v["frames_sent"] == seconds * 30 and a["frames_sent"] == seconds * 50,
+          what + ": sent %d video / %d audio frames" % (v["frames_sent"], a["frames_sent"]))
+    for k, m in (("video", v), ("audio", a)):
+        check(m["decode_errors"] == 0, what + ": %s decode errors %r" % (k, m))
+        # On loopback nothing should be missing; a few may be lost while the
+        # data channels flood the socket (audio has no NACK).
+        check(m["frames_decoded"] >= m["frames_sent"] * 0.95
+              and m["frames_decoded"] <= m["frames_received"] <= m["frames_sent"],
+              what + ": %s %r" % (k, m))
+        check(m["packets_sent"] >= m["frames_sent"] and m["packets_received"] > 0,
+              what + ": %s packets %r" % (k, m))
+    # 500 kbit/s VP8 is more than one packet a frame.
+    check(v["packets_sent"] > v["frames_sent"], what + ": video packets %r" % v)
+    tracks = [e for e in stderr_events(err, "track")]
+    check(sorted(e.get("kind") for e in tracks) == ["audio", "video"]
+          and all(e.get("direction") == "sendrecv" for e in tracks), what + ": tracks %r" % tracks)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        pcs = [e["pc"] for e in server.events("session")][sessions_before:]
+        srv_tracks = [e for e in server.events("track") if e.get("pc") in pcs]
+        if len(srv_tracks) >= 2:
+            break
+        time.sleep(0.1)
+    check(sorted(e.get("kind") for e in srv_tracks) == ["audio", "video"],
+          what + ": echo-server logged tracks %r" % srv_tracks)
+    print("ok   %-45s video %d/%d decoded, audio %d/%d decoded (%.1f s)"
+          % (" ".join(full[2:]), v["frames_decoded"], v["frames_sent"], a["frames_decoded"],
+             a["frames_sent"], time.monotonic() - t), flush=True)
+    return res
+
+
 def expect_fail(client, args, mention):
     rc, out, err = run_client(client, args)
     res = parse_result(args, rc, out, err)
@@ -303,6 +352,11 @@ def main():
                            per_channel=5 * 3 * 2)
         check(res["bytes"] == 5 * 2 * (0 + 1 + 65536), "--sizes 0,1,65536: bytes %d" % res["bytes"])
         expect_ok(client, url, ["--text-only", "--sizes", "0,3,7,1000"], 1, per_channel=3 * 4)
+        # Media: alone (no data section), then next to a channel.
+        expect_media(client, url, server, ["--channels", "0"], 4)
+        res = expect_media(client, url, server, ["--sizes", "0,1,1000,65536"], 4)
+        check(res["channels"] == 1 and res["sent"] == 3 * 2 * 4 and res["echoed"] == res["sent"],
+              "--media with a channel: sent %d echoed %d" % (res["sent"], res["echoed"]))
 
         # Failure cases.
         expect_fail(client, ["--url", "http://127.0.0.1:%d/offer" % free_port(), "--timeout", "10"],
@@ -317,6 +371,8 @@ def main():
         expect_interrupt(client, "http://127.0.0.1:%d/hang" % fake.port)
         expect_usage(client, [])
         expect_usage(client, ["--url", url, "--channels", "zero"])
+        expect_usage(client, ["--url", url, "--channels", "0"])  # nothing to test without --media
+        expect_usage(client, ["--url", url, "--media", "--media-seconds", "0"])
         expect_usage(client, ["--url", url, "--bogus"])
         expect_usage(client, ["--url", url, "--text-only", "--binary-only"])
 
@@ -329,7 +385,7 @@ def main():
                 break
             time.sleep(0.2)
         sessions, ended = len(server.events("session")), len(server.events("session-end"))
-        check(sessions == 8, "echo-server saw %d sessions, expected 8" % sessions)
+        check(sessions == 10, "echo-server saw %d sessions, expected 10" % sessions)
         check(ended == sessions, "echo-server ended %d of %d sessions" % (ended, sessions))
         print("PASS", flush=True)
         return 0

@@ -71,7 +71,8 @@ typedef struct peer {
   guint n; /* the "pc" of the log */
   weft_pc *pc;
   sig_session *sig;
-  GPtrArray *chans; /* chan *, owned */
+  GPtrArray *chans;  /* chan *, owned */
+  GPtrArray *tracks; /* weft_track * (references), echoed */
   guint gather_timer, connect_timer;
   gboolean answered, pair_logged;
 } peer;
@@ -163,6 +164,28 @@ static void chan_free(gpointer data) {
   g_free(c);
 }
 
+/* A "track-stats" line: what weft counted on one echoed track. */
+static void log_track_stats(peer *p, weft_track *t) {
+  weft_track_stats st = WEFT_TRACK_STATS_INIT;
+  char *mid = NULL;
+  weft_track_get_mid(t, &mid);
+  if (weft_track_get_stats(t, &st) == WEFT_OK) {
+    JsonObject *o = ev_new("track-stats", p);
+    json_object_set_string_member(o, "mid", mid ? mid : "");
+    json_object_set_string_member(o, "kind",
+                                  weft_track_get_kind(t) == WEFT_KIND_AUDIO ? "audio" : "video");
+    json_object_set_int_member(o, "packets_received", (gint64)st.packets_received);
+    json_object_set_int_member(o, "packets_sent", (gint64)st.packets_sent);
+    json_object_set_int_member(o, "nacks_received", (gint64)st.nacks_received);
+    json_object_set_int_member(o, "retransmitted", (gint64)st.retransmitted);
+    json_object_set_int_member(o, "plis_received", (gint64)st.plis_received);
+    json_object_set_int_member(o, "plis_sent", (gint64)st.plis_sent);
+    json_object_set_int_member(o, "srtp_failures", (gint64)st.srtp_failures);
+    log_line(o);
+  }
+  weft_free(mid);
+}
+
 /* Ends a peer: no weft or signaling callback runs for it after this (both
  * close calls guarantee that), so it is freed at once, even from inside one
  * of its own callbacks, which must not touch @p afterwards. */
@@ -180,6 +203,9 @@ static void peer_release(peer *p) {
   sig_session_close(p->sig);
   sig_session_unref(p->sig);
   g_ptr_array_unref(p->chans);
+  for (guint i = 0; i < p->tracks->len; i++)
+    log_track_stats(p, g_ptr_array_index(p->tracks, i));
+  g_ptr_array_unref(p->tracks);
   weft_pc_unref(p->pc);
   g_queue_remove(&srv->peers, p);
   log_line(ev_new("session-end", p));
@@ -343,6 +369,41 @@ static void watch_channel(peer *p, weft_dc *dc) {
 }
 
 static void pc_on_data_channel(weft_pc *pc, weft_dc *dc, void *ud) { watch_channel(ud, dc); }
+
+/* ===== Tracks ============================================================== */
+
+/* Every RTP packet received on a track goes back out on the same track
+ * (weft rewrites SSRC, payload type, sequence and timestamp to its own
+ * sending stream); a keyframe request from the remote is relayed to the
+ * remote's own sender, the only one that can make a keyframe. */
+static void track_on_rtp(weft_track *t, const uint8_t *pkt, size_t size, void *ud) {
+  peer *p = ud;
+  int rc = weft_track_send_rtp(t, pkt, size, 0);
+  if (rc < 0 && rc != WEFT_ERR_AGAIN && p->srv->verbose)
+    log_error(p, "echoing RTP: %s", weft_last_error_message());
+}
+
+static void track_on_keyframe_request(weft_track *t, void *ud) {
+  (void)ud;
+  weft_track_request_keyframe(t);
+}
+
+static void pc_on_track(weft_pc *pc, weft_track *t, void *ud) {
+  (void)pc;
+  peer *p = ud;
+  g_ptr_array_add(p->tracks, weft_track_ref(t));
+  weft_track_set_user_data(t, p, NULL);
+  weft_track_set_on_rtp(t, track_on_rtp);
+  weft_track_set_on_keyframe_request(t, track_on_keyframe_request);
+  char *mid = NULL;
+  weft_track_get_mid(t, &mid);
+  JsonObject *o = ev_new("track", p);
+  json_object_set_string_member(o, "mid", mid ? mid : "");
+  json_object_set_string_member(o, "kind",
+                                weft_track_get_kind(t) == WEFT_KIND_AUDIO ? "audio" : "video");
+  log_line(o);
+  weft_free(mid);
+}
 
 /* ===== Peer connection callbacks =============================================== */
 
@@ -545,6 +606,7 @@ static void on_session(sig_http_server *http, sig_session *s, void *ud) {
   p->n = ++srv->served;
   p->sig = sig_session_ref(s);
   p->chans = g_ptr_array_new_with_free_func(chan_free);
+  p->tracks = g_ptr_array_new_with_free_func((GDestroyNotify)weft_track_unref);
   JsonObject *o = ev_new("session", p);
   json_object_set_string_member(o, "remote", sig_session_get_remote(s));
   log_line(o);
@@ -560,6 +622,7 @@ static void on_session(sig_http_server *http, sig_session *s, void *ud) {
     sig_session_close(s);
     sig_session_unref(s);
     g_ptr_array_unref(p->chans);
+    g_ptr_array_unref(p->tracks);
     log_line(ev_new("session-end", p));
     g_free(p);
     return;
@@ -570,6 +633,7 @@ static void on_session(sig_http_server *http, sig_session *s, void *ud) {
   weft_pc_set_on_ice_connection_state_change(p->pc, pc_on_ice_state);
   weft_pc_set_on_ice_gathering_state_change(p->pc, pc_on_gathering);
   weft_pc_set_on_data_channel(p->pc, pc_on_data_channel);
+  weft_pc_set_on_track(p->pc, pc_on_track);
   weft_pc_set_on_error(p->pc, pc_on_error);
   /* The offer arrives through the handler, after this returns. */
   sig_session_set_handler(s, on_signal_message, p, NULL);

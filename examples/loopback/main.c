@@ -3,7 +3,10 @@
  *
  * Peer A (the offerer) opens a data channel to peer B (the answerer); B echoes
  * every message back; A checks each echo byte for byte and prints how long
- * each step of the connection took.
+ * each step of the connection took. A also sends B an audio and a video
+ * track: a VP8 test pattern and an Opus tone, encoded with libvpx and libopus
+ * (weft sends encoded frames; encoding is the application's job), which B
+ * decodes.
  *
  * The two peers talk to each other only through `signaling`, a FIFO of
  * messages (offer, answer, candidate, end-of-candidates). In a real program
@@ -15,6 +18,8 @@
  * weft_context_dispatch(). No locks are needed anywhere in this file.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "media_codec.h"
+
 #include <weft/weft.h>
 
 #include <stdarg.h>
@@ -119,6 +124,33 @@ typedef struct peer {
   double t_gathered, t_ice, t_connected, t_open;
 } peer;
 
+/* The media part: A encodes and sends, B decodes what arrives. */
+typedef struct media_kind {
+  const char *name;  /* "video" / "audio" */
+  weft_track *track; /* A: the sending track; B: the track on_track surfaced */
+  weft_track *rx;
+  unsigned next, total;               /* A: next frame to send, frames to send */
+  unsigned sent;                      /* A: frames handed to weft */
+  unsigned skipped;                   /* A: frames not sent because A was late */
+  unsigned received, decoded, errors; /* B */
+  unsigned keyframe_requests;         /* A: the remote asked (PLI/FIR) */
+  int force_key, got_key;
+  char first_error[160];
+} media_kind;
+
+typedef struct media {
+  int enabled;
+  double seconds;
+  double t_start, t_sent; /* ms since start: sending began / ended */
+  double t_last_rx;       /* ms since start: B's last frame */
+  int started, done;
+  mc_video_enc *venc;
+  mc_video_dec *vdec;
+  mc_audio_enc *aenc;
+  mc_audio_dec *adec;
+  media_kind video, audio;
+} media;
+
 struct app {
   peer peers[2];
   sig_channel signaling;
@@ -129,7 +161,9 @@ struct app {
   int next_to_send; /* A: index of the next message to send */
   int echoed;       /* A: echoes received and checked */
   double t_first_echo;
-  int done;    /* 1 = success, -1 = failure */
+  int data_done; /* every echo checked */
+  media media;
+  int done;    /* 1 = success (data and media), -1 = failure */
   char *error; /* failure reason */
 };
 
@@ -386,7 +420,9 @@ static void on_a_message(weft_dc *dc, weft_msg_type type, const void *data, size
   a->echoed++;
   if (a->echoed == a->n_messages) {
     say(a, "A all %d echoes checked", a->n_messages);
-    a->done = 1;
+    a->data_done = 1;
+    if (!a->media.enabled || a->media.done)
+      a->done = 1;
   }
 }
 
@@ -399,6 +435,232 @@ static void on_dc_close(weft_dc *dc, void *ud) {
   peer *p = ud;
   if (p->app->done == 0)
     fail(p->app, "channel on %s closed unexpectedly", p->name);
+}
+
+/* ===== Media ============================================================== */
+
+/* After the last frame went out, the run ends when everything arrived or
+ * when nothing arrived for this long (a slow machine, valgrind: frames still
+ * trickle in, so the wait follows progress, bounded by --timeout). */
+#define MEDIA_TAIL_MS 2000.0
+/* What B must decode, of what A sent: on loopback everything arrives (video
+ * losses are repaired by NACK), but audio is not retransmitted and a loaded
+ * machine may drop a datagram now and then. */
+#define MEDIA_MIN_SHARE 0.9
+#define MEDIA_LATE_FRAMES 2
+
+static void media_error(media_kind *k, const char *fmt, ...) {
+  k->errors++;
+  if (k->first_error[0])
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(k->first_error, sizeof k->first_error, fmt, ap);
+  va_end(ap);
+}
+
+/* B: every frame that arrives is decoded (on the main thread, like every
+ * callback here). */
+static void on_b_frame(weft_track *t, const uint8_t *frame, size_t size,
+                       const weft_frame_info *info, void *ud) {
+  peer *p = ud;
+  media *m = &p->app->media;
+  int video = weft_track_get_kind(t) == WEFT_KIND_VIDEO;
+  media_kind *k = video ? &m->video : &m->audio;
+  const char *err = NULL;
+  int n;
+  k->received++;
+  m->t_last_rx = since_start(p->app);
+  if (video) {
+    /* A decoder starts at a keyframe; A's first frame is one. */
+    if (!k->got_key && !(info->flags & WEFT_FRAME_KEY))
+      return;
+    k->got_key = 1;
+    n = mc_video_dec_decode(m->vdec, frame, size, NULL, &err);
+  } else {
+    n = mc_audio_dec_decode(m->adec, frame, size, NULL, &err);
+  }
+  if (n < 0)
+    media_error(k, "%s frame %u (%zu bytes): %s", k->name, k->received, size, err ? err : "?");
+  else
+    k->decoded += video ? (unsigned)n : 1u;
+}
+
+/* A: B asked for a keyframe (PLI/FIR): the next picture will be one. */
+static void on_a_keyframe_request(weft_track *t, void *ud) {
+  peer *p = ud;
+  p->app->media.video.keyframe_requests++;
+  p->app->media.video.force_key = 1;
+}
+
+/* B: A's tracks arrive with the offer. */
+static void on_track(weft_pc *pc, weft_track *t, void *ud) {
+  peer *p = ud; /* a surfaced track starts with the pc's user data */
+  media *m = &p->app->media;
+  media_kind *k = weft_track_get_kind(t) == WEFT_KIND_VIDEO ? &m->video : &m->audio;
+  char *mid = NULL;
+  weft_track_get_mid(t, &mid);
+  say(p->app, "%s received %s track (mid %s)", p->name, k->name, mid ? mid : "?");
+  weft_free(mid);
+  if (k->rx)
+    return;                  /* one of each kind expected */
+  k->rx = weft_track_ref(t); /* borrowed in the callback: keep a reference */
+  weft_track_set_on_frame(t, on_b_frame);
+}
+
+/* A: the tracks (before the offer) and the codecs. */
+static int media_setup(app *a) {
+  media *m = &a->media;
+  peer *A = &a->peers[0];
+  const char *err = NULL;
+  m->video.name = "video";
+  m->audio.name = "audio";
+  m->video.total = (unsigned)(m->seconds * MC_VIDEO_FPS + 0.5);
+  m->audio.total = (unsigned)(m->seconds * 1000 / MC_AUDIO_FRAME_MS + 0.5);
+  if (!(m->venc = mc_video_enc_new(&err)) || !(m->vdec = mc_video_dec_new(&err)) ||
+      !(m->aenc = mc_audio_enc_new(&err)) || !(m->adec = mc_audio_dec_new(&err))) {
+    fail(a, "media: %s", err ? err : "cannot create the codecs");
+    return -1;
+  }
+  /* A only sends: sendonly tracks, which B answers recvonly. */
+  static const weft_codec vp8 = WEFT_CODEC_VP8, opus = WEFT_CODEC_OPUS;
+  weft_track_init init = WEFT_TRACK_INIT;
+  init.direction = WEFT_DIR_SENDONLY;
+  init.n_codecs = 1;
+  init.codecs = &opus;
+  m->audio.track = weft_pc_add_track(A->pc, WEFT_KIND_AUDIO, &init);
+  init.codecs = &vp8;
+  m->video.track = m->audio.track ? weft_pc_add_track(A->pc, WEFT_KIND_VIDEO, &init) : NULL;
+  if (!m->video.track) {
+    fail_weft(a, "add track", weft_last_error());
+    return -1;
+  }
+  weft_track_set_user_data(m->video.track, A, NULL);
+  weft_track_set_on_keyframe_request(m->video.track, on_a_keyframe_request);
+  return 0;
+}
+
+static int media_send_one(app *a, media_kind *k, int video) {
+  media *m = &a->media;
+  const uint8_t *data = NULL;
+  size_t size = 0;
+  int key = 0, rc;
+  const char *err = NULL;
+  unsigned idx = k->next++;
+  if (video)
+    rc = mc_video_enc_encode(m->venc, idx, idx == 0 || k->force_key, &data, &size, &key, &err);
+  else
+    rc = mc_audio_enc_encode(m->aenc, idx, &data, &size, &err);
+  if (rc < 0) {
+    fail(a, "media: encoding %s frame %u: %s", k->name, idx, err ? err : "?");
+    return -1;
+  }
+  if (size == 0)
+    return 0; /* the encoder skipped this picture (rate control) */
+  if (key)
+    k->force_key = 0;
+  /* RTP timestamps in the codec's clock: 3000 per picture at 30 fps, 960 per
+   * 20 ms of audio. (Or set pts_us and let weft convert.) */
+  weft_frame_info info = WEFT_FRAME_INFO_INIT;
+  info.has_rtp_timestamp = 1;
+  info.rtp_timestamp = idx * (video ? MC_VIDEO_RTP_CLOCK / MC_VIDEO_FPS
+                                    : MC_AUDIO_RTP_CLOCK / 1000 * MC_AUDIO_FRAME_MS);
+  info.flags = key ? WEFT_FRAME_KEY : 0;
+  rc = weft_track_send_frame(k->track, data, size, &info);
+  if (rc < 0) {
+    fail_weft(a, video ? "send video frame" : "send audio frame", rc);
+    return -1;
+  }
+  k->sent++;
+  return 0;
+}
+
+static void media_finish(app *a) {
+  media *m = &a->media;
+  media_kind *ks[2] = {&m->video, &m->audio};
+  m->done = 1;
+  for (int i = 0; i < 2; i++) {
+    media_kind *k = ks[i];
+    weft_track_stats st = WEFT_TRACK_STATS_INIT, ast = WEFT_TRACK_STATS_INIT;
+    if (k->rx)
+      weft_track_get_stats(k->rx, &st);
+    weft_track_get_stats(k->track, &ast);
+    say(a,
+        "B %s: %u frames received, %u decoded, %u decode errors (A sent %u); weft: A sent %llu "
+        "packets, B received %llu, lost %llu, dropped %llu frames, sent %llu NACKs, %llu PLIs",
+        k->name, k->received, k->decoded, k->errors, k->sent, (unsigned long long)ast.packets_sent,
+        (unsigned long long)st.packets_received, (unsigned long long)st.packets_lost,
+        (unsigned long long)st.frames_dropped, (unsigned long long)st.nacks_sent,
+        (unsigned long long)st.plis_sent);
+    if (k->errors) {
+      fail(a, "media: %u %s decode error(s), the first: %s", k->errors, k->name, k->first_error);
+      return;
+    }
+    if (k->sent == 0 || k->decoded < MEDIA_MIN_SHARE * k->sent) {
+      fail(a, "media: B decoded %u of the %u %s frames A sent", k->decoded, k->sent, k->name);
+      return;
+    }
+  }
+  if (a->data_done && a->done == 0)
+    a->done = 1;
+}
+
+/* From the main loop: sends the frames due by now (frame n of video at n/30
+ * s, of audio at n*20 ms from the start, so a late turn of the loop sends a
+ * small burst instead of drifting), then waits for the last ones to arrive. */
+static void media_pump(app *a) {
+  media *m = &a->media;
+  if (!m->enabled || m->done || a->done)
+    return;
+  if (!m->started) {
+    if (a->peers[0].t_connected == 0)
+      return; /* frames can go once DTLS is up */
+    m->started = 1;
+    m->t_start = since_start(a);
+    say(a, "A media: sending %.1f s of VP8 %dx%d@%d and Opus %d Hz tone", m->seconds,
+        MC_VIDEO_WIDTH, MC_VIDEO_HEIGHT, MC_VIDEO_FPS, MC_AUDIO_TONE_HZ);
+  }
+  double elapsed = since_start(a) - m->t_start;
+  media_kind *ks[2] = {&m->video, &m->audio};
+  for (int i = 0; i < 2; i++) {
+    media_kind *k = ks[i];
+    double per_ms = i == 0 ? MC_VIDEO_FPS / 1000.0 : 1.0 / MC_AUDIO_FRAME_MS;
+    unsigned due = (unsigned)(elapsed * per_ms) + 1;
+    if (due > k->total)
+      due = k->total;
+    /* Frames more than MEDIA_LATE_FRAMES behind are skipped, not sent in a
+     * burst: a real-time sender whose CPU cannot keep up (valgrind, a busy
+     * machine) lowers its frame rate instead of flooding the network. */
+    while (due > k->next + MEDIA_LATE_FRAMES) {
+      k->next++;
+      k->skipped++;
+    }
+    while (k->next < due && a->done == 0)
+      if (media_send_one(a, k, i == 0) < 0)
+        return;
+  }
+  if (m->t_sent == 0 && m->video.next >= m->video.total && m->audio.next >= m->audio.total) {
+    m->t_sent = since_start(a);
+    say(a, "A media: %u video and %u audio frames sent (%u and %u skipped: A was late)",
+        m->video.sent, m->audio.sent, m->video.skipped, m->audio.skipped);
+  }
+  double quiet_since = m->t_last_rx > m->t_sent ? m->t_last_rx : m->t_sent;
+  if (m->t_sent > 0 &&
+      ((m->video.received >= m->video.sent && m->audio.received >= m->audio.sent) ||
+       since_start(a) - quiet_since > MEDIA_TAIL_MS))
+    media_finish(a);
+}
+
+static void media_free(media *m) {
+  media_kind *ks[2] = {&m->video, &m->audio};
+  for (int i = 0; i < 2; i++) {
+    weft_track_unref(ks[i]->track);
+    weft_track_unref(ks[i]->rx);
+  }
+  mc_video_enc_free(m->venc);
+  mc_video_dec_free(m->vdec);
+  mc_audio_enc_free(m->aenc);
+  mc_audio_dec_free(m->adec);
 }
 
 /* ===== Negotiation ======================================================== */
@@ -487,8 +749,10 @@ static int setup_peer(app *a, int index, weft_context *ctx, const weft_config *c
   weft_pc_set_on_ice_connection_state_change(p->pc, on_ice_state);
   weft_pc_set_on_connection_state_change(p->pc, on_connection_state);
   weft_pc_set_on_error(p->pc, on_pc_error);
-  if (index == 1)
+  if (index == 1) {
     weft_pc_set_on_data_channel(p->pc, on_data_channel);
+    weft_pc_set_on_track(p->pc, on_track);
+  }
   return 0;
 }
 
@@ -500,13 +764,18 @@ static const char *stage_of(const app *a) {
     return "DTLS (connection state connected)";
   if (A->t_open == 0)
     return "channel open";
-  return "echoes";
+  if (!a->data_done)
+    return "echoes";
+  return "media";
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: loopback [--messages N] [--size BYTES] [--timeout S] [--quiet]\n"
+  fprintf(f, "usage: loopback [--messages N] [--size BYTES] [--media-seconds S] [--no-media]\n"
+             "                [--timeout S] [--quiet]\n"
              "  --messages N   messages to echo, alternately text and binary (default 20)\n"
              "  --size BYTES   largest message; sizes spread from 1 to BYTES (default 16384)\n"
+             "  --media-seconds S  seconds of VP8 video and Opus audio A sends B (default 5)\n"
+             "  --no-media     data channel only\n"
              "  --timeout S    give up after S seconds (default 20)\n"
              "  --quiet        print only the final line\n");
 }
@@ -541,6 +810,8 @@ int main(int argc, char **argv) {
   a.n_messages = 20;
   a.max_size = 16384;
   long timeout_s = 20;
+  a.media.enabled = 1;
+  a.media.seconds = 5;
   for (int i = 1; i < argc; i++) {
     long v = 0;
     if (!strcmp(argv[i], "--quiet")) {
@@ -555,6 +826,12 @@ int main(int argc, char **argv) {
     } else if (i + 1 < argc && !strcmp(argv[i], "--size") &&
                parse_long(argv[i + 1], 1, 1L << 30, &v) == 0) {
       a.max_size = (size_t)v;
+      i++;
+    } else if (!strcmp(argv[i], "--no-media")) {
+      a.media.enabled = 0;
+    } else if (i + 1 < argc && !strcmp(argv[i], "--media-seconds") &&
+               parse_long(argv[i + 1], 1, 600, &v) == 0) {
+      a.media.seconds = (double)v;
       i++;
     } else if (i + 1 < argc && !strcmp(argv[i], "--timeout") &&
                parse_long(argv[i + 1], 1, 3600, &v) == 0) {
@@ -587,7 +864,9 @@ int main(int argc, char **argv) {
   if (setup_peer(&a, 0, ctx, cfg) == 0 && setup_peer(&a, 1, ctx, cfg) == 0) {
     peer *A = &a.peers[0];
     A->dc = weft_pc_create_data_channel(A->pc, "loopback", NULL);
-    if (!A->dc) {
+    if (a.media.enabled && media_setup(&a) < 0) {
+      /* fail() said why */
+    } else if (!A->dc) {
       fail_weft(&a, "create data channel", weft_last_error());
     } else {
       weft_dc_set_user_data(A->dc, A, NULL);
@@ -621,8 +900,14 @@ int main(int argc, char **argv) {
     }
     if (a.done)
       break;
-    /* 2. Run weft's callbacks on this thread. */
-    int rc = weft_context_wait(ctx, 20);
+    /* 2. Media frames due by now. */
+    media_pump(&a);
+    if (a.done)
+      break;
+    /* 3. Run weft's callbacks on this thread; while media is being sent,
+     *    wake often enough to keep its pace. */
+    int sending = a.media.started && !a.media.done;
+    int rc = weft_context_wait(ctx, sending ? 5 : 20);
     if (rc > 0)
       rc = weft_context_dispatch(ctx, 0);
     if (rc < 0)
@@ -643,9 +928,14 @@ int main(int argc, char **argv) {
     print_ms("DTLS connected", A->t_connected, B->t_connected);
     print_ms("channel open", A->t_open, B->t_open);
     print_ms("first echo", a.t_first_echo, -1);
+    if (a.media.started)
+      print_ms("media start", a.media.t_start, -1);
     printf("signaling messages: %u\n", a.signaling.posted);
   }
   int ok = a.done == 1;
+  if (ok && a.media.enabled && !a.quiet)
+    printf("loopback: media OK — %u video frames and %u audio frames decoded\n",
+           a.media.video.decoded, a.media.audio.decoded);
   if (ok)
     printf("loopback: OK — channel open in %.1f ms, %d messages echoed\n", a.peers[0].t_open,
            a.echoed);
@@ -662,6 +952,7 @@ int main(int argc, char **argv) {
     weft_dc_unref(a.peers[i].dc);
     weft_pc_unref(a.peers[i].pc);
   }
+  media_free(&a.media);
   weft_context_unref(ctx);
   sig_msg *m;
   while ((m = sig_take(&a.signaling)) != NULL)

@@ -73,6 +73,7 @@ typedef struct weft_context weft_context; /* event loop + callback thread */
 typedef struct weft_config weft_config;   /* RTCConfiguration (+ extensions) */
 typedef struct weft_pc weft_pc;           /* RTCPeerConnection */
 typedef struct weft_dc weft_dc;           /* RTCDataChannel */
+typedef struct weft_track weft_track;     /* RTCRtpTransceiver (+ its sender and receiver) */
 
 /* ===== Errors ============================================================ */
 /* X(name, code, W3C DOMException name, message): one list drives the enum,
@@ -162,7 +163,7 @@ typedef enum weft_log_level {
 
 /** Log handler. @component is one of "pc", "ice", "nice" (libnice's own
  *  messages), "dtls", "mbedtls", "sctp", "usrsctp", "dc", "sdp", "jsep",
- *  "loop", "api". Called from any library thread, never concurrently (the
+ *  "loop", "api", "rtp", "srtp", "media". Called from any library thread, never concurrently (the
  *  library serializes calls), never re-entrantly. It must not call weft_*
  *  functions other than weft_strerror() and the *_to_string() functions. */
 typedef void (*weft_log_fn)(weft_log_level level, const char *component, const char *message,
@@ -342,6 +343,9 @@ typedef void (*weft_pc_signaling_fn)(weft_pc *pc, weft_signaling_state state, vo
 typedef void (*weft_pc_negotiation_needed_fn)(weft_pc *pc, void *user_data);
 typedef void (*weft_pc_data_channel_fn)(weft_pc *pc, weft_dc *dc, void *user_data);
 typedef void (*weft_pc_error_fn)(weft_pc *pc, const weft_error_info *error, void *user_data);
+/* A remote description added an audio/video m-section (W3C ontrack); the
+ * track is borrowed for the call (weft_track_ref to keep it). */
+typedef void (*weft_pc_track_fn)(weft_pc *pc, weft_track *track, void *user_data);
 
 /** Creates a peer connection on @ctx (NULL: a process-wide default context of
  *  the THREAD kind, created on first use). @cfg is copied (NULL = defaults).
@@ -384,6 +388,9 @@ WEFT_API int weft_pc_set_on_signaling_state_change(weft_pc *pc, weft_pc_signalin
 WEFT_API int weft_pc_set_on_negotiation_needed(weft_pc *pc, weft_pc_negotiation_needed_fn fn);
 WEFT_API int weft_pc_set_on_data_channel(weft_pc *pc, weft_pc_data_channel_fn fn);
 WEFT_API int weft_pc_set_on_error(weft_pc *pc, weft_pc_error_fn fn);
+/** Tracks that a remote offer brought (one per new audio/video m-section)
+ *  and that fired while no handler was set are delivered when one is. */
+WEFT_API int weft_pc_set_on_track(weft_pc *pc, weft_pc_track_fn fn);
 
 /* Negotiation (JSEP). Synchronous: each call returns once the step is applied
  * on the context thread; effects (candidates, states, channels) arrive later
@@ -531,8 +538,180 @@ WEFT_API size_t weft_dc_get_buffered_amount_low_threshold(const weft_dc *dc);
 WEFT_API int weft_dc_set_buffered_amount_low_threshold(weft_dc *dc, size_t bytes);
 WEFT_API const char *weft_dc_state_to_string(weft_dc_state s);
 
+/* ===== Media: tracks (= transceivers), RTP and frames ===================== */
+/* A weft_track is one audio or video m-section: a sender and a receiver with
+ * a mid, a direction and a negotiated codec (W3C RTCRtpTransceiver; there is
+ * no MediaStreamTrack: weft neither captures nor encodes). All audio, video
+ * and data sections share one ICE/DTLS transport (BUNDLE, rtcp-mux); media
+ * is protected with SRTP keyed by DTLS-SRTP (RFC 5764). Encoders and decoders
+ * stay in the application: weft sends and delivers *encoded* frames (it
+ * packetizes and reassembles them) or whole RTP packets.
+ *
+ * RTCP is weft's job (doc/media.md): sender/receiver reports every second,
+ * NACK (RFC 4585) for lost packets with retransmission from a history of the
+ * last 1024 packets sent, PLI/FIR in both directions. */
+typedef enum weft_media_kind { WEFT_KIND_AUDIO = 1, WEFT_KIND_VIDEO = 2 } weft_media_kind;
+typedef enum weft_direction {
+  WEFT_DIR_SENDRECV = 0,
+  WEFT_DIR_SENDONLY,
+  WEFT_DIR_RECVONLY,
+  WEFT_DIR_INACTIVE,
+  WEFT_DIR_STOPPED
+} weft_direction;
+typedef enum weft_codec {
+  WEFT_CODEC_NONE = 0,
+  WEFT_CODEC_OPUS = 1, /* opus/48000/2, RFC 7587 */
+  WEFT_CODEC_PCMU,     /* PCMU/8000, payload type 0 */
+  WEFT_CODEC_PCMA,     /* PCMA/8000, payload type 8 */
+  WEFT_CODEC_VP8 = 64, /* VP8/90000, RFC 7741 */
+  WEFT_CODEC_H264      /* H264/90000, RFC 6184 packetization-mode 1, 42e01f */
+} weft_codec;
+
+typedef struct weft_track_init { /* RTCRtpTransceiverInit + send parameters */
+  uint32_t struct_size;          /* sizeof(weft_track_init) */
+  weft_direction direction;      /* default SENDRECV (STOPPED is refused) */
+  const weft_codec *codecs;      /* preference order; NULL = every codec of the kind */
+  size_t n_codecs;
+  const char *stream_id; /* a=msid stream; NULL = random */
+  const char *track_id;  /* a=msid track; NULL = random */
+  uint32_t ssrc;         /* 0 = random */
+  int rtcp_feedback;     /* 1 (default): NACK/PLI/SR/RR handled by weft; 0: by the app */
+} weft_track_init;
+#define WEFT_TRACK_INIT                                                                            \
+  { sizeof(weft_track_init), WEFT_DIR_SENDRECV, NULL, 0, NULL, NULL, 0, 1 }
+
+typedef struct weft_codec_params {
+  uint32_t struct_size; /* sizeof(weft_codec_params) */
+  weft_codec codec;
+  uint8_t payload_type; /* as negotiated (the offerer's numbering) */
+  uint32_t clock_rate;
+  uint8_t channels;
+} weft_codec_params;
+#define WEFT_CODEC_PARAMS_INIT                                                                     \
+  { sizeof(weft_codec_params), WEFT_CODEC_NONE, 0, 0, 0 }
+
+enum { WEFT_FRAME_KEY = 1u << 0 };
+typedef struct weft_frame_info {
+  uint32_t struct_size; /* sizeof(weft_frame_info) */
+  uint32_t flags;       /* WEFT_FRAME_KEY: a keyframe (receive: from the payload) */
+  int has_rtp_timestamp;
+  uint32_t rtp_timestamp; /* codec clock units, if has_rtp_timestamp */
+  int64_t pts_us;         /* send: presentation time used when !has_rtp_timestamp (weft adds a
+                             random base, RFC 3550 §5.1); receive: time since the first frame */
+  weft_codec codec;       /* receive: the frame's codec; send: ignored */
+} weft_frame_info;
+#define WEFT_FRAME_INFO_INIT                                                                       \
+  { sizeof(weft_frame_info), 0, 0, 0, 0, WEFT_CODEC_NONE }
+
+/* weft_track_send_rtp flags. */
+enum { WEFT_RTP_KEEP_SEQ = 1u << 0, WEFT_RTP_KEEP_TIMESTAMP = 1u << 1 };
+
+/** Counters of one track (monotonic). */
+typedef struct weft_track_stats {
+  uint32_t struct_size;              /* sizeof(weft_track_stats) */
+  uint64_t packets_sent, bytes_sent; /* RTP, payload bytes, retransmissions excluded */
+  uint64_t frames_sent;
+  uint64_t packets_received, bytes_received; /* RTP that reached this track */
+  uint64_t frames_received;                  /* delivered to on_frame */
+  uint64_t frames_dropped;                   /* incomplete or malformed, never delivered */
+  uint64_t packets_lost;                     /* never arrived, even after NACK */
+  uint64_t nacks_sent, nacks_received;       /* sequence numbers asked for / asked of us */
+  uint64_t retransmitted;                    /* packets resent for a NACK */
+  uint64_t plis_sent, plis_received;         /* PLI + FIR */
+  uint64_t srtp_failures;                    /* unprotect failures on this track's SSRC */
+  int64_t rtt_us;                            /* from RTCP reports; -1 unknown */
+} weft_track_stats;
+#define WEFT_TRACK_STATS_INIT                                                                      \
+  { sizeof(weft_track_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+typedef void (*weft_track_packet_fn)(weft_track *t, const uint8_t *packet, size_t size,
+                                     void *user_data); /* RTP or RTCP */
+typedef void (*weft_track_frame_fn)(weft_track *t, const uint8_t *frame, size_t size,
+                                    const weft_frame_info *info, void *user_data);
+typedef void (*weft_track_event_fn)(weft_track *t, void *user_data); /* keyframe request */
+
+/** W3C addTransceiver(kind, init): a new track, to be negotiated (fires
+ *  negotiation-needed). @init may be NULL (defaults). Returns a new reference
+ *  (the pc keeps its own until it is closed), or NULL: WEFT_ERR_INVALID_ARG
+ *  (bad kind, struct_size or direction, a codec of the other kind or listed
+ *  twice, n_codecs without codecs), WEFT_ERR_CLOSED. */
+WEFT_API weft_track *weft_pc_add_track(weft_pc *pc, weft_media_kind kind,
+                                       const weft_track_init *init);
+WEFT_API weft_track *weft_track_ref(weft_track *t);
+/** NULL is a no-op. A track outliving its pc is inert (WEFT_ERR_CLOSED). */
+WEFT_API void weft_track_unref(weft_track *t);
+/** W3C transceiver.stop(): stops sending and receiving at once; the
+ *  m-section is rejected (port 0) in the next offer or answer (fires
+ *  negotiation-needed). No callback of the track runs after it returns.
+ *  Idempotent. */
+WEFT_API int weft_track_stop(weft_track *t);
+/** As weft_pc_set_user_data(). Initially the pc's for tracks the remote
+ *  added, NULL for tracks created by weft_pc_add_track(). */
+WEFT_API int weft_track_set_user_data(weft_track *t, void *user_data, void (*destroy)(void *));
+WEFT_API void *weft_track_get_user_data(const weft_track *t);
+
+WEFT_API weft_media_kind weft_track_get_kind(const weft_track *t);
+/** The track's mid (weft_free), or *@mid_out NULL before it has one. */
+WEFT_API int weft_track_get_mid(weft_track *t, char **mid_out);
+/** W3C transceiver.direction: what the app wants (negotiated next time;
+ *  fires negotiation-needed on a change). WEFT_ERR_INVALID_ARG for STOPPED
+ *  (use weft_track_stop), WEFT_ERR_INVALID_STATE once stopped. */
+WEFT_API int weft_track_set_direction(weft_track *t, weft_direction d);
+WEFT_API weft_direction weft_track_get_direction(const weft_track *t);
+/** W3C currentDirection: as negotiated; WEFT_DIR_INACTIVE before that,
+ *  WEFT_DIR_STOPPED once stopped or rejected. */
+WEFT_API weft_direction weft_track_get_current_direction(const weft_track *t);
+/** The codec frames are sent with (the first of the negotiated list).
+ *  WEFT_ERR_INVALID_STATE before negotiation. */
+WEFT_API int weft_track_get_send_codec(weft_track *t, weft_codec_params *out);
+/** Counters; any thread. WEFT_ERR_INVALID_ARG for NULL or a bad struct_size. */
+WEFT_API int weft_track_get_stats(weft_track *t, weft_track_stats *out);
+
+/** Sends one encoded frame: an Opus packet (RFC 7587), a VP8 frame (RFC
+ *  7741) or an H264 access unit, Annex-B or 4-byte length-prefixed (RFC 6184
+ *  mode 1: single NAL units, STAP-A, FU-A). weft packetizes it with the
+ *  negotiated payload type, numbers, protects and sends it; the data is copied.
+ *  @info may be NULL (timestamp from the clock). Any thread; the work runs on
+ *  the context thread. Errors: WEFT_ERR_INVALID_STATE (the track does not send:
+ *  not negotiated yet, direction without send, DTLS not connected),
+ *  WEFT_ERR_SYNTAX (a malformed Opus packet or H264 framing), WEFT_ERR_TOO_BIG
+ *  (> 16 MiB), WEFT_ERR_AGAIN (more than 4 MiB queued for the context thread),
+ *  WEFT_ERR_CLOSED. */
+WEFT_API int weft_track_send_frame(weft_track *t, const void *frame, size_t size,
+                                   const weft_frame_info *info);
+/** Sends a whole RTP packet (a relay, an external packetizer): weft rewrites
+ *  the SSRC and payload type to the track's, replaces header extensions with
+ *  its own, renumbers the sequence unless WEFT_RTP_KEEP_SEQ and rebases the
+ *  timestamp (continuous across source changes) unless
+ *  WEFT_RTP_KEEP_TIMESTAMP, then protects and sends it. Packets without
+ *  payload (padding only) are dropped. Errors as send_frame; WEFT_ERR_SYNTAX
+ *  for a packet that is not RTP. */
+WEFT_API int weft_track_send_rtp(weft_track *t, const void *packet, size_t size, uint32_t flags);
+/** Sends an application RTCP compound packet (protected by weft).
+ *  WEFT_ERR_SYNTAX if it is not RTCP (RFC 3550 §A.2 checks). */
+WEFT_API int weft_track_send_rtcp(weft_track *t, const void *packet, size_t size);
+/** Asks the remote sender for a keyframe (PLI, RFC 4585 §6.3.1).
+ *  WEFT_ERR_INVALID_STATE before anything was received on the track. */
+WEFT_API int weft_track_request_keyframe(weft_track *t);
+
+/* Receiving (decrypted; data valid during the call only). Callbacks run on the
+ * context's callback thread; packets and frames that arrive while no handler
+ * is set are not kept. Setting on_frame enables reassembly: frames come whole,
+ * in order, H264 as Annex-B; a frame with a missing packet (after NACK) is
+ * dropped, counted, and for video a keyframe is requested. */
+WEFT_API int weft_track_set_on_rtp(weft_track *t, weft_track_packet_fn fn);
+WEFT_API int weft_track_set_on_rtcp(weft_track *t, weft_track_packet_fn fn);
+WEFT_API int weft_track_set_on_frame(weft_track *t, weft_track_frame_fn fn);
+/** The remote asked for a keyframe (PLI or FIR received). */
+WEFT_API int weft_track_set_on_keyframe_request(weft_track *t, weft_track_event_fn fn);
+
+/** "opus", "PCMU", "PCMA", "VP8", "H264" (SDP encoding names); "" for NONE
+ *  or unknown. Static. */
+WEFT_API const char *weft_codec_to_string(weft_codec c);
+WEFT_API const char *weft_direction_to_string(weft_direction d); /* "sendrecv" ... "stopped" */
+
 /* ===== Diagnostics ======================================================== */
-/** Number of live library objects (contexts, pcs, dcs) in the process; for
+/** Number of live library objects (contexts, pcs, dcs, tracks) in the process; for
  *  leak tests. */
 WEFT_API long weft_debug_live_objects(void);
 

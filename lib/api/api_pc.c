@@ -127,6 +127,7 @@ SET_HANDLER(weft_pc_set_on_negotiation_needed, on_negotiation_needed, weft_pc_ne
             WEFT__MISSED_NEGOTIATION, false)
 SET_HANDLER(weft_pc_set_on_data_channel, on_data_channel, weft_pc_data_channel_fn, 0u, true)
 SET_HANDLER(weft_pc_set_on_error, on_error, weft_pc_error_fn, 0u, true)
+SET_HANDLER(weft_pc_set_on_track, on_track, weft_pc_track_fn, 0u, true)
 
 /* ---- Negotiation ----------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 list(APPEND WEFT_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/api_pc.c
   ${CMAKE_CURRENT_LIST_DIR}/api_dc.c
+  ${CMAKE_CURRENT_LIST_DIR}/api_track.c
   ${CMAKE_CURRENT_LIST_DIR}/api_misc.c)
 # Dependency versions for weft_build_info().
 set_property(SOURCE ${CMAKE_CURRENT_LIST_DIR}/api_misc.c APPEND PROPERTY COMPILE_DEFINITIONS

@@ -76,6 +76,22 @@ const weft__jsep_section *weft__jsep_find_mid(const weft__jsep_desc *d, const ch
   return NULL;
 }
 
+const weft__jsep_section *weft__jsep_transport_section(const weft__jsep_desc *d) {
+  if (!d)
+    return NULL;
+  for (guint b = 0; b < d->bundle_mids->len; b++) {
+    const weft__jsep_section *s = weft__jsep_find_mid(d, g_ptr_array_index(d->bundle_mids, b));
+    if (s && !s->rejected && !s->bundle_only)
+      return s;
+  }
+  for (guint i = 0; i < d->sections->len; i++) {
+    const weft__jsep_section *s = g_ptr_array_index(d->sections, i);
+    if (!s->rejected)
+      return s;
+  }
+  return NULL;
+}
+
 /* Where each transport attribute of a section comes from, before
  * inheritance; pointers into the sdp tree. */
 typedef struct raw_transport {
@@ -365,7 +381,7 @@ static int parse_session(weft__jsep_desc *d) {
   return 0;
 }
 
-static bool in_bundle(const weft__jsep_desc *d, const char *mid) {
+bool weft__jsep_in_bundle(const weft__jsep_desc *d, const char *mid) {
   if (!mid)
     return false;
   for (guint i = 0; i < d->bundle_mids->len; i++)
@@ -423,7 +439,7 @@ static int parse_sections(weft__jsep_desc *d) {
   for (guint i = 0; i < n && rc == 0; i++) {
     weft__jsep_section *s = g_ptr_array_index(d->sections, i);
     raw_transport *r = &raw[i];
-    if (tag >= 0 && (int)i != tag && in_bundle(d, s->mid)) {
+    if (tag >= 0 && (int)i != tag && weft__jsep_in_bundle(d, s->mid)) {
       const raw_transport *t = &raw[tag];
       if (!r->ufrag)
         r->ufrag = t->ufrag;
@@ -557,9 +573,67 @@ static void add_data_attrs(weft__sdp_media *m, const weft__jsep_local *l, weft__
   g_free(v);
 }
 
+/* The transport attributes of an accepted audio/video section (all sections
+ * carry them, as Chromium writes; a bundled one could inherit them). */
+static void add_media_transport(weft__sdp_media *m, const weft__jsep_local *l, weft__setup setup) {
+  weft__sdp_attr_add(m->attrs, "ice-ufrag", l->ice_ufrag);
+  weft__sdp_attr_add(m->attrs, "ice-pwd", l->ice_pwd);
+  weft__sdp_attr_add(m->attrs, "fingerprint", l->fingerprint);
+  weft__sdp_attr_add(m->attrs, "setup", weft__setup_to_string(setup));
+}
+
+static const char *msection_mid(const weft__jsep_msection *e, const weft__jsep_local *l) {
+  if (e->is_data)
+    return l->data_mid ? l->data_mid : "0";
+  return e->media ? e->media->mid : NULL;
+}
+
+static bool msection_live(const weft__jsep_msection *e) {
+  return e->is_data || (e->media && e->media->port != 0 && !e->media->rejected);
+}
+
+static weft__sdp_media *msection_write(const weft__jsep_msection *e, const weft__jsep_local *l,
+                                       weft__setup setup) {
+  weft__sdp_media *m = weft__media_write(e->media);
+  if (m && msection_live(e))
+    add_media_transport(m, l, setup);
+  return m;
+}
+
+static char *create_offer_sections(const weft__jsep_local *l) {
+  weft__sdp *s = session_skeleton(l);
+  weft__setup setup = l->setup == WEFT__SETUP_NONE ? WEFT__SETUP_ACTPASS : l->setup;
+  GString *g = g_string_new("BUNDLE");
+  for (size_t i = 0; i < l->n_sections; i++)
+    if (msection_live(&l->sections[i]) && msection_mid(&l->sections[i], l))
+      g_string_append_printf(g, " %s", msection_mid(&l->sections[i], l));
+  if (g->len > strlen("BUNDLE"))
+    weft__sdp_attr_add(s->attrs, "group", g->str);
+  g_string_free(g, TRUE);
+  add_session_attrs(s);
+  for (size_t i = 0; i < l->n_sections; i++) {
+    const weft__jsep_msection *e = &l->sections[i];
+    weft__sdp_media *m;
+    if (e->is_data) {
+      m = weft__sdp_media_new("application", 9, "UDP/DTLS/SCTP");
+      weft__sdp_media_add_format(m, "webrtc-datachannel");
+      add_data_attrs(m, l, setup, msection_mid(e, l), false, 0);
+    } else {
+      m = msection_write(e, l, setup);
+    }
+    if (m)
+      weft__sdp_add_media(s, m);
+  }
+  char *out = weft__sdp_write(s);
+  weft__sdp_free(s);
+  return out;
+}
+
 char *weft__jsep_create_offer(const weft__jsep_local *l) {
   if (check_local(l) < 0)
     return NULL;
+  if (l->sections)
+    return create_offer_sections(l);
   weft__sdp *s = session_skeleton(l);
   const char *mid = l->data_mid ? l->data_mid : "0";
   if (l->include_data) {
@@ -590,14 +664,24 @@ char *weft__jsep_create_answer(const weft__jsep_desc *offer, const weft__jsep_lo
   if (check_local(l) < 0)
     return NULL;
   const weft__jsep_section *data = weft__jsep_data_section(offer);
+  if (l->sections && l->n_sections != offer->sections->len) {
+    weft__error(WEFT_ERR_INVALID_ARG, "jsep: %zu answer sections for %u offered", l->n_sections,
+                offer->sections->len);
+    return NULL;
+  }
   weft__sdp *s = session_skeleton(l);
   /* RFC 8843 §7: the answer's BUNDLE group holds the accepted mids the
-   * offer bundled; only the data section is accepted. */
-  if (data && data->mid && in_bundle(offer, data->mid)) {
-    char *g = g_strconcat("BUNDLE ", data->mid, NULL);
-    weft__sdp_attr_add(s->attrs, "group", g);
-    g_free(g);
+   * offer bundled. */
+  GString *g = g_string_new("BUNDLE");
+  for (guint i = 0; i < offer->sections->len; i++) {
+    const weft__jsep_section *os = g_ptr_array_index(offer->sections, i);
+    bool accepted = l->sections ? msection_live(&l->sections[i]) : os == data;
+    if (accepted && os->mid && weft__jsep_in_bundle(offer, os->mid))
+      g_string_append_printf(g, " %s", os->mid);
   }
+  if (g->len > strlen("BUNDLE"))
+    weft__sdp_attr_add(s->attrs, "group", g->str);
+  g_string_free(g, TRUE);
   add_session_attrs(s);
 
   /* RFC 9429 §5.3.1: one m= section per offered one, same order, same mid. */
@@ -605,7 +689,10 @@ char *weft__jsep_create_answer(const weft__jsep_desc *offer, const weft__jsep_lo
     const weft__jsep_section *os = g_ptr_array_index(offer->sections, i);
     const weft__sdp_media *om = g_ptr_array_index(offer->sdp->media, os->index);
     weft__sdp_media *m;
-    if (os == data) {
+    const weft__jsep_msection *e = l->sections ? &l->sections[i] : NULL;
+    if (e && !e->is_data && e->media) {
+      m = msection_write(e, l, l->setup == WEFT__SETUP_NONE ? WEFT__SETUP_ACTIVE : l->setup);
+    } else if (e ? e->is_data && os->is_sctp && !os->rejected : os == data) {
       if (os->legacy_sctpmap) {
         /* Legacy in, legacy out: aiortc and pre-63 Firefox understand only
          * this form (stack-notes §4.5). The format is our SCTP port. */

@@ -86,6 +86,19 @@ void weft__jsep_desc_free(weft__jsep_desc *d);
 const weft__jsep_section *weft__jsep_data_section(const weft__jsep_desc *d);
 /* The section with @mid, or NULL. */
 const weft__jsep_section *weft__jsep_find_mid(const weft__jsep_desc *d, const char *mid);
+/* The section describing the one transport weft uses (RFC 8843 §7): the
+ * BUNDLE tag (first live section of the group), else the first live
+ * section, else NULL. */
+const weft__jsep_section *weft__jsep_transport_section(const weft__jsep_desc *d);
+/* Whether @mid is in the description's BUNDLE group. */
+bool weft__jsep_in_bundle(const weft__jsep_desc *d, const char *mid);
+
+struct weft__media_desc;
+/* One m-section of a local description (offers and answers with media). */
+typedef struct weft__jsep_msection {
+  bool is_data;                         /* the data section (mid: data_mid) */
+  const struct weft__media_desc *media; /* audio/video model (media.c); its port 0 = rejected */
+} weft__jsep_msection;
 
 typedef struct weft__jsep_local { /* what weft puts in its own description */
   uint64_t session_id, session_version;
@@ -97,6 +110,12 @@ typedef struct weft__jsep_local { /* what weft puts in its own description */
   uint64_t max_message_size; /* 262144; written as given (0 = "any size") */
   bool include_data;         /* offer has a data section */
   const char *data_mid;      /* "0" in offers; NULL means "0" */
+  /* With media: every m-section in order (then include_data is ignored).
+   * Offers: the sections to write, BUNDLE over every live one. Answers: one
+   * entry per offered section; an entry with neither is_data nor media
+   * rejects that section. */
+  const weft__jsep_msection *sections;
+  size_t n_sections;
 } weft__jsep_local;
 
 /* Offer: v=0, o=- <id> <ver> IN IP4 127.0.0.1, s=-, t=0 0,
@@ -182,7 +201,7 @@ typedef struct weft__rtp_ssrc { /* RFC 5576 §4.1 */
   char *msid;  /* a=ssrc:<n> msid: value (legacy Plan B/Chromium), NULL if none */
 } weft__rtp_ssrc;
 
-typedef struct weft__media_desc {
+struct weft__media_desc {
   weft__media_kind kind; /* AUDIO or VIDEO (OTHER for other RTP media) */
   uint16_t port;         /* 0: rejected or bundle-only */
   bool rejected;         /* port 0 without a=bundle-only (RFC 8843 §6) */
@@ -198,7 +217,8 @@ typedef struct weft__media_desc {
   GArray *fid;        /* uint32 pairs (primary, rtx): a=ssrc-group:FID (RFC 5576 §4.2) */
   char *msid_stream;  /* a=msid (RFC 8830 §2): stream id ("-" = none), NULL if absent */
   char *msid_track;   /* its appdata (track id), NULL if absent */
-} weft__media_desc;
+};
+typedef struct weft__media_desc weft__media_desc;
 
 /* Parses @m (an audio/video/other RTP m-section of a parsed SDP). Errors:
  * INVALID_ARG (NULL, or not an RTP profile); SYNTAX with the SDP line: a
@@ -217,11 +237,11 @@ const char *weft__direction_to_string(weft__direction d);
 /* The codecs weft can send and receive (RFC 7587 Opus, RFC 7741 VP8, RFC
  * 6184 H264 packetization-mode 1, RFC 3551 PCMU/PCMA). Bit flags. */
 typedef enum weft__codec_id {
-  WEFT__CODEC_OPUS = 1u << 0,
-  WEFT__CODEC_PCMU = 1u << 1,
-  WEFT__CODEC_PCMA = 1u << 2,
-  WEFT__CODEC_VP8 = 1u << 3,
-  WEFT__CODEC_H264 = 1u << 4
+  WEFT__CID_OPUS = 1u << 0,
+  WEFT__CID_PCMU = 1u << 1,
+  WEFT__CID_PCMA = 1u << 2,
+  WEFT__CID_VP8 = 1u << 3,
+  WEFT__CID_H264 = 1u << 4
 } weft__codec_id;
 
 /* What the local side wants for one section (offers and answers). */

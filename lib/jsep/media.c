@@ -633,11 +633,11 @@ typedef struct table_entry {
 
 /* Offer order when no preference is given: Opus first, as every browser. */
 static const table_entry table[] = {
-    {WEFT__CODEC_OPUS, WEFT__KIND_AUDIO, "opus", 48000, 2, 111}, /* RFC 7587 §7: always /2 */
-    {WEFT__CODEC_PCMU, WEFT__KIND_AUDIO, "PCMU", 8000, 0, 0},    /* RFC 3551 §6 */
-    {WEFT__CODEC_PCMA, WEFT__KIND_AUDIO, "PCMA", 8000, 0, 8},
-    {WEFT__CODEC_VP8, WEFT__KIND_VIDEO, "VP8", 90000, 0, -1},   /* RFC 7741 §6.1 */
-    {WEFT__CODEC_H264, WEFT__KIND_VIDEO, "H264", 90000, 0, -1}, /* RFC 6184 §8.1 */
+    {WEFT__CID_OPUS, WEFT__KIND_AUDIO, "opus", 48000, 2, 111}, /* RFC 7587 §7: always /2 */
+    {WEFT__CID_PCMU, WEFT__KIND_AUDIO, "PCMU", 8000, 0, 0},    /* RFC 3551 §6 */
+    {WEFT__CID_PCMA, WEFT__KIND_AUDIO, "PCMA", 8000, 0, 8},
+    {WEFT__CID_VP8, WEFT__KIND_VIDEO, "VP8", 90000, 0, -1},   /* RFC 7741 §6.1 */
+    {WEFT__CID_H264, WEFT__KIND_VIDEO, "H264", 90000, 0, -1}, /* RFC 6184 §8.1 */
 };
 
 static const table_entry *table_find(weft__codec_id id) {
@@ -664,8 +664,8 @@ static const table_entry *table_match(weft__media_kind kind, const weft__rtp_cod
 
 static unsigned local_set(const weft__media_local *l) {
   if (!l->n_prefs)
-    return WEFT__CODEC_OPUS | WEFT__CODEC_PCMU | WEFT__CODEC_PCMA | WEFT__CODEC_VP8 |
-           WEFT__CODEC_H264;
+    return WEFT__CID_OPUS | WEFT__CID_PCMU | WEFT__CID_PCMA | WEFT__CID_VP8 |
+           WEFT__CID_H264;
   unsigned set = 0;
   for (size_t i = 0; i < l->n_prefs; i++)
     set |= (unsigned)l->prefs[i];
@@ -764,10 +764,10 @@ int weft__media_answer(const weft__media_desc *offer, const weft__media_local *l
     if (!t || !(set & t->id))
       continue;
     char *fmtp = NULL;
-    if (t->id == WEFT__CODEC_H264 && !(fmtp = h264_answer_fmtp(c, plid)))
+    if (t->id == WEFT__CID_H264 && !(fmtp = h264_answer_fmtp(c, plid)))
       continue;
     weft__rtp_codec *k = codec_copy_filtered(c, l);
-    k->fmtp = fmtp ? fmtp : t->id == WEFT__CODEC_OPUS ? g_strdup(OPUS_FMTP) : NULL;
+    k->fmtp = fmtp ? fmtp : t->id == WEFT__CID_OPUS ? g_strdup(OPUS_FMTP) : NULL;
     kept[c->pt] = k;
     any = true;
   }
@@ -885,9 +885,9 @@ int weft__media_offer(const weft__media_local *l, weft__media_desc **out) {
       break; /* cannot happen with this table: 5 codecs + rtx < 32 */
     weft__rtp_codec *k = codec_new((unsigned)pt, t->name, t->rate, t->channels);
     add_offer_fb(k, l->kind, l);
-    if (t->id == WEFT__CODEC_OPUS)
+    if (t->id == WEFT__CID_OPUS)
       k->fmtp = g_strdup(OPUS_FMTP);
-    else if (t->id == WEFT__CODEC_H264) /* Firefox needs profile-level-id (stack-notes §4.5) */
+    else if (t->id == WEFT__CID_H264) /* Firefox needs profile-level-id (stack-notes §4.5) */
       k->fmtp = g_strdup_printf(
           "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=%06x", plid);
     g_ptr_array_add(d->codecs, k);

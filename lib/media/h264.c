@@ -170,10 +170,11 @@ static int fragment(const weft__media_sink *sink, uint8_t *out, const uint8_t *n
   const uint8_t *data = nal + 1;
   size_t rem = n - 1;
   bool first = true;
-  out[0] = (uint8_t)((nal[0] & 0xe0) | WEFT__H264_FU_A);
   while (rem) {
     size_t k = rem < chunk ? rem : chunk;
     bool end = k == rem;
+    /* Written for every fragment: emit() may have changed the buffer. */
+    out[0] = (uint8_t)((nal[0] & 0xe0) | WEFT__H264_FU_A);
     out[1] = (uint8_t)((first ? 0x80 : 0) | (end ? 0x40 : 0) | (nal[0] & 0x1f));
     memcpy(out + 2, data, k);
     int rc = sink->emit(sink->ctx, out, k + 2, end && last_nal);

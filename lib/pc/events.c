@@ -25,6 +25,11 @@ typedef enum {
   EV_DC_ERROR,
   EV_DC_MESSAGE,
   EV_DC_FLUSH,
+  EV_TRACK,
+  EV_TRACK_RTP,
+  EV_TRACK_RTCP,
+  EV_TRACK_FRAME,
+  EV_TRACK_KEYFRAME,
 } ev_kind;
 
 typedef struct pc_event {
@@ -33,6 +38,8 @@ typedef struct pc_event {
   bool kept; /* moved to a held queue by run(): free() must not free it */
   weft_pc *pc;
   weft_dc *dc;
+  weft_track *track;
+  weft_frame_info finfo;
   int value;
   char *str; /* candidate, error message */
   uint8_t *data;
@@ -46,6 +53,8 @@ typedef struct pc_event {
 static void ev_destroy(pc_event *e) {
   if (e->dc)
     weft_dc_unref(e->dc);
+  if (e->track)
+    weft_track_unref(e->track);
   if (e->pc)
     weft__pc_release(e->pc);
   g_free(e->str);
@@ -109,7 +118,7 @@ static void run_candidate(pc_event *e, weft_pc_ice_candidate_fn fn) {
     fn(pc, NULL, pc->user_data);
     return;
   }
-  weft_ice_candidate c = {e->str, pc->data_mid, 0, NULL};
+  weft_ice_candidate c = {e->str, pc->transport_mid, 0, NULL};
   fn(pc, &c, pc->user_data);
 }
 
@@ -127,6 +136,7 @@ static void flush_pc_queue(weft_pc *pc, GQueue *q, ev_kind kind) {
     g_mutex_lock(&pc->lock);
     bool have = kind == EV_CANDIDATE      ? pc->h.on_ice_candidate != NULL
                 : kind == EV_DATA_CHANNEL ? pc->h.on_data_channel != NULL
+                : kind == EV_TRACK        ? pc->h.on_track != NULL
                                           : pc->h.on_error != NULL;
     pc_event *e = have ? g_queue_pop_head(q) : NULL;
     weft__pc_handlers h = pc->h;
@@ -138,6 +148,8 @@ static void flush_pc_queue(weft_pc *pc, GQueue *q, ev_kind kind) {
         run_candidate(e, h.on_ice_candidate);
       else if (kind == EV_DATA_CHANNEL && (!e->dc || !atomic_load(&e->dc->closed_by_app)))
         h.on_data_channel(pc, e->dc, pc->user_data);
+      else if (kind == EV_TRACK && !atomic_load(&e->track->stopped_by_app))
+        h.on_track(pc, e->track, pc->user_data);
       else if (kind == EV_PC_ERROR) {
         weft_error_info info = {e->value, e->detail, e->str ? e->str : "", e->cause, e->alert};
         h.on_error(pc, &info, pc->user_data);
@@ -217,6 +229,9 @@ static void ev_run(weft__event *base) {
   case EV_PC_ERROR:
     held = hold_if_unhandled(e, &pc->held_errors, h.on_error != NULL);
     break;
+  case EV_TRACK:
+    held = hold_if_unhandled(e, &pc->held_tracks, h.on_track != NULL);
+    break;
   default:
     break;
   }
@@ -261,7 +276,35 @@ static void ev_run(weft__event *base) {
     flush_pc_queue(pc, &pc->held_candidates, EV_CANDIDATE);
     flush_pc_queue(pc, &pc->held_channels, EV_DATA_CHANNEL);
     flush_pc_queue(pc, &pc->held_errors, EV_PC_ERROR);
+    flush_pc_queue(pc, &pc->held_tracks, EV_TRACK);
     break;
+  case EV_TRACK:
+    if (!atomic_load(&e->track->stopped_by_app))
+      h.on_track(pc, e->track, ud);
+    break;
+  case EV_TRACK_RTP:
+  case EV_TRACK_RTCP:
+  case EV_TRACK_FRAME:
+  case EV_TRACK_KEYFRAME: {
+    weft_track *t = e->track;
+    if (atomic_load(&t->stopped_by_app))
+      break;
+    g_mutex_lock(&t->lock);
+    weft_track_packet_fn pfn = e->kind == EV_TRACK_RTP    ? t->on_rtp
+                               : e->kind == EV_TRACK_RTCP ? t->on_rtcp
+                                                          : NULL;
+    weft_track_frame_fn ffn = e->kind == EV_TRACK_FRAME ? t->on_frame : NULL;
+    weft_track_event_fn kfn = e->kind == EV_TRACK_KEYFRAME ? t->on_keyframe_request : NULL;
+    void *tud = t->user_data;
+    g_mutex_unlock(&t->lock);
+    if (pfn)
+      pfn(t, e->data, e->len, tud);
+    if (ffn)
+      ffn(t, e->data, e->len, &e->finfo, tud);
+    if (kfn)
+      kfn(t, tud);
+    break;
+  }
   case EV_DC_OPEN:
   case EV_DC_CLOSING:
   case EV_DC_CLOSE:
@@ -340,6 +383,37 @@ void weft__pc_emit_error(weft_pc *pc, int code, weft_error_detail detail, int al
   e->alert = alert;
   e->cause = cause;
   e->str = g_strdup(message);
+  emit(e);
+}
+
+void weft__pc_emit_track(weft_pc *pc, weft_track *t) {
+  pc_event *e = ev_new(EV_TRACK, pc, NULL);
+  e->track = weft_track_ref(t);
+  emit(e);
+}
+
+void weft__track_emit_packet(weft_track *t, weft_pc *pc, bool rtcp, const uint8_t *data,
+                             size_t len) {
+  pc_event *e = ev_new(rtcp ? EV_TRACK_RTCP : EV_TRACK_RTP, pc, NULL);
+  e->track = weft_track_ref(t);
+  e->data = g_memdup2(data, len);
+  e->len = len;
+  emit(e);
+}
+
+void weft__track_emit_frame(weft_track *t, weft_pc *pc, const uint8_t *data, size_t len,
+                            const weft_frame_info *info) {
+  pc_event *e = ev_new(EV_TRACK_FRAME, pc, NULL);
+  e->track = weft_track_ref(t);
+  e->data = g_memdup2(data, len ? len : 1);
+  e->len = len;
+  e->finfo = *info;
+  emit(e);
+}
+
+void weft__track_emit_keyframe_request(weft_track *t, weft_pc *pc) {
+  pc_event *e = ev_new(EV_TRACK_KEYFRAME, pc, NULL);
+  e->track = weft_track_ref(t);
   emit(e);
 }
 
@@ -437,7 +511,7 @@ void weft__dc_flush_held(weft_dc *dc) {
 
 /* Frees held events of a pc or dc being destroyed. */
 void weft__pc_drop_held(weft_pc *pc) {
-  GQueue *qs[] = {&pc->held_candidates, &pc->held_channels, &pc->held_errors};
+  GQueue *qs[] = {&pc->held_candidates, &pc->held_channels, &pc->held_errors, &pc->held_tracks};
   for (size_t i = 0; i < G_N_ELEMENTS(qs); i++) {
     pc_event *e;
     g_mutex_lock(&pc->lock);

@@ -230,7 +230,7 @@ int weft__pc_engine_add_channel(weft_pc *pc, weft_dc *dc) {
   else
     g_ptr_array_add(pc->channels_pending, dc);
   /* W3C createDataChannel: the first channel needs negotiation. */
-  if (!pc->negotiated_once && !pc->negotiation_needed) {
+  if (pc->data_mline < 0 && !pc->negotiation_needed) {
     pc->negotiation_needed = true;
     if (atomic_load(&pc->signaling_state) == WEFT_SIGNALING_STABLE)
       weft__pc_emit_negotiation_needed(pc);
@@ -486,16 +486,11 @@ static int sctp_out(void *ctx, const uint8_t *data, size_t len) {
   return pc->dtls ? weft__dtls_send(pc->dtls, data, len) : WEFT_ERR_CLOSED;
 }
 
-static void dtls_on_connected(void *ud, const weft__srtp_keys *keys) {
-  weft_pc *pc = ud;
-  (void)keys; /* SRTP arrives with media (srtp/); the keys are exported already */
-  pc->dtls_connected = true;
-  WLOG_I("pc", "pc %p: DTLS connected as %s (%.1f ms)", (void *)pc,
-         pc->dtls_is_client ? "client" : "server",
-         (double)(weft__now_us() - pc->created_us) / 1000.0);
-  update_connection_state(pc);
-  if (!pc->remote_sctp_port)
-    return; /* no data section was negotiated */
+/* SCTP over DTLS, once DTLS is up and a data section is negotiated (maybe
+ * only by a later renegotiation). */
+static void start_sctp(weft_pc *pc) {
+  if (pc->sctp || !pc->dtls_connected || !pc->remote_sctp_port || atomic_load(&pc->closed))
+    return;
   weft__sctp_callbacks cb = {sctp_on_connected, sctp_on_message, sctp_on_stream_reset,
                              sctp_on_low,       sctp_on_closed,  pc};
   weft__dgram_sink out = {sctp_out, pc};
@@ -506,6 +501,17 @@ static void dtls_on_connected(void *ud, const weft__srtp_keys *keys) {
     weft__sctp_set_max_receive_size(pc->sctp, pc->cfg.max_message_size);
   if (!pc->sctp || weft__sctp_connect(pc->sctp) < 0)
     fail_pc(pc, WEFT_ERR_OPERATION, WEFT_DETAIL_SCTP_FAILURE, -1, weft_last_error_message());
+}
+
+static void dtls_on_connected(void *ud, const weft__srtp_keys *keys) {
+  weft_pc *pc = ud;
+  pc->dtls_connected = true;
+  weft__pc_media_dtls_keys(pc, keys);
+  WLOG_I("pc", "pc %p: DTLS connected as %s (%.1f ms)", (void *)pc,
+         pc->dtls_is_client ? "client" : "server",
+         (double)(weft__now_us() - pc->created_us) / 1000.0);
+  update_connection_state(pc);
+  start_sctp(pc);
 }
 
 static void dtls_on_data(void *ud, const uint8_t *data, size_t len) {
@@ -550,10 +556,9 @@ static void remote_end(weft_pc *pc, const char *why) {
 static void dtls_on_closed(void *ud) { remote_end(ud, "DTLS close_notify"); }
 
 static void maybe_start_dtls(weft_pc *pc) {
-  if (pc->dtls || !pc->dtls_role_known || !pc->remote_current || !pc->remote_sctp_port ||
-      atomic_load(&pc->closed))
+  if (pc->dtls || !pc->dtls_role_known || !pc->remote_current || atomic_load(&pc->closed))
     return;
-  const weft__jsep_section *sec = weft__jsep_data_section(pc->remote_current);
+  const weft__jsep_section *sec = weft__jsep_transport_section(pc->remote_current);
   if (!sec)
     return;
   weft__dtls_callbacks cb = {dtls_on_connected, dtls_on_data, dtls_on_failed, dtls_on_closed, pc};
@@ -606,7 +611,7 @@ static void ice_on_recv(void *ud, const uint8_t *data, size_t len) {
       weft__dtls_input(pc->dtls, data, len);
     break;
   case WEFT__DEMUX_RTP:
-    WLOG_T("pc", "RTP/RTCP packet of %zu bytes dropped: no media tracks", len);
+    weft__pc_media_input(pc, data, len);
     break;
   default:
     WLOG_T("pc", "datagram of %zu bytes dropped (RFC 7983: not DTLS/RTP)", len);
@@ -639,6 +644,15 @@ weft_pc *weft__pc_new(weft_context *ctx, const weft_config *cfg) {
       g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)weft_dc_unref);
   pc->channels_pending = g_ptr_array_new();
   pc->channels_all = g_ptr_array_new_with_free_func((GDestroyNotify)weft_dc_unref);
+  pc->tracks = g_ptr_array_new_with_free_func((GDestroyNotify)weft_track_unref);
+  pc->ssrc_tracks = g_hash_table_new(g_direct_hash, g_direct_equal);
+  pc->media_buf = g_malloc(WEFT__SRTP_MAX_PACKET + WEFT__SRTP_RTCP_HEADROOM);
+  pc->send_buf = g_malloc(WEFT__SRTP_MAX_PACKET + WEFT__SRTP_RTCP_HEADROOM);
+  pc->pkt_buf = g_malloc(WEFT__PKT_BUF_BYTES);
+  pc->data_mline = -1;
+  g_mutex_init(&pc->mediaq_lock);
+  g_queue_init(&pc->mediaq);
+  g_queue_init(&pc->held_tracks);
   weft__random(&pc->session_id, sizeof pc->session_id);
   pc->session_id &= INT64_MAX; /* RFC 8866 §5.2: fits a signed 64-bit integer */
   pc->session_version = 1;
@@ -699,7 +713,10 @@ void weft__pc_engine_teardown(weft_pc *pc, bool by_app) {
   }
   weft__ice_free(pc->ice);
   pc->ice = NULL;
+  weft__pc_media_teardown(pc);
   weft__pc_engine_drain_sendq(pc); /* closed: discards what apps queued */
+  for (guint i = 0; i < pc->tracks->len; i++)
+    atomic_store(&((weft_track *)pc->tracks->pdata[i])->stopped, true);
   for (guint i = 0; i < pc->channels_all->len; i++) {
     weft_dc *dc = pc->channels_all->pdata[i];
     set_dc_state(dc, WEFT_DC_CLOSED);
@@ -721,6 +738,7 @@ void weft__pc_free(weft_pc *pc) {
   for (guint i = 0; i < pc->channels_all->len; i++)
     weft__dc_detach(pc->channels_all->pdata[i]);
   g_ptr_array_free(pc->channels_all, TRUE);
+  weft__pc_media_free(pc);
   g_hash_table_destroy(pc->channels_by_stream);
   g_ptr_array_free(pc->channels_pending, TRUE);
   g_ptr_array_free(pc->local_candidates, TRUE);
@@ -767,10 +785,22 @@ int weft__pc_engine_create_offer(weft_pc *pc, char **sdp_out) {
   if (s != WEFT_SIGNALING_STABLE && s != WEFT_SIGNALING_HAVE_LOCAL_OFFER)
     return weft__error(WEFT_ERR_INVALID_STATE, "create_offer in signaling state %s",
                        weft_signaling_state_to_string(s));
-  /* Data channels are always offered: a data-only stack with nothing to
-   * negotiate has nothing to connect (doc/negotiation.md). */
+  /* The data section is offered once a channel exists, or when there is
+   * nothing else (a stack with nothing to negotiate has nothing to connect,
+   * doc/negotiation.md); audio/video sections for every track. */
   weft__jsep_local l = local_params(pc, WEFT__SETUP_ACTPASS);
+  GPtrArray *models = NULL;
+  weft__jsep_msection *secs = NULL;
+  size_t n = 0;
+  int mrc = weft__pc_media_offer_sections(pc, &secs, &n, &models);
+  if (mrc < 0)
+    return mrc;
+  l.sections = secs;
+  l.n_sections = n;
+  l.data_mid = pc->data_mid ? pc->data_mid : "0";
   char *sdp = weft__jsep_create_offer(&l);
+  g_free(secs);
+  g_ptr_array_unref(models);
   if (!sdp)
     return weft__error(WEFT_ERR_INTERNAL, "could not write the offer");
   *sdp_out = sdp;
@@ -784,14 +814,24 @@ int weft__pc_engine_create_answer(weft_pc *pc, char **sdp_out) {
   if (s != WEFT_SIGNALING_HAVE_REMOTE_OFFER && s != WEFT_SIGNALING_HAVE_LOCAL_PRANSWER)
     return weft__error(WEFT_ERR_INVALID_STATE, "create_answer in signaling state %s",
                        weft_signaling_state_to_string(s));
-  const weft__jsep_section *sec = weft__jsep_data_section(pc->remote_pending);
+  const weft__jsep_section *sec = weft__jsep_transport_section(pc->remote_pending);
   /* RFC 8842 §5.3 / DESIGN §4: be the DTLS client (active) unless the offerer
    * insists on being active itself. */
   weft__setup setup = sec && (sec->setup == WEFT__SETUP_ACTIVE || sec->setup == WEFT__SETUP_NONE)
                           ? WEFT__SETUP_PASSIVE /* RFC 4145 §4: absent means active */
                           : WEFT__SETUP_ACTIVE;
   weft__jsep_local l = local_params(pc, setup);
+  GPtrArray *models = NULL;
+  weft__jsep_msection *secs = NULL;
+  size_t n = 0;
+  int mrc = weft__pc_media_answer_sections(pc, pc->remote_pending, &secs, &n, &models);
+  if (mrc < 0)
+    return mrc;
+  l.sections = secs;
+  l.n_sections = n;
   char *sdp = weft__jsep_create_answer(pc->remote_pending, &l);
+  g_free(secs);
+  g_ptr_array_unref(models);
   if (!sdp)
     return weft__error(WEFT_ERR_INTERNAL, "could not write the answer: %s",
                        weft_last_error_message());
@@ -812,7 +852,7 @@ static int start_gathering(weft_pc *pc) {
 
 /* Applies the remote data section to ICE: credentials, candidates, end. */
 static int apply_remote_transport(weft_pc *pc, const weft__jsep_desc *d) {
-  const weft__jsep_section *sec = weft__jsep_data_section(d);
+  const weft__jsep_section *sec = weft__jsep_transport_section(d);
   if (!sec)
     return WEFT_OK;
   int rc = weft__ice_set_remote_credentials(pc->ice, sec->ice_ufrag, sec->ice_pwd);
@@ -824,6 +864,9 @@ static int apply_remote_transport(weft_pc *pc, const weft__jsep_desc *d) {
   }
   if (sec->end_of_candidates)
     weft__ice_remote_gathering_done(pc->ice);
+  sec = weft__jsep_data_section(d);
+  if (!sec)
+    return WEFT_OK; /* media only (so far) */
   pc->remote_sctp_port = sec->sctp_port ? sec->sctp_port : WEFT__SCTP_PORT;
   if (!sec->has_max_message_size)
     pc->remote_max_message_size = WEFT__DEFAULT_REMOTE_MMS;
@@ -845,9 +888,12 @@ static void set_dtls_role_from_remote_setup(weft_pc *pc, weft__setup remote,
   pc->dtls_role_known = true;
 }
 
-static void negotiation_complete(weft_pc *pc) {
+static void negotiation_complete(weft_pc *pc, const char *local_sdp,
+                                 const weft__jsep_desc *remote) {
   pc->negotiated_once = true;
   pc->negotiation_needed = false;
+  weft__pc_media_negotiated(pc, local_sdp, remote);
+  start_sctp(pc); /* a data section added by renegotiation */
   weft_ice_connection_state ice = (weft_ice_connection_state)atomic_load(&pc->ice_state);
   if (ice == WEFT_ICE_CONNECTED || ice == WEFT_ICE_COMPLETED || !pc->dtls_is_client)
     maybe_start_dtls(pc);
@@ -858,7 +904,7 @@ static int apply_local(weft_pc *pc, weft_sdp_type type, const char *sdp) {
   int rc = weft__jsep_parse(sdp, type, &d);
   if (rc < 0)
     return rc;
-  const weft__jsep_section *sec = weft__jsep_data_section(d);
+  const weft__jsep_section *sec = weft__jsep_transport_section(d);
   if (sec && (g_strcmp0(sec->ice_ufrag, weft__ice_local_ufrag(pc->ice)) != 0 ||
               g_strcmp0(sec->ice_pwd, weft__ice_local_pwd(pc->ice)) != 0)) {
     weft__jsep_desc_free(d);
@@ -866,8 +912,13 @@ static int apply_local(weft_pc *pc, weft_sdp_type type, const char *sdp) {
                        "local description: ICE credentials differ from the ones weft created");
   }
   if (sec) {
+    g_free(pc->transport_mid);
+    pc->transport_mid = g_strdup(sec->mid ? sec->mid : "0");
+  }
+  const weft__jsep_section *data = weft__jsep_data_section(d);
+  if (data) {
     g_free(pc->data_mid);
-    pc->data_mid = g_strdup(sec->mid ? sec->mid : "0");
+    pc->data_mid = g_strdup(data->mid ? data->mid : "0");
   }
   weft__jsep_desc_free(d);
   if (type == WEFT_SDP_OFFER) {
@@ -892,7 +943,7 @@ static int apply_local(weft_pc *pc, weft_sdp_type type, const char *sdp) {
       g_free(pc->local_sdp_pending);
       pc->local_sdp_pending = NULL;
       set_signaling(pc, WEFT_SIGNALING_STABLE);
-      negotiation_complete(pc);
+      negotiation_complete(pc, sdp, pc->remote_current);
     } else {
       set_signaling(pc, WEFT_SIGNALING_HAVE_LOCAL_PRANSWER);
     }
@@ -984,14 +1035,14 @@ int weft__pc_engine_set_remote(weft_pc *pc, weft_sdp_type type, const char *sdp)
   int rc = weft__jsep_parse(sdp, type, &d);
   if (rc < 0)
     return rc;
-  const weft__jsep_section *sec = weft__jsep_data_section(d);
-  if (type != WEFT_SDP_OFFER && !sec) {
+  const weft__jsep_section *sec = weft__jsep_transport_section(d);
+  if (type != WEFT_SDP_OFFER && !sec && d->sections->len > 0) {
     weft__jsep_desc_free(d);
     return weft__error(WEFT_ERR_INVALID_ACCESS,
-                       "the answer rejects the data channel section: nothing to connect");
+                       "the answer rejects every m-section: nothing to connect");
   }
   if (pc->dtls && sec && pc->remote_current) {
-    const weft__jsep_section *old = weft__jsep_data_section(pc->remote_current);
+    const weft__jsep_section *old = weft__jsep_transport_section(pc->remote_current);
     if (old && (g_strcmp0(old->ice_ufrag, sec->ice_ufrag) ||
                 g_strcmp0(old->fingerprint, sec->fingerprint))) {
       weft__jsep_desc_free(d);
@@ -1016,10 +1067,12 @@ int weft__pc_engine_set_remote(weft_pc *pc, weft_sdp_type type, const char *sdp)
   if (type == WEFT_SDP_OFFER) {
     if (sec)
       set_dtls_role_from_remote_setup(pc, sec->setup, false);
-    if (sec && sec->mid) {
+    const weft__jsep_section *data = weft__jsep_data_section(d);
+    if (data && data->mid) {
       g_free(pc->data_mid);
-      pc->data_mid = g_strdup(sec->mid);
+      pc->data_mid = g_strdup(data->mid);
     }
+    weft__pc_media_remote_offer(pc, d);
     weft__jsep_desc_free(pc->remote_pending);
     pc->remote_pending = d;
     g_free(pc->remote_sdp_pending);
@@ -1027,7 +1080,8 @@ int weft__pc_engine_set_remote(weft_pc *pc, weft_sdp_type type, const char *sdp)
     set_signaling(pc, WEFT_SIGNALING_HAVE_REMOTE_OFFER);
     return WEFT_OK;
   }
-  set_dtls_role_from_remote_setup(pc, sec->setup, true);
+  if (sec)
+    set_dtls_role_from_remote_setup(pc, sec->setup, true);
   weft__jsep_desc_free(pc->remote_current);
   pc->remote_current = d;
   g_free(pc->remote_sdp_current);
@@ -1038,7 +1092,7 @@ int weft__pc_engine_set_remote(weft_pc *pc, weft_sdp_type type, const char *sdp)
     pc->local_type_current = WEFT_SDP_OFFER;
     pc->local_sdp_pending = NULL;
     set_signaling(pc, WEFT_SIGNALING_STABLE);
-    negotiation_complete(pc);
+    negotiation_complete(pc, pc->local_sdp_current, d);
   } else {
     set_signaling(pc, WEFT_SIGNALING_HAVE_REMOTE_PRANSWER);
   }
@@ -1054,7 +1108,7 @@ int weft__pc_engine_add_candidate(weft_pc *pc, const weft_ice_candidate *c) {
                        "add_ice_candidate before a remote description was set");
   if (!c || !c->candidate || !c->candidate[0])
     return weft__ice_remote_gathering_done(pc->ice);
-  const weft__jsep_section *sec = weft__jsep_data_section(remote);
+  const weft__jsep_section *sec = weft__jsep_transport_section(remote);
   if (c->sdp_mid && !weft__jsep_find_mid(remote, c->sdp_mid))
     return weft__error(WEFT_ERR_OPERATION,
                        "candidate for mid '%s', which the remote description "
@@ -1063,11 +1117,36 @@ int weft__pc_engine_add_candidate(weft_pc *pc, const weft_ice_candidate *c) {
   if (!c->sdp_mid && c->sdp_mline_index >= 0 && (guint)c->sdp_mline_index >= remote->sections->len)
     return weft__error(WEFT_ERR_OPERATION, "candidate for m-line %d, the remote description has %u",
                        c->sdp_mline_index, remote->sections->len);
-  if (c->username_fragment && sec && g_strcmp0(c->username_fragment, sec->ice_ufrag) != 0)
-    return weft__error(WEFT_ERR_OPERATION, "candidate for ufrag '%s', remote ufrag is '%s'",
-                       c->username_fragment, sec->ice_ufrag);
   if (!sec) {
-    WLOG_D("pc", "candidate ignored: no data section");
+    WLOG_D("pc", "candidate ignored: no live m-section");
+    return WEFT_OK;
+  }
+  /* The section the candidate belongs to. A peer that gathers per section
+   * before BUNDLE is agreed (aiortc) trickles candidates of transports the
+   * group discards (RFC 8843 §10): valid, but not for weft's one transport. */
+  const weft__jsep_section *own = c->sdp_mid ? weft__jsep_find_mid(remote, c->sdp_mid)
+                                  : c->sdp_mline_index >= 0
+                                      ? g_ptr_array_index(remote->sections, c->sdp_mline_index)
+                                      : sec;
+  const char *ufrag = c->username_fragment ? c->username_fragment : own->ice_ufrag;
+  if (c->username_fragment) {
+    bool known = false;
+    for (guint i = 0; i < remote->sections->len && !known; i++) {
+      const weft__jsep_section *x = g_ptr_array_index(remote->sections, i);
+      known = g_strcmp0(x->ice_ufrag, c->username_fragment) == 0;
+    }
+    if (!known)
+      return weft__error(WEFT_ERR_OPERATION,
+                         "candidate for ufrag '%s', which no section of the remote description has",
+                         c->username_fragment);
+  }
+  if (own != sec && g_strcmp0(ufrag, sec->ice_ufrag) != 0) {
+    WLOG_D("pc", "candidate of mid %s ignored: its transport (ufrag %s) is bundled away",
+           own->mid ? own->mid : "-", ufrag ? ufrag : "-");
+    return WEFT_OK;
+  }
+  if (c->username_fragment && g_strcmp0(c->username_fragment, sec->ice_ufrag) != 0) {
+    WLOG_D("pc", "candidate for ufrag %s ignored: not the transport's", c->username_fragment);
     return WEFT_OK;
   }
   return weft__ice_add_remote_candidate(pc->ice, c->candidate);
@@ -1122,8 +1201,8 @@ int weft__pc_engine_get_description(weft_pc *pc, weft_desc_which which, weft_sdp
     *sdp_out = NULL;
     return WEFT_OK;
   }
-  if (local && pc->data_mid) {
-    char *full = weft__jsep_add_candidates(sdp, pc->data_mid,
+  if (local && pc->transport_mid) {
+    char *full = weft__jsep_add_candidates(sdp, pc->transport_mid,
                                            (const char *const *)pc->local_candidates->pdata,
                                            pc->local_candidates->len, pc->gathering_done);
     if (!full)

@@ -18,7 +18,10 @@
 #include "ice/ice.h"
 #include "jsep/jsep.h"
 #include "loop/loop.h"
+#include "media/media.h"
+#include "rtp/rtp.h"
 #include "sctp/sctp.h"
+#include "srtp/srtp.h"
 
 /* ---- Configuration (weft_config) ----------------------------------------- */
 struct weft_config {
@@ -44,6 +47,7 @@ typedef struct weft__pc_handlers {
   weft_pc_negotiation_needed_fn on_negotiation_needed;
   weft_pc_data_channel_fn on_data_channel;
   weft_pc_error_fn on_error;
+  weft_pc_track_fn on_track;
 } weft__pc_handlers;
 
 /* Which events were dispatched while no handler was set (replay rule). */
@@ -69,6 +73,7 @@ struct weft_pc {
   GQueue held_candidates; /* weft__event* waiting for on_ice_candidate */
   GQueue held_channels;   /* weft__event* waiting for on_data_channel */
   GQueue held_errors;
+  GQueue held_tracks; /* weft__event* waiting for on_track */
 
   /* Lock-free reads from any thread. */
   atomic_int conn_state, ice_state, gathering_state, signaling_state;
@@ -113,6 +118,27 @@ struct weft_pc {
   GPtrArray *channels_pending;    /* weft_dc* created before ids could be assigned */
   GPtrArray *channels_all;        /* every dc ever attached (ref held), for close */
   int64_t created_us;
+
+  /* ---- Media (pc/media.c) ---- */
+  GPtrArray *tracks;       /* weft_track* (ref held), creation order */
+  int data_mline;          /* m-line index of the data section, -1 none */
+  guint n_mlines;          /* m-lines in the negotiated (or pending) descriptions */
+  char *transport_mid;     /* mid of the section describing our transport */
+  weft__srtp *srtp;        /* once DTLS exported keys */
+  GHashTable *ssrc_tracks; /* remote SSRC -> weft_track* (borrowed from tracks) */
+  GSource *media_timer;    /* RTCP reports, NACK retries (20 ms) */
+  int64_t next_report_us;
+  uint8_t *media_buf; /* received packets, unprotected in place */
+  uint8_t *send_buf;  /* outgoing packets, protected in place */
+  uint8_t *pkt_buf;   /* packetizer output (RTP header + one payload) */
+  GMutex mediaq_lock; /* app-thread sends (weft_track_send_*) */
+  GQueue mediaq;
+  size_t mediaq_bytes;
+  bool mediaq_scheduled;
+  uint32_t test_drop_permille; /* tests: drop this share of outgoing RTP (not RTCP) */
+  uint32_t test_drop_state;
+  uint32_t test_drop_seen; /* the first 20 packets always pass: a receiver cannot NACK what
+                              precedes its first packet */
 };
 
 /* ---- Data channels ------------------------------------------------------- */
@@ -148,6 +174,104 @@ struct weft_dc {
   bool open_sent; /* DCEP OPEN sent, waiting for ACK */
   bool reset_out_done, reset_in_done, reset_out_requested;
   size_t engine_buffered; /* bytes in the sctp FIFO for this stream */
+};
+
+/* ---- Tracks (transceivers) ---------------------------------------------- */
+typedef struct weft__hist_slot { /* one sent RTP packet, for NACK answers */
+  uint8_t *buf;                  /* WEFT__HIST_SLOT_BYTES, lazily allocated */
+  size_t len;
+  uint16_t seq;
+  bool used;
+} weft__hist_slot;
+enum {
+  WEFT__HIST_SIZE = 1024,
+  WEFT__HIST_SLOT_BYTES = 1500,
+  WEFT__MAX_MISSING = 512,
+  WEFT__PKT_BUF_BYTES = 2048
+};
+
+typedef struct weft__missing { /* a received-side gap being NACKed */
+  int64_t seq;                 /* extended sequence number */
+  int64_t first_us, last_nack_us;
+  int tries;
+} weft__missing;
+
+typedef struct weft__track_counters {
+  _Atomic uint64_t packets_sent, bytes_sent, frames_sent, packets_received, bytes_received;
+  _Atomic uint64_t frames_received, frames_dropped, packets_lost, nacks_sent, nacks_received;
+  _Atomic uint64_t retransmitted, plis_sent, plis_received, srtp_failures;
+  _Atomic int64_t rtt_us;
+} weft__track_counters;
+
+struct weft_track {
+  weft__refcount refs;
+  GMutex lock; /* pc (weak), handlers, user data, mid, send params */
+  weft_pc *pc; /* weak: cleared when the pc is freed */
+  weft_media_kind kind;
+  atomic_int direction;         /* what the app wants */
+  atomic_int current_direction; /* negotiated */
+  atomic_bool stopped;          /* weft_track_stop, or the remote rejected it */
+  atomic_bool stopped_by_app;   /* no more callbacks */
+  atomic_bool can_send;         /* negotiated with send and SRTP ready */
+  atomic_bool want_frames;      /* on_frame set */
+  atomic_bool received_any;
+  bool remote_created;
+  char *mid;            /* NULL until it has an m-section (lock for readers) */
+  uint32_t *prefs_jsep; /* weft__codec_id flags, preference order */
+  size_t n_prefs;
+  char *stream_id, *track_id, *cname;
+  uint32_t ssrc; /* ours: media we send and the sender SSRC of our RTCP */
+  bool rtcp_feedback;
+  weft_codec_params send_params; /* lock; codec NONE until negotiated */
+
+  weft_track_packet_fn on_rtp, on_rtcp;
+  weft_track_frame_fn on_frame;
+  weft_track_event_fn on_keyframe_request;
+  void *user_data;
+  void (*user_destroy)(void *);
+
+  weft__track_counters n;
+
+  /* ---- Engine-only ---- */
+  int mline; /* index of its m-section, -1 none */
+  bool negotiated;
+  /* The negotiated codecs (the answer's list): pt -> codec for receiving. */
+  struct {
+    uint8_t pt;
+    weft_codec codec;
+    uint32_t clock;
+  } codecs[16];
+  size_t n_codecs;
+  uint8_t mid_ext_id; /* sdes:mid header extension id, 0 = not negotiated */
+  bool nack, pli, fir, rsize;
+  /* sending */
+  uint16_t seq;
+  uint32_t ts_base;
+  uint32_t last_ts;
+  int64_t last_ts_us;
+  bool sent_any;
+  weft__vp8_packetizer vp8;
+  weft__h264_packetizer h264;
+  weft__hist_slot *hist; /* WEFT__HIST_SIZE, lazily */
+  bool rtp_src_known;    /* send_rtp rebasing */
+  uint32_t rtp_src_ssrc, rtp_ts_offset;
+  uint16_t rtp_seq_offset, rtp_last_in_seq;
+  /* receiving */
+  uint32_t remote_ssrc;
+  bool remote_ssrc_known;
+  weft__rtp_source src;
+  bool src_started;
+  weft__rtp_seq_unwrapper unwrap;
+  int64_t highest; /* extended sequence number, valid once have_highest */
+  bool have_highest;
+  GArray *missing; /* weft__missing, ascending */
+  weft__media_assembler *assembler;
+  weft_codec asm_codec;
+  bool first_frame_set;
+  uint32_t first_frame_ts;
+  uint32_t last_sr_compact;
+  int64_t last_sr_us;
+  int64_t last_pli_us;
 };
 
 /* Memory references (events, posted tasks); the last release frees. */
@@ -192,6 +316,46 @@ typedef struct weft__send_item {
 void weft__pc_engine_drain_sendq(weft_pc *pc);
 /* Engine: creates ICE and fetches the certificate (weft_pc_new). */
 int weft__pc_engine_init(weft_pc *pc);
+
+/* ---- Media engine (pc/media.c) ---- */
+weft_track *weft__track_new(weft_media_kind kind, const weft_track_init *init);
+void weft__track_detach(weft_track *t); /* pc gone: inert */
+int weft__pc_engine_add_track(weft_pc *pc, weft_track *t);
+int weft__track_engine_stop(weft_pc *pc, weft_track *t);
+int weft__track_engine_set_direction(weft_pc *pc, weft_track *t, weft_direction d);
+/* Offer/answer: fills @out (g_new'd, caller frees with the models) with the
+ * m-sections of an offer / answer; *models gets the weft__media_desc* to free. */
+int weft__pc_media_offer_sections(weft_pc *pc, weft__jsep_msection **out, size_t *n,
+                                  GPtrArray **models);
+int weft__pc_media_answer_sections(weft_pc *pc, const weft__jsep_desc *offer,
+                                   weft__jsep_msection **out, size_t *n, GPtrArray **models);
+/* A remote offer arrived: associate or create tracks for its sections. */
+int weft__pc_media_remote_offer(weft_pc *pc, const weft__jsep_desc *offer);
+/* Offer/answer completed: apply codecs, SSRCs, directions. */
+void weft__pc_media_negotiated(weft_pc *pc, const char *local_sdp, const weft__jsep_desc *remote);
+void weft__pc_media_dtls_keys(weft_pc *pc, const weft__srtp_keys *keys);
+void weft__pc_media_input(weft_pc *pc, const uint8_t *data, size_t len);
+void weft__pc_media_teardown(weft_pc *pc); /* close: stop timers, free SRTP */
+void weft__pc_media_free(weft_pc *pc);     /* memory */
+/* App-thread sends, queued for the engine. */
+typedef struct weft__media_item {
+  weft_track *t; /* reference held */
+  int kind;      /* 0 frame, 1 rtp, 2 rtcp, 3 keyframe request */
+  uint32_t flags;
+  weft_frame_info info;
+  size_t len;
+  uint8_t data[]; /* copied */
+} weft__media_item;
+int weft__pc_media_submit(weft_pc *pc, weft__media_item *it);
+void weft__pc_engine_drain_mediaq(weft_pc *pc);
+/* Events. */
+void weft__pc_emit_track(weft_pc *pc, weft_track *t);
+void weft__track_emit_packet(weft_track *t, weft_pc *pc, bool rtcp, const uint8_t *data,
+                             size_t len);
+void weft__track_emit_frame(weft_track *t, weft_pc *pc, const uint8_t *data, size_t len,
+                            const weft_frame_info *info);
+void weft__track_emit_keyframe_request(weft_track *t, weft_pc *pc);
+void weft__pc_test_set_rtp_drop(weft_pc *pc, uint32_t permille, uint32_t seed);
 
 weft_dc *weft__dc_new(const char *label, const weft_dc_init *init);
 void weft__dc_detach(weft_dc *dc); /* pc gone: closed, inert */

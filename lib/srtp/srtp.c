@@ -48,6 +48,15 @@ static int srtp_global_init(void) {
   static gsize once = 0;
   if (g_once_init_enter(&once)) {
     init_status = (int)srtp_init();
+    /* libsrtp 2.5 is process-global: when another library of the process
+     * (pylibsrtp under aiortc, GStreamer's srtp plugin...) initialised it
+     * first, srtp_init() finds its crypto kernel up and fails only at
+     * registering its debug module again (bad_param). The kernel is usable:
+     * carry on; a real problem shows up when a session is created. */
+    if (init_status == srtp_err_status_bad_param) {
+      WLOG_I("srtp", "libsrtp was already initialised in this process; using it as it is");
+      init_status = srtp_err_status_ok;
+    }
     g_once_init_leave(&once, 1);
   }
   return init_status;

@@ -73,3 +73,4 @@ add_test(NAME bench_smoke
          COMMAND ${CMAKE_COMMAND} -DBENCH=$<TARGET_FILE:weft-bench>
                  -P ${CMAKE_CURRENT_LIST_FILE})
 set_tests_properties(bench_smoke PROPERTIES LABELS bench TIMEOUT 180)
+include(${CMAKE_CURRENT_LIST_DIR}/bench_srtp.cmake)

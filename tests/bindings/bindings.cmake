@@ -42,6 +42,7 @@ set(WEFT_PY_TESTS
     "aiortc=test_aiortc.py=180"
     "lifecycle=test_lifecycle.py=120"
     "api=test_api.py=60"
+    "media=test_media.py=180"
     "readme=test_readme.py=120"
     "install=test_install.py=300")
 foreach(entry ${WEFT_PY_TESTS})

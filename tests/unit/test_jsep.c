@@ -1056,7 +1056,7 @@ static weft__media_desc *answer_with(const weft__media_desc *offer, const weft__
 
 static void test_media_answer_audio(void) {
   weft__media_desc *offer = media_of("chromium-av-data-offer.sdp", 0);
-  static const weft__codec_id opus[] = {WEFT__CODEC_OPUS};
+  static const weft__codec_id opus[] = {WEFT__CID_OPUS};
   weft__media_local l = {.direction = WEFT__DIR_RECVONLY, .prefs = opus, .n_prefs = 1};
   weft__media_desc *ans = answer_with(offer, &l);
   g_assert_false(ans->rejected);
@@ -1102,7 +1102,7 @@ static void test_media_answer_audio(void) {
   weft__media_desc_free(ans);
 
   /* PCMU + PCMA in the offer's order (9 G722 and 13 CN are not ours). */
-  static const weft__codec_id g711[] = {WEFT__CODEC_PCMA, WEFT__CODEC_PCMU};
+  static const weft__codec_id g711[] = {WEFT__CID_PCMA, WEFT__CID_PCMU};
   weft__media_local g = {.direction = WEFT__DIR_SENDRECV, .prefs = g711, .n_prefs = 2};
   ans = answer_with(offer, &g);
   assert_pts(ans, "0 8");
@@ -1113,7 +1113,7 @@ static void test_media_answer_audio(void) {
   assert_pts(ans, "111 0 8");
   weft__media_desc_free(ans);
   /* VP8 only in an audio section: nothing in common. */
-  static const weft__codec_id vp8[] = {WEFT__CODEC_VP8};
+  static const weft__codec_id vp8[] = {WEFT__CID_VP8};
   weft__media_local v = {.direction = WEFT__DIR_SENDRECV, .prefs = vp8, .n_prefs = 1};
   ans = answer_with(offer, &v);
   g_assert_true(ans->rejected);
@@ -1141,7 +1141,7 @@ static void test_media_answer_audio(void) {
 
 static void test_media_answer_video(void) {
   weft__media_desc *offer = media_of("chromium-av-data-offer.sdp", 1);
-  static const weft__codec_id vp8[] = {WEFT__CODEC_VP8};
+  static const weft__codec_id vp8[] = {WEFT__CID_VP8};
   weft__media_local l = {.direction = WEFT__DIR_SENDRECV, .prefs = vp8, .n_prefs = 1};
   weft__media_desc *ans = answer_with(offer, &l);
   assert_pts(ans, "96"); /* rtx 97 dropped: RTX off by default */
@@ -1165,7 +1165,7 @@ static void test_media_answer_video(void) {
 
   /* H264 (default constrained baseline 42e01f): only 108 (mode 1, 42e01f);
    * not 102 (Baseline 42001f), 104 (mode 0), 114 (Main), 116/39 (High). */
-  static const weft__codec_id h264[] = {WEFT__CODEC_H264};
+  static const weft__codec_id h264[] = {WEFT__CID_H264};
   weft__media_local h = {.direction = WEFT__DIR_SENDRECV, .prefs = h264, .n_prefs = 1};
   ans = answer_with(offer, &h);
   assert_pts(ans, "108");
@@ -1192,7 +1192,7 @@ static void test_media_answer_video(void) {
   assert_pts(ans, "114");
   weft__media_desc_free(ans);
   /* Opus only on video: rejected. */
-  static const weft__codec_id opus[] = {WEFT__CODEC_OPUS};
+  static const weft__codec_id opus[] = {WEFT__CID_OPUS};
   weft__media_local o = {.direction = WEFT__DIR_SENDRECV, .prefs = opus, .n_prefs = 1};
   ans = answer_with(offer, &o);
   g_assert_true(ans->rejected);
@@ -1311,7 +1311,7 @@ static void test_media_answer_rules(void) {
   assert_pts(ans, "0 8");
   weft__media_desc_free(ans);
   /* H264 without packetization-mode is mode 0: not taken. */
-  static const weft__codec_id h264[] = {WEFT__CODEC_H264};
+  static const weft__codec_id h264[] = {WEFT__CID_H264};
   weft__media_local h = {.direction = WEFT__DIR_SENDRECV, .prefs = h264, .n_prefs = 1};
   ans = answer_edited("aiortc-av-offer.sdp", 1,
                       "a=fmtp:101 level-asymmetry-allowed=1;packetization-mode=1;",
@@ -1382,7 +1382,7 @@ static void test_media_offer(void) {
   g_free(text);
 
   /* Video, H264 first, RTX on: dynamic PTs 96.. without collisions. */
-  static const weft__codec_id prefs[] = {WEFT__CODEC_H264, WEFT__CODEC_VP8};
+  static const weft__codec_id prefs[] = {WEFT__CID_H264, WEFT__CID_VP8};
   weft__media_local v = {.kind = WEFT__KIND_VIDEO,
                          .mid = "1",
                          .direction = WEFT__DIR_SENDONLY,
@@ -1414,7 +1414,7 @@ static void test_media_offer(void) {
   g_assert_cmpuint(back->fid->len, ==, 2);
   g_assert_cmpuint(back->ssrcs->len, ==, 2);
   /* Answered by a VP8-only peer without RTX: 98 alone, recvonly. */
-  static const weft__codec_id vp8[] = {WEFT__CODEC_VP8};
+  static const weft__codec_id vp8[] = {WEFT__CID_VP8};
   weft__media_local peer = {.direction = WEFT__DIR_SENDRECV, .prefs = vp8, .n_prefs = 1};
   ans = answer_with(back, &peer);
   assert_pts(ans, "98");
@@ -1436,8 +1436,8 @@ static void test_media_offer(void) {
   weft__media_desc_free(off);
 
   /* Invalid arguments. */
-  static const weft__codec_id bad1[] = {WEFT__CODEC_OPUS};
-  static const weft__codec_id bad2[] = {WEFT__CODEC_VP8, WEFT__CODEC_VP8};
+  static const weft__codec_id bad1[] = {WEFT__CID_OPUS};
+  static const weft__codec_id bad2[] = {WEFT__CID_VP8, WEFT__CID_VP8};
   dv.prefs = bad1;
   dv.n_prefs = 1;
   g_assert_cmpint(weft__media_offer(&dv, &off), ==, WEFT_ERR_INVALID_ARG);
@@ -1606,7 +1606,7 @@ static void test_media_fuzz(void) {
                                        "a=rtcp-mux\r\n",
                                        "apt=1",
                                        "0"};
-  static const weft__codec_id h264[] = {WEFT__CODEC_H264};
+  static const weft__codec_id h264[] = {WEFT__CID_H264};
   int counts[3] = {0};
   for (int iter = 0; iter < 4000; iter++) {
     GString *g = mutated_fixture(r, files[g_rand_int_range(r, 0, G_N_ELEMENTS(files))], tokens,

@@ -10,6 +10,14 @@ if(VALGRIND AND NOT WEFT_SANITIZE AND WEFT_BUILD_EXAMPLES)
     COMMAND ${WEFT_VALGRIND} $<TARGET_FILE:loopback> --quiet --timeout 60)
   set_tests_properties(valgrind_loopback PROPERTIES LABELS valgrind TIMEOUT 240
     ENVIRONMENT "G_SLICE=always-malloc;G_DEBUG=gc-friendly")
+  if(TARGET test_media_e2e)
+    # The media engine (tracks, SRTP, RTCP timers, renegotiation, stop) on
+    # its shorter cases; the 10 s and loss runs stay with ASan.
+    add_test(NAME valgrind_media COMMAND ${WEFT_VALGRIND} $<TARGET_FILE:test_media_e2e>
+             -p /media/pli -p /media/renegotiate -p /media/stop -p /media/errors)
+    set_tests_properties(valgrind_media PROPERTIES LABELS valgrind TIMEOUT 300
+      ENVIRONMENT "G_SLICE=always-malloc;G_DEBUG=gc-friendly")
+  endif()
   if(TARGET test_api_cycles)
     add_test(NAME valgrind_api_cycles COMMAND ${WEFT_VALGRIND} $<TARGET_FILE:test_api_cycles>)
     set_tests_properties(valgrind_api_cycles PROPERTIES LABELS valgrind TIMEOUT 400

@@ -3,7 +3,7 @@
 Layers:
 
 * this package: :class:`Context`, :class:`Configuration`,
-  :class:`PeerConnection`, :class:`DataChannel` with callback attributes and
+  :class:`PeerConnection`, :class:`DataChannel`, :class:`Track` with callback attributes and
   state properties; synchronous calls that raise :class:`WeftError`
   subclasses;
 * :mod:`weft.aio`: asyncio, on a QUEUED context watched with
@@ -11,28 +11,35 @@ Layers:
 * :mod:`weft.blocking`: scripts without an event loop, on a QUEUED context
   pumped with ``weft_context_wait`` / ``weft_context_dispatch``.
 
-Media: libweft has no media tracks yet, so there is no ``Track`` class; it
-will be added here when ``weft.h`` gains the track API.
+Media: :class:`Track` (``pc.add_track("video")``, ``pc.on_track``) sends and
+receives *encoded* frames (``send_frame`` / ``on_frame``) or whole RTP
+packets (``send_rtp`` / ``on_rtp``); weft packetizes, protects (SRTP) and
+handles RTCP, the application brings its own encoder and decoder.
 
 The shared library is found through ``$WEFT_LIBRARY``, then
 ``libweft.so.0`` next to this package, then the dynamic linker's path.
 """
 
 from ._core import (
+    Codec,
+    CodecParameters,
     Configuration,
     Context,
     ContextMode,
     DataChannel,
     DataChannelState,
     DescriptionKind,
+    Direction,
     ErrorDetail,
     ErrorInfo,
+    Frame,
     IceCandidate,
     IceConnectionState,
     IceGatheringState,
     IceServer,
     IceTransportPolicy,
     LogLevel,
+    MediaKind,
     Message,
     PeerConnection,
     PeerConnectionState,
@@ -40,6 +47,8 @@ from ._core import (
     SdpType,
     SessionDescription,
     SignalingState,
+    Track,
+    TrackStats,
     build_info,
     debug_live_objects,
     set_log_handler,
@@ -72,14 +81,18 @@ __version__ = "0.1.0"
 __all__ = [
     "BufferFullError",
     "ClosedError",
+    "Codec",
+    "CodecParameters",
     "Configuration",
     "Context",
     "ContextMode",
     "DataChannel",
     "DataChannelState",
     "DescriptionKind",
+    "Direction",
     "ErrorDetail",
     "ErrorInfo",
+    "Frame",
     "IceCandidate",
     "IceConnectionState",
     "IceGatheringState",
@@ -91,6 +104,7 @@ __all__ = [
     "InvalidModificationError",
     "InvalidStateError",
     "LogLevel",
+    "MediaKind",
     "Message",
     "NoMemoryError",
     "NotSupportedError",
@@ -103,6 +117,8 @@ __all__ = [
     "SessionDescription",
     "SignalingState",
     "TooBigError",
+    "Track",
+    "TrackStats",
     "WeftError",
     "WeftSyntaxError",
     "WeftTimeoutError",

@@ -1,4 +1,4 @@
-"""The object layer: Context, Configuration, PeerConnection, DataChannel.
+"""The object layer: Context, Configuration, PeerConnection, DataChannel, Track.
 
 Design notes (read these before changing anything here):
 
@@ -19,10 +19,14 @@ Design notes (read these before changing anything here):
   Destruction order is free, as in C: a DataChannel whose PeerConnection was
   released first is a closed, inert channel (its calls raise ClosedError).
 * Ownership between wrappers: a PeerConnection keeps its Context and all its
-  DataChannel wrappers alive (so their callbacks keep working while the user
-  holds only the pc). A DataChannel refers to its PeerConnection weakly and
-  does NOT keep it alive: when the user drops the last reference to a pc it is
-  closed and released, exactly like ``weft_pc_unref`` in C.
+  DataChannel and Track wrappers alive (so their callbacks keep working while
+  the user holds only the pc). A DataChannel or Track refers to its
+  PeerConnection weakly and does NOT keep it alive: when the user drops the
+  last reference to a pc it is closed and released, exactly like
+  ``weft_pc_unref`` in C.
+* A C object has at most one wrapper: its user data is the wrapper's token
+  (a remote track starts with its pc's token; ``on_track`` re-uses a wrapper
+  when the track already carries a Track token).
 """
 
 from __future__ import annotations
@@ -143,6 +147,54 @@ class ErrorDetail(_W3CEnum):
     ICE_FAILURE = 6
 
 
+class MediaKind(_W3CEnum):
+    """weft_media_kind: "audio" or "video"."""
+
+    AUDIO = 1
+    VIDEO = 2
+
+
+class Direction(_W3CEnum):
+    """weft_direction (RTCRtpTransceiverDirection): "sendrecv" ... "stopped"."""
+
+    SENDRECV = 0
+    SENDONLY = 1
+    RECVONLY = 2
+    INACTIVE = 3
+    STOPPED = 4
+
+
+class Codec(IntEnum):
+    """weft_codec; str() is the SDP encoding name ("opus", "VP8")."""
+
+    NONE = 0
+    OPUS = 1
+    PCMU = 2
+    PCMA = 3
+    VP8 = 64
+    H264 = 65
+
+    def __str__(self) -> str:
+        return cstr(lib.weft_codec_to_string(int(self)))
+
+
+def _to_enum(enum: Any, value: Any, what: str) -> Any:
+    """@value as a member of @enum: a member, an int, or its name/str()
+    spelling in any case ("video", "sendonly", "vp8")."""
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, str):
+        low = value.lower()
+        for m in enum:
+            if low in (m.name.lower(), str(m).lower()):
+                return m
+        raise ValueError(f"unknown {what} {value!r}")
+    try:
+        return enum(value)
+    except ValueError:
+        raise ValueError(f"unknown {what} {value!r}") from None
+
+
 class LogLevel(IntEnum):
     NONE = 0
     ERROR = 1
@@ -153,6 +205,11 @@ class LogLevel(IntEnum):
 
 
 _MSG_TEXT = 1
+_FRAME_KEY = 1  # WEFT_FRAME_KEY
+_RTP_KEEP_SEQ = 1  # WEFT_RTP_KEEP_SEQ
+_RTP_KEEP_TIMESTAMP = 2  # WEFT_RTP_KEEP_TIMESTAMP
+_ERR_INVALID_STATE = -2
+_ERR_CLOSED = -11
 
 # ===== Plain data ===========================================================
 
@@ -214,6 +271,49 @@ class IceServer:
 
 
 Message = Union[str, bytes]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """An encoded frame received on a :class:`Track` (``on_frame``): an
+    Opus/G.711 packet, a VP8 frame or an H264 access unit (Annex-B)."""
+
+    data: bytes
+    rtp_timestamp: Optional[int]  # codec clock units
+    pts_us: int  # microseconds since the first frame of the track
+    keyframe: bool  # from the payload (video)
+    codec: Codec
+
+
+@dataclass(frozen=True)
+class CodecParameters:
+    """The negotiated send codec of a track (weft_codec_params)."""
+
+    codec: Codec
+    payload_type: int
+    clock_rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class TrackStats:
+    """Counters of one track (weft_track_stats); ``rtt_us`` None = unknown."""
+
+    packets_sent: int
+    bytes_sent: int
+    frames_sent: int
+    packets_received: int
+    bytes_received: int
+    frames_received: int
+    frames_dropped: int
+    packets_lost: int
+    nacks_sent: int
+    nacks_received: int
+    retransmitted: int
+    plis_sent: int
+    plis_received: int
+    srtp_failures: int
+    rtt_us: Optional[int]
 
 # ===== Token registry and trampolines =======================================
 
@@ -370,6 +470,76 @@ def _t_dc_error(dc: int, e: Any, ud: Optional[int]) -> None:
         obj._emit("on_error", _error_info(e))
 
 
+def _adopt_track(pc_obj: Any, track: int) -> Any:
+    """The wrapper of @track (borrowed) for @pc_obj: the existing one if the
+    track already carries a Track token, else a new wrapper owning a new
+    reference."""
+    ud = lib.weft_track_get_user_data(track)
+    ref = _registry.get(ud) if ud else None
+    existing = ref() if ref is not None else None
+    if isinstance(existing, Track):
+        return existing
+    return pc_obj._track_class._adopt(lib.weft_track_ref(track), pc_obj)
+
+
+@_lib.PC_TRACK_FN
+@_guard
+def _t_track(pc: int, track: int, ud: Optional[int]) -> None:
+    obj = _lookup(ud)
+    if obj is None:
+        return
+    wrapper = _adopt_track(obj, track)
+    if obj._handlers.get("on_track") is None:
+        obj._incoming_tracks.append(wrapper)  # for next_track()
+    obj._emit("on_track", wrapper)
+
+
+def _packet_trampoline(name: str) -> Any:
+    @_lib.TRACK_PACKET_FN
+    @_guard
+    def t(track: int, data: Optional[int], size: int, ud: Optional[int]) -> None:
+        obj = _lookup(ud)
+        if obj is not None:
+            obj._emit(name, ctypes.string_at(data, size) if size else b"")
+
+    return t
+
+
+_t_track_rtp = _packet_trampoline("on_rtp")
+_t_track_rtcp = _packet_trampoline("on_rtcp")
+
+
+@_lib.TRACK_FRAME_FN
+@_guard
+def _t_track_frame(track: int, data: Optional[int], size: int, info: Any,
+                   ud: Optional[int]) -> None:
+    obj = _lookup(ud)
+    if obj is None:
+        return
+    i = info.contents
+    try:
+        codec = Codec(i.codec)
+    except ValueError:
+        codec = Codec.NONE
+    obj._deliver_frame(
+        Frame(
+            data=ctypes.string_at(data, size) if size else b"",
+            rtp_timestamp=i.rtp_timestamp if i.has_rtp_timestamp else None,
+            pts_us=i.pts_us,
+            keyframe=bool(i.flags & _FRAME_KEY),
+            codec=codec,
+        )
+    )
+
+
+@_lib.TRACK_EVENT_FN
+@_guard
+def _t_track_keyframe(track: int, ud: Optional[int]) -> None:
+    obj = _lookup(ud)
+    if obj is not None:
+        obj._emit("on_keyframe_request")
+
+
 # ===== Logging ==============================================================
 
 _log_callable: Optional[Callable[[LogLevel, str, str], None]] = None
@@ -427,7 +597,7 @@ def build_info() -> str:
 
 
 def debug_live_objects() -> int:
-    """Live library objects (contexts, pcs, dcs) in the process."""
+    """Live library objects (contexts, pcs, dcs, tracks) in the process."""
     return int(lib.weft_debug_live_objects())
 
 
@@ -952,6 +1122,259 @@ class DataChannel:
         return f"<weft.DataChannel {self.label!r} id={self.id} {self.ready_state}>"
 
 
+# ===== Track ================================================================
+
+
+def _release_track(handle: int, token: int) -> None:
+    _registry.pop(token, None)
+    lib.weft_track_unref(handle)
+
+
+_TRACK_SETTERS = {
+    "on_rtp": ("weft_track_set_on_rtp", _t_track_rtp, _lib.TRACK_PACKET_FN),
+    "on_rtcp": ("weft_track_set_on_rtcp", _t_track_rtcp, _lib.TRACK_PACKET_FN),
+    "on_frame": ("weft_track_set_on_frame", _t_track_frame, _lib.TRACK_FRAME_FN),
+    "on_keyframe_request": (
+        "weft_track_set_on_keyframe_request",
+        _t_track_keyframe,
+        _lib.TRACK_EVENT_FN,
+    ),
+}
+
+# Frames kept for recv_frame() (waiting layers) while nobody reads them; the
+# oldest are dropped beyond this (a live stream must not grow without bound).
+FRAME_INBOX_MAX = 1024
+
+
+class _TrackHandler(_Handler):
+    """A track callback property. Unlike data channel handlers, assigning
+    None also clears the C handler: weft then skips the work (reassembly for
+    on_frame, a copy per packet for on_rtp) -- and the waiting layers stop
+    keeping frames for recv_frame() until it is called again."""
+
+    def __set__(self, obj: Any, fn: Optional[Callable[..., Any]]) -> None:
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{self.name} must be callable or None")
+        obj._handlers[self.name] = fn
+        if fn is not None:
+            if self.name == "on_frame":
+                # Frames that waited for recv_frame() go first, in order.
+                while obj._frames:
+                    _emit_on(obj, "on_frame", obj._frames.popleft())
+            obj._install(self.name)
+        else:
+            obj._sticky.discard(self.name)
+            if self.name == "on_frame":
+                obj._frames.clear()
+            obj._uninstall(self.name)
+
+
+class Track:
+    """A media track: one audio or video m-section with a sender and a
+    receiver (W3C RTCRtpTransceiver). Get one from
+    :meth:`PeerConnection.add_track` or from ``on_track`` (tracks the remote
+    offered).
+
+    weft neither captures nor encodes: :meth:`send_frame` takes *encoded*
+    frames (Opus packets, VP8 frames, H264 access units), ``on_frame`` gives
+    encoded frames back, reassembled; :meth:`send_rtp` / ``on_rtp`` work on
+    whole RTP packets. RTCP (reports, NACK, PLI) is handled by weft.
+
+    A Track does not keep its PeerConnection alive; once the pc is closed or
+    released the track is inert (sends raise ClosedError).
+    """
+
+    on_frame = _TrackHandler("``fn(frame: Frame)`` for every frame received, whole and in order.")
+    on_rtp = _TrackHandler("``fn(packet: bytes)`` for every RTP packet received (decrypted).")
+    on_rtcp = _TrackHandler("``fn(packet: bytes)`` for every RTCP compound packet received.")
+    on_keyframe_request = _TrackHandler("``fn()`` when the remote asks for a keyframe (PLI/FIR).")
+
+    def __init__(self) -> None:
+        raise TypeError("use PeerConnection.add_track()")
+
+    @classmethod
+    def _adopt(cls, handle: int, pc: "PeerConnection") -> "Track":
+        """Wraps @handle (a reference the new wrapper owns) of @pc."""
+        self = cls.__new__(cls)
+        self._handle = handle
+        self._closed = False
+        self._handlers: Dict[str, Optional[Callable[..., Any]]] = {}
+        self._installed: set = set()
+        # C handlers the waiting layers need while no user handler is set:
+        # "on_frame" (frames then wait in _frames for recv_frame()),
+        # "on_keyframe_request" once it was waited for.
+        self._sticky: set = set()
+        self._frames: Deque[Frame] = collections.deque(maxlen=FRAME_INBOX_MAX)
+        self._keyframe_requests = 0  # delivered while the C handler was set
+        self._pc_ref = weakref.ref(pc)
+        self._context = pc._context
+        self._token = _register(self)
+        self._finalizer = weakref.finalize(self, _release_track, handle, self._token)
+        # Before any handler: a track the remote added starts with its pc's
+        # user data (the pc's token).
+        check(lib.weft_track_set_user_data(handle, self._token, _lib.NO_DESTROY))
+        pc._tracks.append(self)
+        return self
+
+    def _install(self, name: str) -> None:
+        if name in self._installed or self._closed:
+            return
+        setter, tramp, _ = _TRACK_SETTERS[name]
+        check(getattr(lib, setter)(self._handle, tramp))
+        self._installed.add(name)
+
+    def _uninstall(self, name: str) -> None:
+        if name not in self._installed:
+            return
+        setter, _, fntype = _TRACK_SETTERS[name]
+        check(getattr(lib, setter)(self._handle, fntype()))  # NULL: no handler
+        self._installed.discard(name)
+
+    def _emit(self, name: str, *args: Any) -> None:
+        if name == "on_keyframe_request":
+            self._keyframe_requests += 1
+        _emit_on(self, name, *args)
+
+    def _deliver_frame(self, frame: Frame) -> None:
+        if self._handlers.get("on_frame") is not None:
+            _emit_on(self, "on_frame", frame)
+        elif "on_frame" in self._sticky:
+            self._frames.append(frame)
+            if self._context is not None:
+                self._context._notify()
+
+    def _keep_installed(self, name: str) -> None:
+        self._sticky.add(name)
+        self._install(name)
+
+    # --- properties --------------------------------------------------------
+    @property
+    def handle(self) -> int:
+        """The raw ``weft_track *`` (valid while this wrapper lives)."""
+        return self._handle
+
+    @property
+    def peer_connection(self) -> Optional["PeerConnection"]:
+        """The PeerConnection, or None once it was garbage-collected."""
+        return self._pc_ref()
+
+    @property
+    def kind(self) -> MediaKind:
+        return MediaKind(lib.weft_track_get_kind(self._handle))
+
+    @property
+    def mid(self) -> Optional[str]:
+        """The m-section's mid, None until negotiated."""
+        out = ctypes.c_void_p()
+        check(lib.weft_track_get_mid(self._handle, ctypes.byref(out)))
+        return take_string(out.value)
+
+    @property
+    def direction(self) -> Direction:
+        """What the application wants (W3C transceiver.direction). Setting it
+        fires negotiation-needed; Direction.STOPPED is refused (use stop())."""
+        return Direction(lib.weft_track_get_direction(self._handle))
+
+    @direction.setter
+    def direction(self, d: Union[Direction, str]) -> None:
+        check(lib.weft_track_set_direction(self._handle, int(_to_enum(Direction, d, "direction"))))
+
+    @property
+    def current_direction(self) -> Direction:
+        """As negotiated (INACTIVE before, STOPPED once stopped/rejected)."""
+        return Direction(lib.weft_track_get_current_direction(self._handle))
+
+    @property
+    def send_codec(self) -> Optional[CodecParameters]:
+        """The codec frames are sent with, None before negotiation."""
+        p = _lib.CodecParams()
+        p.struct_size = ctypes.sizeof(_lib.CodecParams)
+        rc = lib.weft_track_get_send_codec(self._handle, ctypes.byref(p))
+        if rc == _ERR_INVALID_STATE:
+            return None
+        check(rc)
+        try:
+            codec = Codec(p.codec)
+        except ValueError:
+            codec = Codec.NONE
+        return CodecParameters(codec, p.payload_type, p.clock_rate, p.channels)
+
+    def stats(self) -> TrackStats:
+        """The track's counters (weft_track_get_stats); any thread."""
+        s = _lib.TrackStatsStruct()
+        s.struct_size = ctypes.sizeof(_lib.TrackStatsStruct)
+        check(lib.weft_track_get_stats(self._handle, ctypes.byref(s)))
+        counters = {name: int(getattr(s, name)) for name in _lib.TRACK_STATS_COUNTERS}
+        return TrackStats(**counters, rtt_us=None if s.rtt_us < 0 else int(s.rtt_us))
+
+    # --- actions -----------------------------------------------------------
+    def send_frame(
+        self,
+        data: Union[bytes, bytearray, memoryview],
+        rtp_timestamp: Optional[int] = None,
+        pts_us: Optional[int] = None,
+    ) -> None:
+        """Sends one encoded frame with the negotiated codec; weft packetizes,
+        protects and sends it (the data is copied). ``rtp_timestamp`` (codec
+        clock units) wins over ``pts_us`` (microseconds; weft adds a random
+        base); with neither the timestamp comes from the clock. Raises
+        InvalidStateError (not negotiated, direction without send, not
+        connected, stopped), WeftSyntaxError (a malformed Opus packet or H264
+        framing), TooBigError, BufferFullError, ClosedError. (No keyframe
+        flag: weft reads it from the payload.)"""
+        b = bytes(data)
+        info = None
+        if rtp_timestamp is not None or pts_us is not None:
+            info = _lib.FrameInfo()
+            info.struct_size = ctypes.sizeof(_lib.FrameInfo)
+            if rtp_timestamp is not None:
+                info.has_rtp_timestamp = 1
+                info.rtp_timestamp = rtp_timestamp & 0xFFFFFFFF
+            info.pts_us = 0 if pts_us is None else pts_us
+            info = ctypes.byref(info)
+        check(lib.weft_track_send_frame(self._handle, b, len(b), info))
+
+    def send_rtp(
+        self,
+        packet: Union[bytes, bytearray, memoryview],
+        *,
+        keep_seq: bool = False,
+        keep_timestamp: bool = False,
+    ) -> None:
+        """Sends a whole RTP packet: weft rewrites the SSRC, payload type and
+        header extensions, renumbers the sequence (unless ``keep_seq``) and
+        rebases the timestamp (unless ``keep_timestamp``). Raises
+        WeftSyntaxError for a packet that is not RTP; else as send_frame."""
+        b = bytes(packet)
+        flags = (_RTP_KEEP_SEQ if keep_seq else 0) | (_RTP_KEEP_TIMESTAMP if keep_timestamp else 0)
+        check(lib.weft_track_send_rtp(self._handle, b, len(b), flags))
+
+    def send_rtcp(self, packet: Union[bytes, bytearray, memoryview]) -> None:
+        """Sends an application RTCP compound packet (WeftSyntaxError if it is
+        not RTCP)."""
+        b = bytes(packet)
+        check(lib.weft_track_send_rtcp(self._handle, b, len(b)))
+
+    def request_keyframe(self) -> None:
+        """Asks the remote sender for a keyframe (PLI). InvalidStateError
+        before anything was received on the track."""
+        check(lib.weft_track_request_keyframe(self._handle))
+
+    def stop(self) -> None:
+        """W3C transceiver.stop(): stops sending and receiving; the m-section
+        is rejected in the next negotiation. No callback of the track is
+        called afterwards. Idempotent."""
+        self._closed = True
+        check(lib.weft_track_stop(self._handle))
+
+    @property
+    def stopped(self) -> bool:
+        return self._closed
+
+    def __repr__(self) -> str:
+        return f"<weft.Track {self.kind} mid={self.mid} {self.current_direction}>"
+
+
 # ===== Peer connection ======================================================
 
 
@@ -973,6 +1396,7 @@ _PC_SETTERS = {
     "on_negotiation_needed": ("weft_pc_set_on_negotiation_needed", _t_negotiation_needed),
     "on_data_channel": ("weft_pc_set_on_data_channel", _t_data_channel),
     "on_error": ("weft_pc_set_on_error", _t_pc_error),
+    "on_track": ("weft_pc_set_on_track", _t_track),
 }
 
 
@@ -994,6 +1418,7 @@ class PeerConnection:
     """
 
     _dc_class: type = DataChannel
+    _track_class: type = Track
 
     on_ice_candidate = _Handler("``fn(candidate: IceCandidate | None)``; None = gathering done.")
     on_connection_state_change = _Handler("``fn(state: PeerConnectionState)``.")
@@ -1003,6 +1428,7 @@ class PeerConnection:
     on_negotiation_needed = _Handler("``fn()``.")
     on_data_channel = _Handler("``fn(channel: DataChannel)`` for channels the remote opens.")
     on_error = _Handler("``fn(info: ErrorInfo)`` on an asynchronous failure.")
+    on_track = _Handler("``fn(track: Track)`` for each audio/video section the remote adds.")
 
     def __init__(
         self,
@@ -1015,6 +1441,8 @@ class PeerConnection:
         self._installed: set = set()
         self._channels: List[DataChannel] = []
         self._incoming: Deque[DataChannel] = collections.deque()
+        self._tracks: List[Track] = []
+        self._incoming_tracks: Deque[Track] = collections.deque()
         # States as last reported by delivered events (see DataChannel).
         self._seen_connection_state = PeerConnectionState.NEW
         self._seen_gathering_state = IceGatheringState.NEW
@@ -1029,8 +1457,10 @@ class PeerConnection:
         self._token = _register(self)
         self._finalizer = weakref.finalize(self, _release_pc, handle, self._token)
         check(lib.weft_pc_set_user_data(handle, self._token, _lib.NO_DESTROY))
-        # Always: remote channels must get a wrapper that owns a reference.
+        # Always: remote channels and tracks must get a wrapper that owns a
+        # reference.
         self._install("on_data_channel")
+        self._install("on_track")
         for name in ("on_connection_state_change", "on_ice_gathering_state_change", "on_error"):
             self._install(name)
         if context is not None:
@@ -1206,7 +1636,48 @@ class PeerConnection:
         """Every channel wrapper of this pc (created or received)."""
         return list(self._channels)
 
-    # --- channels and lifetime ---------------------------------------------
+    @property
+    def tracks(self) -> List[Track]:
+        """Every track wrapper of this pc (added or received)."""
+        return list(self._tracks)
+
+    # --- channels, tracks and lifetime -------------------------------------
+    def add_track(
+        self,
+        kind: Union[MediaKind, str],
+        *,
+        direction: Union[Direction, str] = Direction.SENDRECV,
+        codecs: Optional[Sequence[Union[Codec, str]]] = None,
+        stream_id: Optional[str] = None,
+        track_id: Optional[str] = None,
+        ssrc: Optional[int] = None,
+        rtcp_feedback: bool = True,
+    ) -> Track:
+        """addTransceiver(kind, init): a new audio or video track, negotiated
+        by the next offer/answer (fires negotiation-needed). ``codecs`` in
+        preference order (None = every codec of the kind), e.g.
+        ``["VP8"]`` or ``[Codec.OPUS]``. ``rtcp_feedback=False`` leaves
+        NACK/PLI/reports to the application. Raises InvalidArgumentError (a
+        codec of the other kind or listed twice), ClosedError."""
+        k = _to_enum(MediaKind, kind, "media kind")
+        d = _to_enum(Direction, direction, "direction")
+        codec_list = [int(_to_enum(Codec, c, "codec")) for c in (codecs or ())]
+        arr = (ctypes.c_int * max(1, len(codec_list)))(*codec_list)
+        init = _lib.TrackInit(
+            ctypes.sizeof(_lib.TrackInit),
+            int(d),
+            ctypes.cast(arr, ctypes.POINTER(ctypes.c_int)) if codec_list else None,
+            len(codec_list),
+            stream_id.encode() if stream_id is not None else None,
+            track_id.encode() if track_id is not None else None,
+            0 if ssrc is None else ssrc,
+            int(bool(rtcp_feedback)),
+        )
+        handle = lib.weft_pc_add_track(self._handle, int(k), ctypes.byref(init))
+        if not handle:
+            raise last_error()
+        return self._track_class._adopt(handle, self)
+
     def create_data_channel(
         self,
         label: str,
@@ -1245,6 +1716,8 @@ class PeerConnection:
         self._closed = True
         for ch in self._channels:
             ch._closed = True
+        for t in self._tracks:
+            t._closed = True
         h = self._handle
         lib.weft_pc_close(h)
         self._final_states = (
@@ -1257,6 +1730,8 @@ class PeerConnection:
         self._finalizer()  # the one weft_pc_unref (close again: harmless)
         self._channels.clear()
         self._incoming.clear()
+        self._tracks.clear()
+        self._incoming_tracks.clear()
         self._handlers.clear()
 
     @property

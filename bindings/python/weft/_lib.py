@@ -20,11 +20,14 @@ from ctypes import (
     c_char_p,
     c_int,
     c_int32,
+    c_int64,
     c_long,
     c_size_t,
     c_uint,
     c_uint16,
+    c_uint8,
     c_uint32,
+    c_uint64,
     c_void_p,
 )
 from typing import List, Optional
@@ -111,6 +114,66 @@ class DcInit(Structure):
     ]
 
 
+class TrackInit(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("direction", c_int),
+        ("codecs", POINTER(c_int)),
+        ("n_codecs", c_size_t),
+        ("stream_id", c_char_p),
+        ("track_id", c_char_p),
+        ("ssrc", c_uint32),
+        ("rtcp_feedback", c_int),
+    ]
+
+
+class CodecParams(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("codec", c_int),
+        ("payload_type", c_uint8),
+        ("clock_rate", c_uint32),
+        ("channels", c_uint8),
+    ]
+
+
+class FrameInfo(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("flags", c_uint32),
+        ("has_rtp_timestamp", c_int),
+        ("rtp_timestamp", c_uint32),
+        ("pts_us", c_int64),
+        ("codec", c_int),
+    ]
+
+
+TRACK_STATS_COUNTERS = (
+    "packets_sent",
+    "bytes_sent",
+    "frames_sent",
+    "packets_received",
+    "bytes_received",
+    "frames_received",
+    "frames_dropped",
+    "packets_lost",
+    "nacks_sent",
+    "nacks_received",
+    "retransmitted",
+    "plis_sent",
+    "plis_received",
+    "srtp_failures",
+)
+
+
+class TrackStatsStruct(Structure):
+    _fields_ = (
+        [("struct_size", c_uint32)]
+        + [(name, c_uint64) for name in TRACK_STATS_COUNTERS]
+        + [("rtt_us", c_int64)]
+    )
+
+
 # ----- Callback types -------------------------------------------------------
 # Enums travel as c_int; borrowed objects as c_void_p (an int or None).
 
@@ -123,6 +186,10 @@ DC_EVENT_FN = CFUNCTYPE(None, c_void_p, c_void_p)
 DC_MESSAGE_FN = CFUNCTYPE(None, c_void_p, c_int, c_void_p, c_size_t, c_void_p)
 LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_char_p, c_void_p)
 DESTROY_FN = CFUNCTYPE(None, c_void_p)
+PC_TRACK_FN = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p)
+TRACK_PACKET_FN = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, c_void_p)
+TRACK_FRAME_FN = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, POINTER(FrameInfo), c_void_p)
+TRACK_EVENT_FN = CFUNCTYPE(None, c_void_p, c_void_p)
 
 
 DECLARED: set = set()  # every function given a prototype (tests compare it with weft.h)
@@ -195,6 +262,7 @@ _decl("weft_pc_set_on_signaling_state_change", c_int, VP, PC_STATE_FN)
 _decl("weft_pc_set_on_negotiation_needed", c_int, VP, PC_EVENT_FN)
 _decl("weft_pc_set_on_data_channel", c_int, VP, PC_DATA_CHANNEL_FN)
 _decl("weft_pc_set_on_error", c_int, VP, ERROR_FN)
+_decl("weft_pc_set_on_track", c_int, VP, PC_TRACK_FN)
 _decl("weft_pc_create_offer", c_int, VP, POINTER(OfferOptions), PVP)
 _decl("weft_pc_create_answer", c_int, VP, PVP)
 _decl("weft_pc_set_local_description", c_int, VP, c_int, c_char_p)
@@ -238,6 +306,30 @@ _decl("weft_dc_get_buffered_amount", c_size_t, VP)
 _decl("weft_dc_get_buffered_amount_low_threshold", c_size_t, VP)
 _decl("weft_dc_set_buffered_amount_low_threshold", c_int, VP, c_size_t)
 _decl("weft_dc_state_to_string", c_char_p, c_int)
+# Media: tracks
+_decl("weft_pc_add_track", VP, VP, c_int, POINTER(TrackInit))
+_decl("weft_track_ref", VP, VP)
+_decl("weft_track_unref", None, VP)
+_decl("weft_track_stop", c_int, VP)
+_decl("weft_track_set_user_data", c_int, VP, VP, DESTROY_FN)
+_decl("weft_track_get_user_data", VP, VP)
+_decl("weft_track_get_kind", c_int, VP)
+_decl("weft_track_get_mid", c_int, VP, PVP)
+_decl("weft_track_set_direction", c_int, VP, c_int)
+_decl("weft_track_get_direction", c_int, VP)
+_decl("weft_track_get_current_direction", c_int, VP)
+_decl("weft_track_get_send_codec", c_int, VP, POINTER(CodecParams))
+_decl("weft_track_get_stats", c_int, VP, POINTER(TrackStatsStruct))
+_decl("weft_track_send_frame", c_int, VP, c_char_p, c_size_t, POINTER(FrameInfo))
+_decl("weft_track_send_rtp", c_int, VP, c_char_p, c_size_t, c_uint32)
+_decl("weft_track_send_rtcp", c_int, VP, c_char_p, c_size_t)
+_decl("weft_track_request_keyframe", c_int, VP)
+_decl("weft_track_set_on_rtp", c_int, VP, TRACK_PACKET_FN)
+_decl("weft_track_set_on_rtcp", c_int, VP, TRACK_PACKET_FN)
+_decl("weft_track_set_on_frame", c_int, VP, TRACK_FRAME_FN)
+_decl("weft_track_set_on_keyframe_request", c_int, VP, TRACK_EVENT_FN)
+_decl("weft_codec_to_string", c_char_p, c_int)
+_decl("weft_direction_to_string", c_char_p, c_int)
 # Diagnostics
 _decl("weft_debug_live_objects", c_long)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ._core import DataChannel, DataChannelState, IceGatheringState, PeerConnection
+from ._core import DataChannel, DataChannelState, IceGatheringState, PeerConnection, Track
 from ._core import PeerConnectionState
 from ._errors import ClosedError, OperationError
 
@@ -80,6 +80,37 @@ def dc_message(dc: DataChannel) -> Callable[[], bool]:
             return True
         if dc._closed or dc._seen_state == DataChannelState.CLOSED:
             raise ClosedError(-11, f"data channel {dc.label!r} closed")
+        return False
+
+    return cond
+
+
+def has_incoming_track(pc: PeerConnection) -> Callable[[], bool]:
+    def cond() -> bool:
+        if pc.closed:
+            raise ClosedError(-11, "peer connection closed")
+        return bool(pc._incoming_tracks)
+
+    return cond
+
+
+def track_frame(track: Track) -> Callable[[], bool]:
+    def cond() -> bool:
+        if track._frames:
+            return True
+        if track._closed:
+            raise ClosedError(-11, "track stopped or its peer connection closed")
+        return False
+
+    return cond
+
+
+def keyframe_requests(track: Track, n: int) -> Callable[[], bool]:
+    def cond() -> bool:
+        if track._keyframe_requests >= n:
+            return True
+        if track._closed:
+            raise ClosedError(-11, "track stopped or its peer connection closed")
         return False
 
     return cond

@@ -30,13 +30,14 @@ from . import _core, _wait
 from ._core import (
     Configuration,
     ContextMode,
+    Frame,
     IceCandidate,
     Message,
     SessionDescription,
 )
 from ._errors import WeftTimeoutError
 
-__all__ = ["Context", "PeerConnection", "DataChannel", "get_context"]
+__all__ = ["Context", "PeerConnection", "DataChannel", "Track", "get_context"]
 
 
 def _on_readable(ref: "weakref.ref[Context]") -> None:
@@ -194,6 +195,40 @@ class DataChannel(_core.DataChannel):
         return self._inbox.popleft()
 
 
+class Track(_core.Track):
+    """A :class:`weft.Track` with awaitable frames and keyframe requests."""
+
+    _context: Context
+
+    @classmethod
+    def _adopt(cls, handle: int, pc: "_core.PeerConnection") -> "Track":
+        self = super()._adopt(handle, pc)
+        # Frames are kept for recv_frame() from the start: weft drops frames
+        # that arrive while no C handler is set, so waiting for the first
+        # recv_frame() call would lose the first frames of a stream.
+        self._keep_installed("on_frame")
+        return self  # type: ignore[return-value]
+
+    async def recv_frame(self, timeout: Optional[float] = 30.0) -> Frame:
+        """The next frame received. Frames that arrive while no ``on_frame``
+        handler is set are kept for it from the track's creation (at most
+        1024: the oldest are dropped). Assigning ``on_frame = None`` stops
+        that (weft then skips reassembly) until the next call. Raises
+        ClosedError once the track is stopped or its pc closed."""
+        self._keep_installed("on_frame")
+        await self._context.wait_for(_wait.track_frame(self), timeout, f"a frame on mid {self.mid}")
+        return self._frames.popleft()
+
+    async def wait_keyframe_request(self, count: int = 1, timeout: Optional[float] = 30.0) -> None:
+        """Waits until ``count`` keyframe requests (PLI/FIR) in total have been
+        delivered on this track since the first call of this method (or since
+        ``on_keyframe_request`` was set)."""
+        self._keep_installed("on_keyframe_request")
+        await self._context.wait_for(
+            _wait.keyframe_requests(self, count), timeout, f"a keyframe request on mid {self.mid}"
+        )
+
+
 class PeerConnection(_core.PeerConnection):
     """A :class:`weft.PeerConnection` whose negotiation steps are awaitable.
 
@@ -201,6 +236,7 @@ class PeerConnection(_core.PeerConnection):
     """
 
     _dc_class = DataChannel
+    _track_class = Track
     _context: Context
 
     def __init__(
@@ -260,3 +296,10 @@ class PeerConnection(_core.PeerConnection):
         to the handler instead."""
         await self._context.wait_for(_wait.has_incoming(self), timeout, "a remote data channel")
         return self._incoming.popleft()  # type: ignore[return-value]
+
+    async def next_track(self, timeout: Optional[float] = 30.0) -> Track:
+        """The next track the remote added (in order, each returned once).
+        Tracks that arrived while an ``on_track`` handler was set went to the
+        handler instead."""
+        await self._context.wait_for(_wait.has_incoming_track(self), timeout, "a remote track")
+        return self._incoming_tracks.popleft()  # type: ignore[return-value]

@@ -25,10 +25,10 @@ import time
 from typing import Callable, Optional
 
 from . import _core, _wait
-from ._core import Configuration, ContextMode, Message, SessionDescription
+from ._core import Configuration, ContextMode, Frame, Message, SessionDescription
 from ._errors import WeftTimeoutError
 
-__all__ = ["Context", "PeerConnection", "DataChannel"]
+__all__ = ["Context", "PeerConnection", "DataChannel", "Track"]
 
 
 class Context(_core.Context):
@@ -78,10 +78,40 @@ class DataChannel(_core.DataChannel):
         return self._inbox.popleft()
 
 
+class Track(_core.Track):
+    """A :class:`weft.Track` with blocking frame receive."""
+
+    _context: Context
+
+    @classmethod
+    def _adopt(cls, handle: int, pc: "_core.PeerConnection") -> "Track":
+        self = super()._adopt(handle, pc)
+        # Frames are kept for recv_frame() from the start: weft drops frames
+        # that arrive while no C handler is set, so waiting for the first
+        # recv_frame() call would lose the first frames of a stream.
+        self._keep_installed("on_frame")
+        return self  # type: ignore[return-value]
+
+    def recv_frame(self, timeout: float = 30.0) -> Frame:
+        """The next frame (frames arriving while no ``on_frame`` handler is
+        set are kept from the track's creation; see
+        weft.aio.Track.recv_frame)."""
+        self._keep_installed("on_frame")
+        self._context.run_until(_wait.track_frame(self), timeout, f"a frame on mid {self.mid}")
+        return self._frames.popleft()
+
+    def wait_keyframe_request(self, count: int = 1, timeout: float = 30.0) -> None:
+        """Waits until ``count`` keyframe requests in total were delivered."""
+        self._keep_installed("on_keyframe_request")
+        self._context.run_until(_wait.keyframe_requests(self, count), timeout,
+                                f"a keyframe request on mid {self.mid}")
+
+
 class PeerConnection(_core.PeerConnection):
     """A :class:`weft.PeerConnection` on a blocking :class:`Context`."""
 
     _dc_class = DataChannel
+    _track_class = Track
     _context: Context
 
     def __init__(self, context: Context, configuration: Optional[Configuration] = None) -> None:
@@ -108,3 +138,9 @@ class PeerConnection(_core.PeerConnection):
         ``on_data_channel`` handler was set went to the handler instead)."""
         self._context.run_until(_wait.has_incoming(self), timeout, "a remote data channel")
         return self._incoming.popleft()  # type: ignore[return-value]
+
+    def next_track(self, timeout: float = 30.0) -> Track:
+        """The next track the remote added (those that arrived while an
+        ``on_track`` handler was set went to the handler instead)."""
+        self._context.run_until(_wait.has_incoming_track(self), timeout, "a remote track")
+        return self._incoming_tracks.popleft()  # type: ignore[return-value]

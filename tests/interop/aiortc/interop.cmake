@@ -13,12 +13,20 @@ set(WEFT_AIORTC_TESTS
     "weft_answers=weft-answers"
     "weft_answers_trickle=weft-answers|--trickle"
     "weft_answers_audio=weft-answers|--audio"
+    # aiortc trickles candidates of its per-section transports, which the
+    # BUNDLE answer discards: weft must accept and ignore them.
+    "weft_answers_audio_trickle=weft-answers|--audio|--trickle"
     "weft_offers=weft-offers"
     "weft_offers_trickle=weft-offers|--|--trickle"
     "weft_offers_channels8=weft-offers|--|--channels|8"
     "weft_offers_unordered=weft-offers|--|--unordered|--max-retransmits|0"
     "weft_offers_negotiated=weft-offers|--|--negotiated|42"
-    "weft_offers_remote_close=weft-offers|--|--await-remote-close|10")
+    "weft_offers_remote_close=weft-offers|--|--await-remote-close|10"
+    # Media: aiortc offers audio + video to echo-server and decodes the echo;
+    # echo-client sends VP8 + Opus to aiortc, which re-encodes them back.
+    "weft_answers_media=media-answers|--seconds|8"
+    "weft_offers_media=weft-offers|--|--media|--channels|0|--media-seconds|8"
+    "weft_offers_media_data=weft-offers|--|--media|--media-seconds|5")
 
 foreach(entry ${WEFT_AIORTC_TESTS})
   string(FIND "${entry}" "=" eq)

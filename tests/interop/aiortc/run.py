@@ -6,10 +6,16 @@ Modes:
       start echo-server, aiortc offers through POST /offer and checks the
       echoes from its side, then closes a channel and the connection and
       checks echo-server's log for what weft saw.
+  media-answers [--seconds S]
+      start echo-server, aiortc offers audio + video (a tone and a test
+      pattern, Opus and VP8), echo-server sends the RTP back, aiortc decodes
+      and counts the echoes; echo-server's track lines are checked.
   weft-offers [-- ECHO-CLIENT ARGS...]
       run a WHIP-shaped endpoint backed by aiortc (answerer, echoes on every
-      channel) and run echo-client against it; with --await-remote-close the
-      endpoint closes channel echo-0 and then the connection on cue.
+      channel, sends back every media track it receives, re-encoded) and run
+      echo-client against it; with --await-remote-close the endpoint closes
+      channel echo-0 and then the connection on cue; with --media the decoded
+      counts on both sides are checked.
   throughput [--seconds S]
       echo-client --throughput against the aiortc endpoint (a measurement,
       not a test).
@@ -30,9 +36,14 @@ import time
 import traceback
 
 try:
+    import fractions
     import aioice.ice
     import aiortc
-    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    import av
+    import numpy
+    from aiortc import (MediaStreamTrack, RTCConfiguration, RTCPeerConnection,
+                        RTCSessionDescription)
+    from aiortc.mediastreams import MediaStreamError, VideoStreamTrack
     from aiortc.sdp import candidate_from_sdp
 except ImportError as e:  # a missing peer is a failure, never a skip
     print(f"FAIL: aiortc is not importable by {sys.executable}: {e} "
@@ -460,6 +471,198 @@ async def run_unordered(ch, st, count, quiet):
     return count, len(got)
 
 
+# ---------------------------------------------------------------- media (aiortc side)
+
+MEDIA_W, MEDIA_H, BOX = 320, 240, 48
+# 75 % colour bars, BGR.
+BARS = [(180, 180, 180), (16, 180, 180), (180, 180, 16), (16, 180, 16),
+        (180, 16, 180), (16, 16, 180), (180, 16, 16), (16, 16, 16)]
+# The box stays in the top half; the bottom strip shows the bars alone, which
+# is what a decoded picture is compared with.
+STRIP = (MEDIA_H - 24, MEDIA_H - 8)
+
+
+def _bars():
+    img = numpy.zeros((MEDIA_H, MEDIA_W, 3), numpy.uint8)
+    w = MEDIA_W // len(BARS)
+    for i, c in enumerate(BARS):
+        img[:, i * w:(i + 1) * w] = c
+    return img
+
+
+class PatternTrack(VideoStreamTrack):
+    """aiortc's own source: colour bars and a moving white box, 320x240 at
+    aiortc's 30 fps pacing (VideoStreamTrack.next_timestamp)."""
+
+    def __init__(self):
+        super().__init__()
+        self.base = _bars()
+        self.index = 0
+
+    async def recv(self):
+        pts, time_base = await self.next_timestamp()
+        img = self.base.copy()
+        x = (self.index * 4) % (MEDIA_W - BOX)
+        y = (self.index * 3) % (MEDIA_H // 2 - BOX)
+        img[y:y + BOX, x:x + BOX] = 255
+        self.index += 1
+        frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+class ToneTrack(MediaStreamTrack):
+    """A 440 Hz tone at 0.2 of full scale, 48 kHz mono, 20 ms frames, paced
+    in real time (as aiortc's AudioStreamTrack paces its silence)."""
+
+    kind = "audio"
+    RATE, SAMPLES = 48000, 960
+
+    async def recv(self):
+        if self.readyState != "live":
+            raise MediaStreamError
+        if hasattr(self, "_ts"):
+            self._ts += self.SAMPLES
+            await asyncio.sleep(self._start + self._ts / self.RATE - time.time())
+        else:
+            self._start, self._ts = time.time(), 0
+        n = numpy.arange(self._ts, self._ts + self.SAMPLES) % self.RATE
+        pcm = (0.2 * 32767 * numpy.sin(2 * numpy.pi * 440 * n / self.RATE)).astype(numpy.int16)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.pts, frame.sample_rate = self._ts, self.RATE
+        frame.time_base = fractions.Fraction(1, self.RATE)
+        return frame
+
+
+def looks_like_bars(frame):
+    """Does a decoded picture show our bars in its bottom strip (mean colour of
+    each bar within 40 of what was drawn)? A wrong or garbled decode does not."""
+    if (frame.width, frame.height) != (MEDIA_W, MEDIA_H):
+        return False
+    img = frame.to_ndarray(format="bgr24")
+    w = MEDIA_W // len(BARS)
+    for i, c in enumerate(BARS):
+        cell = img[STRIP[0]:STRIP[1], i * w + 8:(i + 1) * w - 8].reshape(-1, 3).mean(axis=0)
+        if max(abs(float(cell[j]) - c[j]) for j in range(3)) > 40:
+            return False
+    return True
+
+
+class FrameCounter:
+    """Reads a received track (aiortc decodes on recv()) until it ends and
+    counts what it decoded."""
+
+    def __init__(self, track, check_pattern=False):
+        self.kind = track.kind
+        self.frames = 0
+        self.sizes = set()
+        self.pattern_ok = 0
+        self.rms = []
+        self.first_t = self.last_t = None
+        self.check_pattern = check_pattern
+        self.task = asyncio.ensure_future(self._run(track))
+
+    async def _run(self, track):
+        try:
+            while True:
+                f = await track.recv()
+                self.frames += 1
+                self.last_t = now()
+                if self.first_t is None:
+                    self.first_t = self.last_t
+                if self.kind == "video":
+                    self.sizes.add((f.width, f.height))
+                    # Decoding to RGB costs: sample one picture in ten.
+                    if self.check_pattern and self.frames % 10 == 1:
+                        self.pattern_ok += looks_like_bars(f)
+                elif self.frames % 10 == 1:
+                    pcm = f.to_ndarray().astype(numpy.float64) / 32768.0
+                    self.rms.append(float(numpy.sqrt(numpy.mean(pcm * pcm))))
+        except MediaStreamError:
+            pass
+
+    def summary(self):
+        d = {"frames": self.frames,
+             "seconds": round(self.last_t - self.first_t, 2) if self.first_t else 0}
+        if self.kind == "video":
+            d["sizes"] = sorted(self.sizes)
+            if self.check_pattern:
+                d["pattern_ok_sampled"] = f"{self.pattern_ok}/{(self.frames + 9) // 10}"
+        elif self.rms:
+            d["rms"] = round(sum(self.rms) / len(self.rms), 3)
+        return d
+
+
+class CountingRelay(MediaStreamTrack):
+    """Hands the frames of a received track to an aiortc sender (which
+    re-encodes them) and counts them: aiortc's echo of weft's media."""
+
+    def __init__(self, source):
+        super().__init__()
+        self.kind = source.kind
+        self.source = source
+        self.frames = 0
+        self.sizes = set()
+
+    async def recv(self):
+        f = await self.source.recv()
+        self.frames += 1
+        if self.kind == "video":
+            self.sizes.add((f.width, f.height))
+        return f
+
+
+def section_info(sec):
+    """(kind, port, direction, first codec name) of an m-section."""
+    parts = sec[0][2:].split()
+    kind, port, fmts = parts[0], int(parts[1]), parts[3:]
+    direction = next((line[2:] for line in sec if line[2:] in
+                      ("sendrecv", "sendonly", "recvonly", "inactive")), None)
+    codec = None
+    if fmts:
+        for line in sec:
+            if line.startswith(f"a=rtpmap:{fmts[0]} "):
+                codec = line.split(" ", 1)[1]
+    return kind, port, direction, codec
+
+
+def track_events(srv, pcid):
+    evs = [o for o in json_lines(srv.out) if o.get("pc") == pcid]
+    return ([o for o in evs if o.get("ev") == "track"],
+            [o for o in evs if o.get("ev") == "track-stats"])
+
+
+async def send_pli(pc, summary, key):
+    """aiortc's video receiver asks the remote sender for a keyframe (an RTCP
+    PLI). aiortc has no public call for it (it sends one only after a decode
+    failure): its receiver's own _send_rtcp_pli, to the SSRC it receives."""
+    for t in pc.getTransceivers():
+        if t.kind != "video":
+            continue
+        ssrcs = [x.source for x in t.receiver.getSynchronizationSources()]
+        check(ssrcs, "aiortc's video receiver has no source to send a PLI for yet")
+        await t.receiver._send_rtcp_pli(ssrcs[0])
+        summary[key] = summary.get(key, 0) + 1
+        log(f"aiortc sent a PLI for SSRC {ssrcs[0]}")
+        return
+    raise Failure("aiortc has no video transceiver to send a PLI from")
+
+
+def check_track_stats(stats, kinds):
+    """echo-server's track-stats at session end: each track received and
+    echoed, and nothing failed to decrypt."""
+    by_kind = {o.get("kind"): o for o in stats}
+    check(sorted(by_kind) == sorted(kinds) and len(stats) == len(kinds),
+          f"echo-server track-stats {stats} (want one per {kinds})")
+    for k, o in by_kind.items():
+        check(o.get("packets_received", 0) > 0 and o.get("packets_sent", 0) > 0,
+              f"echo-server {k} track received/echoed nothing: {o}")
+        check(o.get("srtp_failures") == 0, f"echo-server {k} track: SRTP failures: {o}")
+        # Every packet is echoed once (retransmissions are counted apart).
+        check(o["packets_sent"] <= o["packets_received"],
+              f"echo-server {k} track sent more than it received: {o}")
+
+
 # ---------------------------------------------------------------- weft answers
 
 
@@ -519,7 +722,8 @@ def strip_candidates(sdp):
 
 async def weft_answers(args, summary):
     srv = None
-    pc = audio_pc = None
+    pc = None
+    audio_rx = []
     try:
         srv = Child("echo-server")
         port = await start_echo_server(args, srv)
@@ -532,24 +736,16 @@ async def weft_answers(args, summary):
         neg = pc.createDataChannel("negotiated", negotiated=True, id=42)
         every = chans + [unordered, neg]
         st = {c.label: channel_events(c) for c in every}
+        if args.audio:
+            # aiortc's own 2-section BUNDLE offer: audio first (the BUNDLE tag,
+            # a different ufrag, pwd and port per section), then data. weft
+            # answers the audio sendrecv and echoes aiortc's tone.
+            pc.addTrack(ToneTrack())
+            pc.on("track", lambda t: audio_rx.append(FrameCounter(t)))
 
         t_start = now()
         await pc.setLocalDescription(await pc.createOffer())
         offer = pc.localDescription.sdp
-        if args.audio:
-            # aiortc 1.4 cannot apply an answer that rejects one of its m-lines
-            # (it has no notion of port 0: it still runs ICE for the rejected
-            # section, before SCTP, and never gets to the data channel). So the
-            # audio section comes from a second aiortc connection that is never
-            # connected, spliced in front of the data section: weft faces the
-            # same 2-section BUNDLE offer aiortc makes (audio first, so the
-            # BUNDLE tag is the section weft rejects; a different ufrag, pwd
-            # and port per section), and the data connection gets weft's
-            # answer to its own section.
-            audio_pc = RTCPeerConnection(NO_ICE_SERVERS)
-            audio_pc.addTransceiver("audio", direction="recvonly")
-            await audio_pc.setLocalDescription(await audio_pc.createOffer())
-            offer = splice_audio_offer(audio_pc.localDescription.sdp, offer)
         n_m = len(sdp_sections(offer)) - 1
         check(n_m == (2 if args.audio else 1), f"aiortc's offer has {n_m} m-lines")
         if args.audio:
@@ -580,22 +776,21 @@ async def weft_answers(args, summary):
         check(len(asecs) - 1 == n_m, f"answer has {len(asecs) - 1} m-lines, offer {n_m}")
         for sec in asecs[1:]:
             if sec[0].startswith("m=audio"):
-                port0 = sec[0].split()[1] == "0"
-                summary["answer_audio_mline"] = sec[0]
-                check(port0, f"weft's answer accepts the audio m-line it cannot handle: {sec[0]!r} "
-                             "(want port 0)")
+                kind, aport, direction, codec = section_info(sec)
+                summary["answer_audio"] = [sec[0], direction, codec]
+                check(aport != 0 and direction == "sendrecv" and codec
+                      and codec.lower().startswith("opus/48000"),
+                      f"weft's answer to aiortc's audio: {sec[0]!r} {direction} {codec} (want it "
+                      "accepted sendrecv with opus)")
             else:
                 check(sec[0].startswith("m=application") and sec[0].split()[1] != "0",
                       f"weft's answer rejects the data m-line: {sec[0]!r}")
         if args.audio:
             bundle = [line for line in asecs[0] if line.startswith("a=group:BUNDLE")]
             summary["answer_bundle"] = bundle
-            amid = sdp_attr(asecs[1], "mid")
-            check(not any(amid and amid[0] in b.split()[1:] for b in bundle),
-                  f"weft's answer keeps the rejected audio section in its BUNDLE group: {bundle}")
-            check(all("1" in b.split()[1:] for b in bundle),
-                  f"weft's answer's BUNDLE group lacks the data section (mid 1): {bundle}")
-            answer = data_only_answer(answer)
+            mids = [sdp_attr(sec, "mid")[0] for sec in asecs[1:]]
+            check(len(bundle) == 1 and bundle[0].split()[1:] == mids,
+                  f"weft's answer's BUNDLE group {bundle} (want both sections, {mids})")
         setup = [v for sec in asecs[1:] for v in sdp_attr(sec, "setup")]
         summary["answer_setup"] = setup
         remote_max = max_message_size(answer)
@@ -655,6 +850,18 @@ async def weft_answers(args, summary):
         n = chev["negotiated"]
         check(n.get("negotiated") is True and n.get("dc") == 42, f"weft saw the negotiated channel as {n}")
 
+        if args.audio:
+            # The tone went to weft and came back while the channels worked:
+            # at least 2 s of it, decoded by aiortc at the right level.
+            t_conn = now() - summary["connect_ms"] / 1000
+            await asyncio.sleep(max(0.0, t_conn + 2.5 - now()))
+            check(len(audio_rx) == 1, f"aiortc got {len(audio_rx)} audio tracks back (want 1)")
+            summary["audio_echo"] = audio_rx[0].summary()
+            check(audio_rx[0].frames >= 80, f"aiortc decoded {audio_rx[0].frames} echoed audio "
+                                            "frames in 2.5 s (want >= 80 of 125)")
+            rms = audio_rx[0].summary().get("rms", 0)
+            check(0.07 < rms < 0.25, f"echoed audio level {rms} (the tone is ~0.14)")
+
         # Remote close: aiortc closes echo-0, waits until closed, then closes the pc.
         ch0 = chans[0]
         t_close = now()
@@ -689,7 +896,9 @@ async def weft_answers(args, summary):
               f"echo-server: no pc-state 'closed' 1.5 s after aiortc closed the connection "
               f"(states seen: {[o.get('state') for o in mine if o.get('ev') == 'pc-state']})")
         check(i_closed < i_pcclosed, "echo-server: echo-0 'closed' after pc-state 'closed'")
-        after = [o for o in mine[i_pcclosed + 1:] if o.get("ev") != "session-end"]
+        # (a track's counters are logged when the session ends)
+        after = [o for o in mine[i_pcclosed + 1:] if o.get("ev") not in ("session-end",
+                                                                          "track-stats")]
         check(not after, f"echo-server: events for pc {pcid} after pc-state closed: {after}")
         opened = {o.get("label") for o in mine[:i_pcclosed] if o.get("ev") == "open"}
         closed = {o.get("label") for o in mine[:i_pcclosed] if o.get("ev") == "closed"}
@@ -710,6 +919,14 @@ async def weft_answers(args, summary):
               f"echo-server's 'closed' for unordered counts {ev.get('messages')} messages; aiortc "
               f"sent {res[9][0]} and got {res[9][1]} back")
         summary["session_end"] = any(o.get("ev") == "session-end" for o in mine)
+        tracks, stats = track_events(srv, pcid)
+        if args.audio:
+            check([o.get("kind") for o in tracks] == ["audio"], f"echo-server 'track' {tracks}")
+            if summary["session_end"]:
+                check_track_stats(stats, ["audio"])
+                summary["server_track_stats"] = stats
+        else:
+            check(not tracks and not stats, f"echo-server logged tracks {tracks} {stats}")
         summary["pc_closed_ms"] = round((mine[i_pcclosed]["t"] - mine[i_closed]["t"]) * 1000, 1) \
             if isinstance(mine[i_pcclosed].get("t"), (int, float)) else None
 
@@ -719,36 +936,137 @@ async def weft_answers(args, summary):
             srv.dump()
         raise
     finally:
-        for p in (pc, audio_pc):
-            if p is not None:
-                try:
-                    await asyncio.wait_for(p.close(), 5)
-                except Exception:
-                    pass
+        if pc is not None:
+            try:
+                await asyncio.wait_for(pc.close(), 5)
+            except Exception:
+                pass
+        for c in audio_rx:
+            c.task.cancel()
         if srv is not None:
             srv.kill()
     if args.debug:
         srv.dump(tail=400)
 
 
-def splice_audio_offer(audio_sdp, data_sdp):
-    """aiortc's audio section (mid 0) in front of its data section (now mid 1)."""
-    data = sdp_sections(data_sdp)
-    audio = sdp_sections(audio_sdp)
-    check(len(data) == 2 and len(audio) == 2, "unexpected aiortc offers to splice")
-    fp = [x for x in data[1] if x.startswith("a=fingerprint:")]
-    asec = [x for x in audio[1] if not x.startswith("a=fingerprint:")] + fp  # one certificate
-    dsec = ["a=mid:1" if x.startswith("a=mid:") else x for x in data[1]]
-    sess = ["a=group:BUNDLE 0 1" if x.startswith("a=group:BUNDLE") else x for x in data[0]]
-    return "\r\n".join(sess + asec + dsec) + "\r\n"
+async def media_answers(args, summary):
+    """aiortc offers audio + video (its own sources: the tone and the pattern,
+    Opus and VP8) to echo-server, which sends every RTP packet back; aiortc
+    decodes what comes back. Two m-lines, no data section: this test is about
+    media (and aiortc 1.4 as offerer puts the data section last, the layout of
+    its known three-m-line problem)."""
+    srv = None
+    pc = None
+    counters = {}
+    try:
+        srv = Child("echo-server")
+        port = await start_echo_server(args, srv)
+        pc = RTCPeerConnection(NO_ICE_SERVERS)
+        pc_states = []
+        pc.on("connectionstatechange", lambda: pc_states.append(pc.connectionState))
+        pc.addTrack(ToneTrack())
+        pc.addTrack(PatternTrack())
 
+        def on_track(track):
+            log(f"aiortc: remote {track.kind} track")
+            check(track.kind not in counters, f"a second {track.kind} track")
+            counters[track.kind] = FrameCounter(track, check_pattern=True)
+        pc.on("track", on_track)
 
-def data_only_answer(answer):
-    """weft's answer to the spliced offer, reduced to the data section (mid 0 again)."""
-    secs = sdp_sections(answer)
-    sess = ["a=group:BUNDLE 0" if x.startswith("a=group:BUNDLE") else x for x in secs[0]]
-    dsec = ["a=mid:0" if x.startswith("a=mid:") else x for x in secs[2]]
-    return "\r\n".join(sess + dsec) + "\r\n"
+        t_start = now()
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = pc.localDescription.sdp
+        kinds = [section_info(sec)[0] for sec in sdp_sections(offer)[1:]]
+        check(kinds == ["audio", "video"], f"aiortc's offer has m-lines {kinds}")
+        status, headers, ans = await http_request("127.0.0.1", port, "POST", "/offer",
+                                                  offer.encode(), "application/sdp")
+        check(status == 201, f"POST /offer: status {status} (want 201): {ans[:300]!r}")
+        answer = ans.decode()
+        secs = [section_info(sec) for sec in sdp_sections(answer)[1:]]
+        summary["answer_sections"] = secs
+        check([x[0] for x in secs] == ["audio", "video"], f"weft's answer has m-lines {secs}")
+        for kind, port_, direction, codec in secs:
+            check(port_ != 0, f"weft's answer rejects {kind}: {secs}")
+            check(direction == "sendrecv", f"weft answers {kind} {direction} (want sendrecv)")
+        check(secs[0][3].lower().startswith("opus/48000") and secs[1][3].startswith("VP8/90000"),
+              f"weft's answer codecs {[x[3] for x in secs]} (want opus and VP8, aiortc's first)")
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        except Exception as e:
+            raise Failure(f"aiortc rejected weft's answer: {type(e).__name__}: {e}\n{answer}")
+
+        deadline = time.monotonic() + 20
+        while pc.connectionState != "connected":
+            check(pc.connectionState not in ("failed", "closed"),
+                  f"aiortc's connection {pc.connectionState} (states {pc_states})")
+            check(time.monotonic() < deadline, f"not connected 20 s after the answer "
+                                               f"(states {pc_states}, ice {pc.iceConnectionState})")
+            await asyncio.sleep(0.05)
+        summary["connect_ms"] = round((now() - t_start) * 1000, 1)
+        log(f"connected; receiving the echoes for {args.seconds} s")
+        # Halfway, aiortc asks for a keyframe on the echoed video: echo-server
+        # must pass the request on to aiortc's own sender.
+        await asyncio.sleep(args.seconds / 2)
+        await send_pli(pc, summary, "plis_sent_by_aiortc")
+        await asyncio.sleep(args.seconds / 2)
+
+        check(sorted(counters) == ["audio", "video"],
+              f"aiortc got tracks {sorted(counters)} back (want audio and video)")
+        v, a = counters["video"], counters["audio"]
+        summary["aiortc_received"] = {"video": v.summary(), "audio": a.summary()}
+        log(f"aiortc decoded {v.frames} video and {a.frames} audio frames")
+        want_v, want_a = int(args.seconds * 30 * 0.4), int(args.seconds * 50 * 0.5)
+        check(v.frames >= max(100, want_v), f"aiortc decoded {v.frames} echoed video frames in "
+                                            f"{args.seconds} s (want >= {max(100, want_v)})")
+        check(a.frames >= max(200, want_a), f"aiortc decoded {a.frames} echoed audio frames in "
+                                            f"{args.seconds} s (want >= {max(200, want_a)})")
+        check(v.sizes == {(MEDIA_W, MEDIA_H)}, f"echoed video sizes {v.sizes}")
+        sampled = (v.frames + 9) // 10
+        check(v.pattern_ok >= 0.9 * sampled, f"only {v.pattern_ok} of {sampled} sampled echoed "
+                                             "pictures show the bars that were sent")
+        rms = a.summary().get("rms", 0)
+        check(0.07 < rms < 0.25, f"echoed audio level {rms} (the tone is ~0.14)")
+
+        # What weft saw: both tracks, then at the end their counters.
+        pcs = {o.get("pc") for o in json_lines(srv.out) if o.get("ev") == "session"}
+        check(len(pcs) == 1, f"echo-server logged sessions {pcs} (want exactly one)")
+        pcid = pcs.pop()
+        tracks, _ = track_events(srv, pcid)
+        check(sorted(o.get("kind") for o in tracks) == ["audio", "video"],
+              f"echo-server 'track' lines {tracks}")
+        await asyncio.wait_for(pc.close(), 10)
+        pc = None
+        deadline = time.monotonic() + 10
+        while not any(o.get("ev") == "session-end" and o.get("pc") == pcid
+                      for o in json_lines(srv.out)):
+            check(time.monotonic() < deadline, "echo-server: no session-end 10 s after aiortc "
+                                               "closed the connection")
+            await asyncio.sleep(0.1)
+        _, stats = track_events(srv, pcid)
+        summary["server_track_stats"] = stats
+        check_track_stats(stats, ["audio", "video"])
+        sv = next(o for o in stats if o.get("kind") == "video")
+        check(sv.get("plis_received", 0) >= 1 and sv.get("plis_sent", 0) >= 1,
+              f"echo-server did not pass aiortc's PLI on: video track-stats {sv}")
+        errors = [o for o in json_lines(srv.out) if o.get("ev") == "error"]
+        check(not errors, f"echo-server logged errors: {errors}")
+        await stop_echo_server(srv, summary)
+    except BaseException:
+        if srv is not None:
+            srv.dump()
+        raise
+    finally:
+        if pc is not None:
+            try:
+                await asyncio.wait_for(pc.close(), 5)
+            except Exception:
+                pass
+        for c in counters.values():
+            c.task.cancel()
+        if srv is not None:
+            srv.kill()
+    if args.debug:
+        srv.dump(tail=400)
 
 
 # ---------------------------------------------------------------- aiortc endpoint
@@ -938,10 +1256,24 @@ class Endpoint:
         self.next_id += 1
         pc = RTCPeerConnection(NO_ICE_SERVERS)
         s = {"id": sid, "pc": pc, "channels": [], "offer": sdp, "patches": 0, "candidates": 0,
-             "end_of_candidates": False, "states": []}
+             "end_of_candidates": False, "states": [], "relays": []}
         pc.on("connectionstatechange", lambda: s["states"].append(pc.connectionState))
         pc.on("datachannel", lambda ch: self.echo(s, ch))
-        self.echo(s, pc.createDataChannel("negotiated", negotiated=True, id=42))
+
+        def on_track(track):
+            # The echo of a media track: aiortc decodes what it receives and
+            # sends it back re-encoded (a new VP8/Opus stream). The track
+            # event fires inside setRemoteDescription, so the sender is
+            # there before the answer, which is then sendrecv.
+            relay = CountingRelay(track)
+            s["relays"].append(relay)
+            pc.addTrack(relay)
+        pc.on("track", on_track)
+        kinds = [section_info(sec)[0] for sec in sdp_sections(sdp)[1:]]
+        if "application" in kinds:
+            # (Only with a data section: aiortc would otherwise start an SCTP
+            # transport the answer never mentions.)
+            self.echo(s, pc.createDataChannel("negotiated", negotiated=True, id=42))
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
@@ -1034,13 +1366,86 @@ async def remote_close(ep, summary):
     log("aiortc closed echo-0, then the connection")
 
 
+def check_client_media(r, s, extra, summary, events):
+    """echo-client --media against aiortc: weft's VP8 and Opus reached aiortc,
+    which decoded them and sent them back re-encoded; echo-client decoded
+    aiortc's streams."""
+    media = r.get("media")
+    check(isinstance(media, dict), f"echo-client result has no media: {r}")
+    v, a = media.get("video") or {}, media.get("audio") or {}
+    summary["client_media"] = media
+    summary["client_media_events"] = [e for e in events if e.get("ev") in ("track", "media")]
+    secs = float(extra[extra.index("--media-seconds") + 1]) if "--media-seconds" in extra else 10
+    check(v.get("codec") == "VP8" and a.get("codec") == "opus",
+          f"negotiated codecs {v.get('codec')} / {a.get('codec')}")
+    check(v.get("frames_sent") == round(secs * 30) and a.get("frames_sent") == round(secs * 50),
+          f"echo-client sent {v.get('frames_sent')} video / {a.get('frames_sent')} audio frames "
+          f"in {secs} s")
+    for k, m, floor in (("video", v, 100), ("audio", a, 200)):
+        check(m.get("decode_errors") == 0, f"echo-client {k} decode errors: {m}")
+        check(m.get("frames_decoded", 0) >= floor,
+              f"echo-client decoded {m.get('frames_decoded')} {k} frames from aiortc "
+              f"(want >= {floor}): {m}")
+    evs = {e.get("kind"): e for e in events if e.get("ev") == "media"}
+    check(sorted(evs) == ["audio", "video"], f"echo-client media events {list(evs)}")
+    for k, e in evs.items():
+        check(e.get("srtp_failures") == 0, f"echo-client {k}: SRTP failures {e}")
+    # aiortc decoded weft's pattern and encoded it again: echo-client still
+    # reads the frame counter in what comes back.
+    pv = evs["video"]
+    check(pv.get("pattern_read", 0) >= 0.9 * v["frames_decoded"],
+          f"echo-client read the frame counter in {pv.get('pattern_read')} of "
+          f"{v['frames_decoded']} pictures from aiortc")
+    # aiortc asked for a keyframe once (pli_when_flowing): weft surfaced it
+    # and echo-client encoded one on top of the first.
+    check(summary.get("plis_sent_by_aiortc") == 1,
+          f"aiortc's PLI was not sent: {summary.get('pli_error')}")
+    check(v.get("keyframes_requested_by_remote", 0) >= 1 and pv.get("keyframes_sent", 0) >= 2,
+          f"echo-client after aiortc's PLI: {v.get('keyframes_requested_by_remote')} requests, "
+          f"{pv.get('keyframes_sent')} keyframes sent")
+    # What aiortc decoded of weft's streams (the frames its relays passed on).
+    got = {x.kind: x.frames for x in s["relays"]}
+    summary["aiortc_decoded"] = got
+    summary["aiortc_video_sizes"] = [sorted(x.sizes) for x in s["relays"] if x.kind == "video"]
+    check(sorted(got) == ["audio", "video"], f"aiortc relayed tracks {sorted(got)}")
+    check(got["video"] >= 0.8 * v["frames_sent"] and got["audio"] >= 0.8 * a["frames_sent"],
+          f"aiortc decoded {got} of the {v['frames_sent']} video / {a['frames_sent']} audio "
+          "frames weft sent")
+    check(summary["aiortc_video_sizes"] == [[(320, 240)]],
+          f"aiortc decoded weft's video as {summary['aiortc_video_sizes']} (sent 320x240)")
+    ans = [section_info(sec) for sec in sdp_sections(s["answer"])[1:]]
+    summary["aiortc_answer_sections"] = ans
+    check(all(x[2] == "sendrecv" for x in ans if x[0] in ("audio", "video")),
+          f"aiortc's answer directions {ans}")
+
+
 def client_args(rest):
     return rest[1:] if rest and rest[0] == "--" else rest
+
+
+async def pli_when_flowing(ep, summary):
+    """Once weft's video has flowed to aiortc for 2 s, aiortc asks weft for a
+    keyframe: echo-client must encode one (on_keyframe_request)."""
+    deadline = time.monotonic() + 30
+    while True:
+        s = ep.history[0] if ep.history else None
+        relays = [r for r in (s["relays"] if s else []) if r.kind == "video"]
+        if relays and relays[0].frames >= 60:
+            break
+        if time.monotonic() > deadline:
+            summary["pli_error"] = "weft's video never reached 60 frames at aiortc"
+            return
+        await asyncio.sleep(0.1)
+    try:
+        await send_pli(s["pc"], summary, "plis_sent_by_aiortc")
+    except Failure as e:
+        summary["pli_error"] = str(e)
 
 
 async def weft_offers(args, summary, extra, throughput=None):
     ep = Endpoint()
     cli = None
+    pli_task = None
     try:
         await ep.start()
         s, _, b = await http_request("127.0.0.1", ep.port, "GET", "/health")
@@ -1051,6 +1456,8 @@ async def weft_offers(args, summary, extra, throughput=None):
             argv += ["--throughput", str(throughput)]
         cli = Child("echo-client")
         await cli.start(argv, env=child_env(args.debug))
+        if "--media" in extra:
+            pli_task = asyncio.ensure_future(pli_when_flowing(ep, summary))
         awaiting = "--await-remote-close" in extra
         if awaiting:
             def cue(line):
@@ -1071,9 +1478,12 @@ async def weft_offers(args, summary, extra, throughput=None):
         check(r.get("ok") is True, f"echo-client reported failure: {r.get('error')!r}")
         check(rc == 0, f"echo-client exited {rc} with ok:true")
         check(r.get("error") is None, f"echo-client ok:true with error {r.get('error')!r}")
-        check(r.get("max_message_size") == AIORTC_MAX_MESSAGE,
-              f"echo-client saw max_message_size {r.get('max_message_size')} "
-              f"(aiortc's answer says {AIORTC_MAX_MESSAGE})")
+        n = None
+        if "--channels" in extra:
+            n = int(extra[extra.index("--channels") + 1])
+        want_mms = 0 if n == 0 else AIORTC_MAX_MESSAGE  # 0: no data section
+        check(r.get("max_message_size") == want_mms,
+              f"echo-client saw max_message_size {r.get('max_message_size')} (want {want_mms})")
         check(not ep.errors, f"endpoint errors: {ep.errors}")
 
         # Cross-check with what aiortc saw.
@@ -1095,15 +1505,12 @@ async def weft_offers(args, summary, extra, throughput=None):
             check(all(q[2] == 204 for q in patches), f"PATCH replies: {patches}")
         labels = sorted(info["label"] for _, info in s["channels"])
         summary["aiortc_channels"] = labels
-        n = None
-        if "--channels" in extra:
-            n = int(extra[extra.index("--channels") + 1])
         if "--negotiated" in extra:
             neg = [info for _, info in s["channels"] if info["label"] == "negotiated"]
             check(neg and neg[0]["messages"] > 0,
                   "negotiated channel 42: aiortc received nothing on it")
         elif not throughput:
-            want = [f"echo-{i}" for i in range(n or 1)]
+            want = [f"echo-{i}" for i in range(1 if n is None else n)]
             got = sorted(x for x in labels if x.startswith("echo-"))
             check(got == sorted(want), f"aiortc saw channels {got} (want {sorted(want)})")
         if "--unordered" in extra:
@@ -1133,11 +1540,15 @@ async def weft_offers(args, summary, extra, throughput=None):
                   f"pc closed {i_pc}")
         if throughput:
             check(isinstance(r.get("throughput"), dict), f"no throughput in {r}")
+        if "--media" in extra:
+            check_client_media(r, s, extra, summary, json_lines(cli.err))
     except BaseException:
         if cli is not None:
             cli.dump()
         raise
     finally:
+        if pli_task is not None:
+            pli_task.cancel()
         if cli is not None:
             cli.kill()
         await ep.stop()
@@ -1153,6 +1564,8 @@ async def main(args, rest, summary):
         await weft_answers(args, summary)
     elif args.mode == "weft-offers":
         await weft_offers(args, summary, client_args(rest))
+    elif args.mode == "media-answers":
+        await media_answers(args, summary)
     elif args.mode == "throughput":
         await weft_offers(args, summary, client_args(rest), throughput=args.seconds)
         t = summary["client"]["throughput"]
@@ -1171,11 +1584,13 @@ def parse():
     a = sub.add_parser("weft-answers")
     a.add_argument("--trickle", action="store_true")
     a.add_argument("--audio", action="store_true")
+    m = sub.add_parser("media-answers")
+    m.add_argument("--seconds", type=float, default=8)
     sub.add_parser("weft-offers")
     t = sub.add_parser("throughput")
     t.add_argument("--seconds", type=float, default=5)
     args, rest = p.parse_known_args()
-    if args.mode == "weft-answers" and rest:
+    if args.mode in ("weft-answers", "media-answers") and rest:
         p.error(f"unexpected arguments {rest}")
     return args, rest
 

@@ -23,7 +23,10 @@ function(weft_chromium_interop_tests dir)
   # mode -> CTest timeout (s); run.mjs bounds itself to 30 s less. Each test
   # runs in a network namespace with only lo (../netns-run): Chromium would
   # otherwise gather on, and pair over, every interface of the machine.
-  foreach(entry weft-answers=150 weft-offers=150 pq=90 mdns=120)
+  # The media modes (issue 4) run about 12 s per case; media-weft-sends
+  # saves a screenshot of weft's test pattern in its --out-dir.
+  foreach(entry weft-answers=150 weft-offers=150 pq=90 mdns=120 media-echo=90 media-echo-h264=60
+                media-weft-sends=90)
     string(REPLACE "=" ";" parts "${entry}")
     list(GET parts 0 mode)
     list(GET parts 1 timeout)
@@ -31,7 +34,7 @@ function(weft_chromium_interop_tests dir)
     add_test(NAME interop_chromium_${mode}
              COMMAND ${dir}/../netns-run ${WEFT_NODE_EXECUTABLE} ${dir}/run.mjs ${mode}
                      --echo-server ${echo-server_bin} --echo-client ${echo-client_bin}
-                     --timeout ${bound})
+                     --timeout ${bound} --out-dir ${CMAKE_BINARY_DIR}/interop-chromium/${mode})
     set_tests_properties(interop_chromium_${mode} PROPERTIES LABELS interop TIMEOUT ${timeout}
                          RESOURCE_LOCK chromium)
   endforeach()

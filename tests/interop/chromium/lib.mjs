@@ -395,7 +395,7 @@ function startPageServer(b) {
         const sess = { n: b.sessions.length + 1, offer: body, answer: null, pcId: null, patches: [], deleted: false, errors: [] };
         b.sessions.push(sess);
         if (ct !== 'application/sdp') sess.errors.push(`POST /offer with Content-Type "${ct}"`);
-        const r = await withTimeout(b.page.evaluate(([sdp]) => window.weft.answer(sdp), [body]), 15000, 'page answer');
+        const r = await withTimeout(b.page.evaluate(([sdp, opts]) => window.weft.answer(sdp, opts), [body, b.answerOptions || {}]), 15000, 'page answer');
         sess.pcId = r.id;
         sess.answer = b.rewriteAnswer ? b.rewriteAnswer(r.sdp, sess) : r.sdp;
         sess.chain = Promise.resolve();
@@ -491,6 +491,7 @@ export async function startBrowser({ extraArgs = [] } = {}) {
     endpointErrors: [],
     pageErrors: [],
     rewriteAnswer: null,
+    answerOptions: null, // passed to window.weft.answer() (e.g. {media: 'echo'})
     onSession: () => {},
     stderrTail,
     listeners: new Set(),
@@ -586,9 +587,9 @@ export async function startBrowser({ extraArgs = [] } = {}) {
 // ---- the page offers to a WHIP-shaped endpoint (echo-server) ----------------
 
 // Creates an offerer pc in the page and signals it to `endpoint` (base URL).
-// opts: {channels, negotiated, trickle, mdns}. Trickle: POST the offer at
-// once, then one PATCH per candidate (RFC 8840 fragment) and a final
-// end-of-candidates. Returns {id, location, answer, max_message_size,
+// opts: {channels, negotiated, trickle, mdns, media} (media: see peer.js
+// offer()). Trickle: POST the offer at once, then one PATCH per candidate
+// (RFC 8840 fragment) and a final end-of-candidates. Returns {id, location, answer, max_message_size,
 // trickled, patchStatuses, signalMs}.
 // One trickled candidate (or, when cand is null, the end of candidates) as a
 // PATCH body: RFC 8840 grammar in the shape WHIP (RFC 9725 section 4.3)
@@ -610,7 +611,7 @@ export function sdpFrag(offerSdp, sdpMid, sdpMLineIndex, cand) {
   );
 }
 
-export async function offerToEndpoint(b, endpoint, { channels, negotiated = null, trickle = false, mdns = false } = {}) {
+export async function offerToEndpoint(b, endpoint, { channels, negotiated = null, trickle = false, mdns = false, media = null } = {}) {
   const names = new Map();
   const queue = []; // events of our pc, in order
   let pcId = null;
@@ -624,7 +625,7 @@ export async function offerToEndpoint(b, endpoint, { channels, negotiated = null
   });
   try {
     const t0 = performance.now();
-    const r = await b.eval((o) => window.weft.offer(o), { channels, negotiated, trickle });
+    const r = await b.eval((o) => window.weft.offer(o), { channels, negotiated, trickle, media });
     pcId = r.id;
     for (const ev of early) if (ev.id === pcId) queue.push(ev);
     const offer = mdns ? mdnsRewrite(r.sdp, names) : r.sdp;

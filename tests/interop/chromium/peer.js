@@ -375,6 +375,143 @@
     };
   }
 
+  // ---- media -----------------------------------------------------------------
+
+  // Plays every remote track of pc entry `e` in a <video> or <audio> element
+  // of its own (Chromium only decodes, and an answerer relaying a received
+  // audio track only sends, once the track plays somewhere).
+  function playRemote(e, ev) {
+    const t = ev.track;
+    const mid = ev.transceiver ? ev.transceiver.mid : null;
+    e.media.remote.push({ kind: t.kind, mid, id: t.id });
+    const el = document.createElement(t.kind === 'video' ? 'video' : 'audio');
+    el.id = `pc${e.id}-${t.kind}-${mid}`;
+    el.autoplay = true;
+    el.playsInline = true;
+    if (t.kind === 'video') {
+      // Shown at its own size, for the driver's screenshot.
+      el.style.cssText = 'display:block;border:1px solid #888;margin:4px';
+    }
+    el.srcObject = new MediaStream([t]);
+    document.body.appendChild(el);
+    e.media.elements.push(el);
+    el.play().catch((err) => e.errors.push(`playing remote ${t.kind}: ${err.name}: ${err.message}`));
+  }
+
+  function mediaState(e) {
+    if (!e.media) {
+      e.media = { local: null, remote: [], elements: [], codecPrefs: null };
+      e.pc.addEventListener('track', (ev) => playRemote(e, ev));
+    }
+    return e.media;
+  }
+
+  // The receiver's video codecs with `mime` (e.g. "video/H264", packetization-mode=1
+  // first) moved to the front, every other codec kept after them: the offer then
+  // lists that codec first and the answerer picks it if it can.
+  function preferCodec(mime) {
+    const caps = RTCRtpReceiver.getCapabilities('video');
+    if (!caps) throw new Error('RTCRtpReceiver.getCapabilities("video") returned null');
+    const m = mime.toLowerCase();
+    const isIt = (c) => c.mimeType.toLowerCase() === m;
+    const pm1 = (c) => /packetization-mode=1/.test(c.sdpFmtpLine || '');
+    const first = caps.codecs.filter(isIt).sort((a, b) => pm1(b) - pm1(a));
+    if (!first.length) throw new Error(`Chromium's receiver has no ${mime} codec: ${caps.codecs.map((c) => c.mimeType).join(' ')}`);
+    return [...first, ...caps.codecs.filter((c) => !isIt(c))];
+  }
+
+  // getUserMedia (the fake devices) and one sendrecv transceiver per track.
+  async function addLocalMedia(e, { audio = true, video = true, preferVideo = null }) {
+    const st = mediaState(e);
+    const stream = await navigator.mediaDevices.getUserMedia({ audio, video });
+    st.local = stream;
+    for (const t of stream.getTracks()) {
+      const tr = e.pc.addTransceiver(t, { direction: 'sendrecv', streams: [stream] });
+      if (t.kind === 'video' && preferVideo) {
+        const prefs = preferCodec(preferVideo);
+        tr.setCodecPreferences(prefs);
+        st.codecPrefs = prefs.slice(0, 3).map((c) => `${c.mimeType} ${c.sdpFmtpLine || ''}`.trim());
+      }
+    }
+  }
+
+  const INBOUND_KEYS = [
+    'kind', 'mid', 'ssrc', 'packetsReceived', 'packetsLost', 'packetsDiscarded', 'bytesReceived', 'jitter',
+    'nackCount', 'pliCount', 'firCount', 'framesReceived', 'framesDecoded', 'keyFramesDecoded', 'framesDropped',
+    'framesPerSecond', 'frameWidth', 'frameHeight', 'freezeCount', 'totalFreezesDuration', 'decoderImplementation',
+    'powerEfficientDecoder', 'totalSamplesReceived', 'concealedSamples', 'silentConcealedSamples',
+    'concealmentEvents', 'insertedSamplesForDeceleration', 'removedSamplesForAcceleration', 'audioLevel',
+    'totalAudioEnergy', 'jitterBufferEmittedCount', 'fecPacketsReceived', 'retransmittedPacketsReceived',
+  ];
+  const OUTBOUND_KEYS = [
+    'kind', 'mid', 'ssrc', 'packetsSent', 'bytesSent', 'retransmittedPacketsSent', 'nackCount', 'pliCount',
+    'firCount', 'framesEncoded', 'keyFramesEncoded', 'framesSent', 'frameWidth', 'frameHeight',
+    'encoderImplementation', 'qualityLimitationReason', 'targetBitrate', 'active',
+  ];
+  const pick = (r, keys) => {
+    const o = {};
+    for (const k of keys) if (r[k] !== undefined) o[k] = r[k];
+    return o;
+  };
+
+  // Per kind: the inbound-rtp and outbound-rtp of the (one) audio and video
+  // stream, their codecs, and the remote-inbound-rtp (what the remote reported).
+  async function mediaStats(e) {
+    const s = await e.pc.getStats();
+    const out = { audio: { inbound: null, outbound: null, remoteInbound: null }, video: { inbound: null, outbound: null, remoteInbound: null } };
+    const codec = (r) => {
+      const c = r.codecId ? s.get(r.codecId) : null;
+      return c ? { mimeType: c.mimeType, payloadType: c.payloadType, sdpFmtpLine: c.sdpFmtpLine || '' } : null;
+    };
+    s.forEach((r) => {
+      const k = r.kind || r.mediaType;
+      if (!out[k]) return;
+      if (r.type === 'inbound-rtp') out[k].inbound = { ...pick(r, INBOUND_KEYS), codec: codec(r) };
+      else if (r.type === 'outbound-rtp') out[k].outbound = { ...pick(r, OUTBOUND_KEYS), codec: codec(r) };
+      else if (r.type === 'remote-inbound-rtp')
+        out[k].remoteInbound = pick(r, ['packetsLost', 'fractionLost', 'roundTripTime', 'jitter']);
+    });
+    return out;
+  }
+
+  // What the page shows of the remote video: drawn into a canvas, the share
+  // of distinct colours and the luma spread (a blank or frozen-grey frame has
+  // neither). For the weft-sends check that weft's pattern is on screen.
+  function videoPicture(e) {
+    const el = e.media.elements.find((x) => x.tagName === 'VIDEO');
+    if (!el) return { error: 'no remote video element' };
+    const w = el.videoWidth;
+    const h = el.videoHeight;
+    if (!w || !h) return { error: `remote video has no size yet (readyState ${el.readyState})`, id: el.id };
+    const c = document.createElement('canvas');
+    c.width = w;
+    c.height = h;
+    const g = c.getContext('2d', { willReadFrequently: true });
+    g.drawImage(el, 0, 0, w, h);
+    const px = g.getImageData(0, 0, w, h).data;
+    let sum = 0;
+    let sum2 = 0;
+    const colours = new Set();
+    const n = w * h;
+    for (let i = 0; i < px.length; i += 4) {
+      const y = 0.299 * px[i] + 0.587 * px[i + 1] + 0.114 * px[i + 2];
+      sum += y;
+      sum2 += y * y;
+      colours.add(((px[i] >> 4) << 8) | ((px[i + 1] >> 4) << 4) | (px[i + 2] >> 4));
+    }
+    const mean = sum / n;
+    return {
+      id: el.id,
+      width: w,
+      height: h,
+      currentTime: el.currentTime,
+      paused: el.paused,
+      lumaMean: mean,
+      lumaStd: Math.sqrt(Math.max(0, sum2 / n - mean * mean)),
+      colours: colours.size,
+    };
+  }
+
   // ---- the API the driver calls ------------------------------------------
 
   window.weft = {
@@ -382,8 +519,12 @@
     // a negotiated channel {id, label}. Non-trickle: returns once gathering is
     // complete (every candidate in the SDP); trickle: right after
     // setLocalDescription, candidates follow as 'candidate' events.
-    async offer({ channels = [], negotiated = null, trickle = false, timeoutMs = 10000 } = {}) {
+    // media: {audio, video, preferVideo} adds the fake camera/microphone as
+    // sendrecv transceivers (before the channels: m= order audio, video, data)
+    // and plays what comes back.
+    async offer({ channels = [], negotiated = null, trickle = false, media = null, timeoutMs = 10000 } = {}) {
       const e = newEntry('offerer');
+      if (media) await addLocalMedia(e, media);
       for (const c of channels) track(e, e.pc.createDataChannel(c.label, c.options || {}));
       if (negotiated) {
         track(e, e.pc.createDataChannel(negotiated.label || 'negotiated', { negotiated: true, id: negotiated.id }));
@@ -408,8 +549,11 @@
     // An answerer pc that echoes every channel the remote opens, plus a
     // negotiated echo channel (id 42, "negotiated" unless told otherwise).
     // Returns once gathering is complete.
-    async answer(offerSdp, { negotiated = { id: 42, label: 'negotiated' }, timeoutMs = 10000 } = {}) {
+    // media: 'echo' plays every received track and sends it back on the same
+    // (sendrecv) transceiver, re-encoded by Chromium.
+    async answer(offerSdp, { negotiated = { id: 42, label: 'negotiated' }, media = null, timeoutMs = 10000 } = {}) {
       const e = newEntry('answerer');
+      if (media) mediaState(e);
       e.pc.ondatachannel = (ev) => {
         track(e, ev.channel);
         echo(e, ev.channel);
@@ -421,6 +565,13 @@
       }
       e.remoteMaxMessageSize = maxMessageSize(offerSdp);
       await e.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+      if (media === 'echo') {
+        for (const t of e.pc.getTransceivers()) {
+          if (!t.receiver.track || t.currentDirection === 'stopped') continue;
+          t.direction = 'sendrecv';
+          await t.sender.replaceTrack(t.receiver.track);
+        }
+      }
       await e.pc.setLocalDescription(await e.pc.createAnswer());
       await gatheringComplete(e.pc, timeoutMs);
       return { id: e.id, sdp: e.pc.localDescription.sdp };
@@ -469,6 +620,14 @@
     closePc(id) {
       const e = entry(id);
       e.pc.close();
+      if (e.media) {
+        if (e.media.local) for (const t of e.media.local.getTracks()) t.stop();
+        // The next session's screenshot shows only its own video.
+        for (const el of e.media.elements) {
+          el.srcObject = null;
+          el.remove();
+        }
+      }
       return { errors: e.errors.slice() };
     },
 
@@ -497,6 +656,44 @@
         channels: ch,
         errors: e.errors.slice(),
         remote_max_message_size: e.remoteMaxMessageSize,
+      };
+    },
+
+    async mediaStats(id) {
+      return JSON.parse(JSON.stringify(await mediaStats(entry(id))));
+    },
+
+    // The offer's/answer's media as this page set it up, and the remote tracks seen.
+    mediaInfo(id) {
+      const e = entry(id);
+      const m = e.media || { local: null, remote: [], elements: [], codecPrefs: null };
+      return {
+        local: m.local ? m.local.getTracks().map((t) => ({ kind: t.kind, label: t.label, state: t.readyState })) : [],
+        remote: m.remote,
+        codecPrefs: m.codecPrefs,
+        elements: m.elements.map((el) => ({ id: el.id, tag: el.tagName, paused: el.paused, currentTime: el.currentTime, readyState: el.readyState })),
+        transceivers: e.pc.getTransceivers().map((t) => ({ mid: t.mid, direction: t.direction, currentDirection: t.currentDirection })),
+        errors: e.errors.slice(),
+      };
+    },
+
+    // Stops sending on every sender (replaceTrack(null)): no more RTP goes
+    // out, so counts read after it can be compared with the remote's.
+    async pauseSending(id) {
+      const e = entry(id);
+      for (const t of e.pc.getTransceivers()) if (t.sender.track) await t.sender.replaceTrack(null);
+    },
+
+    videoPicture(id) {
+      return videoPicture(entry(id));
+    },
+
+    codecCapabilities() {
+      const f = (caps) => (caps ? caps.codecs.map((c) => `${c.mimeType} ${c.sdpFmtpLine || ''}`.trim()) : null);
+      return {
+        receiverVideo: f(RTCRtpReceiver.getCapabilities('video')),
+        senderVideo: f(RTCRtpSender.getCapabilities('video')),
+        receiverAudio: f(RTCRtpReceiver.getCapabilities('audio')),
       };
     },
 

@@ -2,6 +2,7 @@
 // weft <-> Chromium interop driver (doc/interop.md, "The interop matrix").
 //
 //   node run.mjs MODE --echo-server PATH --echo-client PATH [--timeout S] [--verbose]
+//               [--out-dir DIR] [--weft-debug SPEC]
 //
 // MODE:
 //   weft-answers  the page offers to echo-server (trickle and not), runs the
@@ -16,9 +17,19 @@
 //                 come unfragmented
 //   self          (validation of the driver) Chromium offers to Chromium through this
 //                 driver's own endpoint, with the weft-answers checks
+//   media-echo, media-echo-h264, media-weft-sends
+//                 audio and video (media.mjs): Chromium's fake camera and microphone
+//                 echoed by echo-server, and echo-client's VP8/Opus echoed by Chromium
+//
+// --out-dir DIR: where files worth keeping go (media-weft-sends' screenshot);
+// default ./chromium-MODE. --weft-debug SPEC: WEFT_DEBUG for the examples
+// (media modes), their stderr saved in --out-dir.
 //
 // Exits 0 only if every check passed; otherwise prints every failure and exits 1.
 // Never skips: a missing Chromium, playwright-core or example binary is a failure.
+import fs from 'node:fs';
+import path from 'node:path';
+
 import {
   TestFailure,
   autoSizes,
@@ -35,6 +46,7 @@ import {
   startEchoServer,
   withTimeout,
 } from './lib.mjs';
+import { MEDIA_MODES, MEDIA_SWITCHES, runMediaMode } from './media.mjs';
 
 // The Chromium switch for post-quantum DTLS key exchange: the Blink feature
 // WebRtcPqcForDtls (blink::features::kWebRtcPqcForDtls), which puts
@@ -48,10 +60,10 @@ export const PQ_SWITCH = '--enable-features=WebRtcPqcForDtls';
 export const PQ_OFF_SWITCH = '--disable-features=WebRtcPqcForDtls';
 
 const NEGOTIATED = { id: 42, label: 'negotiated' };
-const MODES = ['weft-answers', 'weft-offers', 'pq', 'mdns', 'pq-baseline', 'self'];
+const MODES = ['weft-answers', 'weft-offers', 'pq', 'mdns', 'pq-baseline', 'self', ...MEDIA_MODES];
 
 function parseArgs(argv) {
-  const o = { mode: null, echoServer: null, echoClient: null, timeout: 120, verbose: false };
+  const o = { mode: null, echoServer: null, echoClient: null, timeout: 120, verbose: false, outDir: null, weftDebug: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -62,10 +74,13 @@ function parseArgs(argv) {
     else if (a === '--echo-client') o.echoClient = val();
     else if (a === '--timeout') o.timeout = Number(val());
     else if (a === '--verbose') o.verbose = true;
+    else if (a === '--out-dir') o.outDir = val();
+    else if (a === '--weft-debug') o.weftDebug = val();
     else if (!a.startsWith('-') && !o.mode) o.mode = a;
     else throw new TestFailure(`unknown argument ${a}`);
   }
   if (!MODES.includes(o.mode)) throw new TestFailure(`usage: run.mjs {${MODES.join('|')}} --echo-server PATH --echo-client PATH`);
+  o.outDir = path.resolve(o.outDir || `chromium-${o.mode}`);
   return o;
 }
 
@@ -473,7 +488,8 @@ async function main() {
   }, o.timeout * 1000);
   let b = null;
   try {
-    const extra = o.mode === 'pq' ? [PQ_SWITCH] : o.mode === 'pq-baseline' ? [PQ_OFF_SWITCH] : [];
+    const extra = o.mode === 'pq' ? [PQ_SWITCH] : o.mode === 'pq-baseline' ? [PQ_OFF_SWITCH] : MEDIA_MODES.includes(o.mode) ? MEDIA_SWITCHES : [];
+    if (o.weftDebug) fs.mkdirSync(o.outDir, { recursive: true });
     b = await startBrowser({ extraArgs: extra });
     console.log(`Chromium ${b.version} (pid ${b.pid}) up in ${Math.round(b.startMs)} ms${extra.length ? `, ${extra.join(' ')}` : ''}`);
     if (o.mode === 'weft-answers') await modeWeftAnswers(o, b, false);
@@ -482,6 +498,7 @@ async function main() {
     else if (o.mode === 'pq') await modePq(o, b, true);
     else if (o.mode === 'pq-baseline') await modePq(o, b, false);
     else if (o.mode === 'mdns') await modeMdns(o, b);
+    else if (MEDIA_MODES.includes(o.mode)) await runMediaMode(o.mode, o, b, { runCase, stopServer });
     if (b.pageErrors.length) failures.push({ name: 'page', problems: b.pageErrors });
     if (b.endpointErrors.length) failures.push({ name: 'endpoint', problems: b.endpointErrors });
   } catch (e) {

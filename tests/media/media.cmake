@@ -1,0 +1,4 @@
+# Media end to end: two weft peers over real UDP on 127.0.0.1 (tracks, SRTP,
+# RTP/RTCP, NACK, PLI, renegotiation). White-box for the loss hook only.
+weft_add_test(NAME test_media_e2e LABELS e2e media INTERNAL
+              SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_media_e2e.c TIMEOUT 120)
