@@ -261,6 +261,19 @@ WEFT_API int weft_config_set_enable_loopback(weft_config *cfg, int enable);
  *  one shared by every peer connection of its context (the default reuses one
  *  ECDSA P-256 certificate per context, generated once). */
 WEFT_API int weft_config_set_certificate_reuse(weft_config *cfg, int reuse);
+/** TURN REST API credentials (time-limited; coturn's use-auth-secret /
+ *  static-auth-secret, draft-uberti-behave-turn-rest-00 §2.2): the username
+ *  is "<expiry>:<user>" (or just "<expiry>" when @user is NULL or ""), where
+ *  expiry is the Unix time now + @ttl_seconds; the credential is
+ *  base64(HMAC-SHA1(@secret, username)). Pass both to
+ *  weft_config_add_ice_server() with a turn: URL. Normally a signaling server
+ *  computes these and sends them to clients: the shared @secret must not
+ *  reach an untrusted client. *@username_out and *@credential_out get new
+ *  strings (weft_free) on success, NULL on failure. Errors:
+ *  WEFT_ERR_INVALID_ARG (NULL secret or outputs, @user containing ':'),
+ *  WEFT_ERR_RANGE (@ttl_seconds 0). Any thread. */
+WEFT_API int weft_turn_rest_credentials(const char *secret, const char *user, uint32_t ttl_seconds,
+                                        char **username_out, char **credential_out);
 
 /* ===== Peer connection ==================================================== */
 typedef enum weft_pc_state {
@@ -328,7 +341,8 @@ typedef struct weft_ice_candidate {
 
 typedef struct weft_offer_options { /* RTCOfferOptions */
   uint32_t struct_size;
-  int ice_restart; /* reserved: ICE restart lands with NAT traversal */
+  int ice_restart; /* RTCOfferOptions.iceRestart: new ICE credentials (see
+                      weft_pc_restart_ice(), without negotiation-needed) */
 } weft_offer_options;
 #define WEFT_OFFER_OPTIONS_INIT                                                                    \
   { sizeof(weft_offer_options), 0 }
@@ -436,6 +450,24 @@ WEFT_API weft_signaling_state weft_pc_get_signaling_state(const weft_pc *pc);
 /** Selected ICE pair as two candidate strings (weft_free each).
  *  WEFT_ERR_INVALID_STATE until ICE has selected a pair. */
 WEFT_API int weft_pc_get_selected_candidate_pair(weft_pc *pc, char **local, char **remote);
+/** W3C restartIce(): the next offer (weft_pc_create_offer(), or the implicit
+ *  one of weft_pc_set_local_description()) carries new ICE credentials, and
+ *  negotiation-needed fires (when stable). Applying that offer restarts ICE
+ *  (RFC 8445 §9): candidates are gathered again — on the addresses the
+ *  machine has at that point, so call it after a network change — and
+ *  checked with the ones of the remote's answer. The current path keeps
+ *  carrying data until a new pair is selected; data channels and tracks are
+ *  untouched (messages sent meanwhile are retransmitted by SCTP). An offer
+ *  from the remote with new credentials restarts ICE the same way on this
+ *  side. An answer written before that offer keeps the current credentials
+ *  (the restart waits for this side's next offer); before the first
+ *  negotiation there is nothing to restart and the call does nothing. ICE
+ *  state: stays connected while the old path works, disconnected if it is
+ *  lost meanwhile, checking when restarting from failed. To recover from
+ *  disconnected or failed (the remote's address changed, consent lost), call
+ *  this and renegotiate (doc/nat.md). Any thread (runs on the engine).
+ *  Errors: WEFT_ERR_CLOSED. */
+WEFT_API int weft_pc_restart_ice(weft_pc *pc);
 /** "sha-256 AB:CD:..." of the local certificate (weft_free). */
 WEFT_API int weft_pc_get_local_fingerprint(weft_pc *pc, char **fingerprint_out);
 /** Largest message this pc may send: the remote's a=max-message-size (65536

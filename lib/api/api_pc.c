@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "pc/ice_restart.h"
 #include "pc/pc.h"
 
 #define CHECK_PC(pc)                                                                               \
@@ -160,6 +161,17 @@ static void offer_cb(void *p) {
   neg_call *c = p;
   c->rc = weft__pc_engine_create_offer(c->pc, &c->out);
 }
+/* RTCOfferOptions.iceRestart: new credentials in this offer, applied with it. */
+static void offer_restart_cb(void *p) {
+  neg_call *c = p;
+  c->rc = weft__pc_engine_restart_ice(c->pc, false);
+  if (c->rc == WEFT_OK)
+    c->rc = weft__pc_engine_create_offer(c->pc, &c->out);
+}
+static void restart_cb(void *p) {
+  neg_call *c = p;
+  c->rc = weft__pc_engine_restart_ice(c->pc, true);
+}
 static void answer_cb(void *p) {
   neg_call *c = p;
   c->rc = weft__pc_engine_create_answer(c->pc, &c->out);
@@ -190,11 +202,11 @@ int weft_pc_create_offer(weft_pc *pc, const weft_offer_options *opts, char **sdp
   if (!sdp_out)
     return weft__error(WEFT_ERR_INVALID_ARG, "weft_pc_create_offer: sdp_out is NULL");
   *sdp_out = NULL;
-  if (opts && opts->struct_size >= offsetof(weft_offer_options, ice_restart) + sizeof(int) &&
-      opts->ice_restart)
-    return weft__error(WEFT_ERR_NOT_SUPPORTED, "ICE restart is not supported yet");
+  bool restart = opts &&
+                 opts->struct_size >= offsetof(weft_offer_options, ice_restart) + sizeof(int) &&
+                 opts->ice_restart;
   neg_call c = {0};
-  int rc = run_engine(pc, offer_cb, &c);
+  int rc = run_engine(pc, restart ? offer_restart_cb : offer_cb, &c);
   if (rc == WEFT_OK)
     *sdp_out = c.out;
   return rc;
@@ -271,6 +283,12 @@ int weft_pc_get_selected_candidate_pair(weft_pc *pc, char **local, char **remote
     *remote = c.out2;
   }
   return rc;
+}
+
+int weft_pc_restart_ice(weft_pc *pc) {
+  CHECK_PC(pc);
+  neg_call c = {0};
+  return run_engine(pc, restart_cb, &c);
 }
 
 int weft_pc_get_local_fingerprint(weft_pc *pc, char **fingerprint_out) {

@@ -2,7 +2,8 @@ list(APPEND WEFT_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/api_pc.c
   ${CMAKE_CURRENT_LIST_DIR}/api_dc.c
   ${CMAKE_CURRENT_LIST_DIR}/api_track.c
-  ${CMAKE_CURRENT_LIST_DIR}/api_misc.c)
+  ${CMAKE_CURRENT_LIST_DIR}/api_misc.c
+  ${CMAKE_CURRENT_LIST_DIR}/api_ice.c)
 # Dependency versions for weft_build_info().
 set_property(SOURCE ${CMAKE_CURRENT_LIST_DIR}/api_misc.c APPEND PROPERTY COMPILE_DEFINITIONS
   WEFT_DEP_NICE="${NICE_VERSION}" WEFT_DEP_MBEDTLS="${MbedTLS_VERSION}"

@@ -1,6 +1,7 @@
 /* The libnice agent: one stream, one component, trickle ICE (RFC 8838). */
 #include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <strings.h>
 
 #include <gio/gio.h>
@@ -18,6 +19,18 @@ enum {
   COMPONENT = 1,       /* rtcp-mux + BUNDLE: everything on component 1 */
   DEFAULT_PORT = 3478, /* RFC 8489 §18.4 / RFC 8656 §19 */
 };
+
+/* Consent (RFC 7675) and the W3C disconnected/failed states. libnice
+ * 0.1.21 checks consent every 4-6 s and, once no response came for 10 s
+ * (NICE_AGENT_TIMER_CONSENT_TIMEOUT), moves the component from ready straight
+ * to failed; it signals nothing in between, and it consumes every STUN
+ * response itself (even to requests it did not send), so weft cannot run a
+ * finer consent check of its own on the same socket. weft therefore reports
+ * that consent loss as "disconnected" — the path is gone, an ICE restart
+ * brings it back — and "failed" FAILED_GRACE_MS later unless a restart began
+ * meanwhile: disconnected 4-10 s after the remote vanished, failed 5 s
+ * after that (doc/nat.md). */
+enum { FAILED_GRACE_MS = 5000 };
 
 /* Timers, see weft__ice_new(). */
 enum {
@@ -46,7 +59,7 @@ static void pending_add(GMainContext *ctx, int delta) {
   g_mutex_unlock(&pending_lock);
 }
 
-typedef enum ev_kind { EV_CANDIDATE, EV_GATHERING_DONE, EV_STATE } ev_kind;
+typedef enum ev_kind { EV_CANDIDATE, EV_GATHERING_DONE, EV_STATE, EV_ERROR } ev_kind;
 typedef struct ice_event {
   ev_kind kind;
   weft_ice_connection_state state;
@@ -62,12 +75,30 @@ typedef struct queued_cand {
 struct weft__ice {
   GMainContext *ctx;
   NiceAgent *agent;
-  guint stream;
+  /* ICE restart (RFC 8445 §9) runs on a new libnice stream: new credentials,
+   * candidates gathered again (the machine's addresses may have changed)
+   * while the old stream keeps carrying data until the new one selects a
+   * pair. @stream is the newest stream (candidates, checks, credentials),
+   * @send_stream the one whose selected pair carries data, @old_stream the
+   * replaced one still in use (0 if none). */
+  guint stream, send_stream, old_stream;
+  bool stream_connected; /* @stream has been connected */
   weft__ice_callbacks cb;
+  weft__ice_error_fn on_error;
   bool relay_only;
   bool relay_applied; /* a TURN server was given to libnice: close asynchronously */
+  uint16_t port_min, port_max;
   char ufrag[UFRAG_LEN + 1];
   char pwd[PWD_LEN + 1];
+  bool restart_requested; /* weft__ice_restart_request: the next offer restarts */
+  bool restart_pending;   /* next_* are the credentials of the coming restart */
+  char next_ufrag[UFRAG_LEN + 1];
+  char next_pwd[PWD_LEN + 1];
+  int restarts;
+  unsigned relay_candidates; /* of @stream, for the TURN error report */
+  unsigned local_candidates; /* signalled for @stream */
+  bool local_done;           /* @stream finished gathering */
+  unsigned turn_applied;     /* TURN servers given to libnice for @stream */
 
   /* Remote side. */
   char *remote_ufrag; /* NULL until set_remote_credentials */
@@ -77,6 +108,7 @@ struct weft__ice {
 
   /* ICE servers: copies, resolved asynchronously when they are names. */
   weft__ice_server *servers;
+  char **server_ip; /* resolved address per server, NULL until known */
   size_t n_servers;
   int server_lookups;
   bool gather_requested;
@@ -89,7 +121,14 @@ struct weft__ice {
   /* Events for the owner, delivered from an idle source on ctx. */
   GQueue events;
   GSource *dispatch;
+  /* Replaced streams to remove, from an idle source of their own: libnice
+   * may not lose a stream inside one of its signals or receive callbacks. */
+  GArray *drop; /* guint */
+  GSource *drop_source;
   GCancellable *cancel; /* cancelled in free: every lookup */
+  /* Consent lost on @grace_stream: "failed" when this fires (FAILED_GRACE_MS). */
+  GSource *grace_timer;
+  guint grace_stream;
   gulong sig[4];
   int depth;  /* callbacks of ours on the stack */
   bool freed; /* weft__ice_free ran (finalised once depth is 0) */
@@ -211,6 +250,10 @@ static bool deliver_events(weft__ice *ice) {
       if (cb->on_state)
         cb->on_state(cb->ud, e->state);
       break;
+    case EV_ERROR:
+      if (ice->on_error)
+        ice->on_error(cb->ud, WEFT_ERR_OPERATION, e->str);
+      break;
     }
     event_free(e);
   }
@@ -249,6 +292,28 @@ static void queue_event(weft__ice *ice, ev_kind kind, weft_ice_connection_state 
   }
 }
 
+static gboolean drop_cb(gpointer data) {
+  weft__ice *ice = data;
+  g_source_unref(ice->drop_source);
+  ice->drop_source = NULL;
+  for (guint i = 0; i < ice->drop->len; i++) {
+    guint id = g_array_index(ice->drop, guint, i);
+    WLOG_D(LOG, "ICE %p: removing replaced stream %u", (void *)ice, id);
+    nice_agent_remove_stream(ice->agent, id);
+  }
+  g_array_set_size(ice->drop, 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void schedule_drop(weft__ice *ice, guint stream) {
+  g_array_append_val(ice->drop, stream);
+  if (!ice->drop_source) {
+    ice->drop_source = g_idle_source_new();
+    g_source_set_callback(ice->drop_source, drop_cb, ice, NULL);
+    g_source_attach(ice->drop_source, ice->ctx);
+  }
+}
+
 static void set_state(weft__ice *ice, weft_ice_connection_state st) {
   if (st == ice->state)
     return;
@@ -270,9 +335,24 @@ static void on_new_candidate(NiceAgent *agent, NiceCandidate *c, gpointer data) 
    * force-relay keeps libnice from pairing the others. */
   if (ice->relay_only && c->type != NICE_CANDIDATE_TYPE_RELAYED)
     return;
+  if (c->type == NICE_CANDIDATE_TYPE_RELAYED)
+    ice->relay_candidates++;
+  ice->local_candidates++;
   char *s = candidate_to_string(c);
   WLOG_D(LOG, "ICE %p: local %s", (void *)ice, s);
   queue_event(ice, EV_CANDIDATE, 0, s);
+}
+
+/* Gathering gave no candidate (relay policy with no working TURN server,
+ * no usable interface) and the remote has said all it will: there is no pair
+ * to check, and libnice, which fails a component only when checks fail,
+ * would stay "new" forever. W3C: failed. */
+static void maybe_no_pairs(weft__ice *ice) {
+  if (!ice->local_done || !ice->remote_done_applied || ice->local_candidates > 0 ||
+      ice->state == WEFT_ICE_FAILED || ice->old_stream)
+    return;
+  WLOG_W(LOG, "ICE %p: no local candidate to pair with the remote's: failed", (void *)ice);
+  set_state(ice, WEFT_ICE_FAILED);
 }
 
 static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data) {
@@ -280,20 +360,78 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data) {
   if (stream != ice->stream)
     return;
   WLOG_D(LOG, "ICE %p: gathering done", (void *)ice);
+  /* libnice says nothing when an allocation fails (a 401 after the
+   * credentials were tried, a 403 quota, no answer at all): it just gives
+   * no relay candidate. Report that, or a wrong credential looks like a
+   * network without a path. */
+  if (ice->turn_applied > ice->relay_candidates) {
+    char *msg = g_strdup_printf(
+        "TURN: %u of %u TURN server(s) gave no relay candidate: the server refused the "
+        "allocation (wrong username or credential, expired TURN REST credential, quota) or "
+        "did not answer",
+        ice->turn_applied - ice->relay_candidates, ice->turn_applied);
+    WLOG_W(LOG, "ICE %p: %s", (void *)ice, msg);
+    queue_event(ice, EV_ERROR, 0, msg);
+  }
   queue_event(ice, EV_GATHERING_DONE, 0, NULL);
+  ice->local_done = true;
+  maybe_no_pairs(ice);
+}
+
+static void cancel_grace(weft__ice *ice) {
+  if (ice->grace_timer) {
+    g_source_destroy(ice->grace_timer);
+    g_source_unref(ice->grace_timer);
+    ice->grace_timer = NULL;
+  }
+}
+
+static gboolean grace_cb(gpointer data) {
+  weft__ice *ice = data;
+  g_source_unref(ice->grace_timer);
+  ice->grace_timer = NULL;
+  /* A restart since then owns the state now. */
+  if (ice->grace_stream == ice->stream && ice->state == WEFT_ICE_DISCONNECTED) {
+    WLOG_I(LOG, "ICE %p: no ICE restart %d ms after consent was lost: failed", (void *)ice,
+           FAILED_GRACE_MS);
+    set_state(ice, WEFT_ICE_FAILED);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* libnice's consent expired on @stream: disconnected now, failed later. */
+static void consent_lost(weft__ice *ice, guint stream) {
+  WLOG_I(LOG, "ICE %p: consent lost (RFC 7675): disconnected", (void *)ice);
+  set_state(ice, WEFT_ICE_DISCONNECTED);
+  cancel_grace(ice);
+  ice->grace_stream = stream;
+  ice->grace_timer = g_timeout_source_new(FAILED_GRACE_MS);
+  g_source_set_callback(ice->grace_timer, grace_cb, ice, NULL);
+  g_source_attach(ice->grace_timer, ice->ctx);
 }
 
 static void on_component_state(NiceAgent *agent, guint stream, guint comp, guint state,
                                gpointer data) {
   weft__ice *ice = data;
-  if (stream != ice->stream || comp != COMPONENT)
+  if (comp != COMPONENT || (stream != ice->stream && stream != ice->old_stream))
     return;
-  WLOG_D(LOG, "ICE %p: libnice component %s", (void *)ice,
+  WLOG_D(LOG, "ICE %p: libnice stream %u component %s", (void *)ice, stream,
          nice_component_state_to_string((NiceComponentState)state));
   weft_ice_connection_state st = ice->state;
+  if (stream == ice->old_stream) {
+    /* The path being replaced by a restart: losing it (consent expired,
+     * RFC 7675) is "disconnected" while the new stream may still connect. */
+    if (state == NICE_COMPONENT_STATE_FAILED || state == NICE_COMPONENT_STATE_DISCONNECTED)
+      set_state(ice, WEFT_ICE_DISCONNECTED);
+    return;
+  }
   switch ((NiceComponentState)state) {
   case NICE_COMPONENT_STATE_DISCONNECTED:
-    st = ice->was_connected ? WEFT_ICE_DISCONNECTED : WEFT_ICE_NEW;
+    /* A new stream starts out disconnected: only a connected one drops. */
+    if (ice->stream_connected)
+      st = WEFT_ICE_DISCONNECTED;
+    else if (!ice->was_connected)
+      st = WEFT_ICE_NEW;
     break;
   case NICE_COMPONENT_STATE_GATHERING:
     if (!ice->was_connected)
@@ -301,16 +439,24 @@ static void on_component_state(NiceAgent *agent, guint stream, guint comp, guint
     break;
   case NICE_COMPONENT_STATE_CONNECTING:
     /* Once connected, new pairs being checked do not make the transport
-     * "checking" again (W3C webrtc §5.6 RTCIceTransportState). */
-    if (!ice->was_connected)
+     * "checking" again (W3C webrtc §5.6 RTCIceTransportState); a restart
+     * after a failure does. */
+    if (!ice->was_connected || ice->state == WEFT_ICE_FAILED)
       st = WEFT_ICE_CHECKING;
     break;
   case NICE_COMPONENT_STATE_CONNECTED:
   case NICE_COMPONENT_STATE_READY:
     ice->was_connected = true;
+    ice->stream_connected = true;
     st = WEFT_ICE_CONNECTED;
     break;
   case NICE_COMPONENT_STATE_FAILED:
+    if (ice->stream_connected && ice->state != WEFT_ICE_DISCONNECTED) {
+      consent_lost(ice, stream);
+      return;
+    }
+    if (ice->grace_timer)
+      return; /* consent lost already: failed when the grace period ends */
     st = WEFT_ICE_FAILED;
     break;
   default:
@@ -319,12 +465,39 @@ static void on_component_state(NiceAgent *agent, guint stream, guint comp, guint
   set_state(ice, st);
 }
 
+/* Linux gives a UDP socket 208 KiB of receive buffer: a browser sending a
+ * 256 KiB data-channel message in one burst overflows it, and the kernel
+ * drops datagrams of every stream of the BUNDLE (audio and video too: seen
+ * with Chromium 156, 400-1100 drops per run). Ask for 4 MiB on the socket
+ * that carries the selected pair; root may exceed net.core.rmem_max
+ * (SO_RCVBUFFORCE), others get what rmem_max allows. */
+static void enlarge_receive_buffer(NiceAgent *agent, guint stream, guint comp) {
+  GSocket *gs = nice_agent_get_selected_socket(agent, stream, comp);
+  if (!gs)
+    return; /* TCP turn or no base socket: nothing to do */
+  int fd = g_socket_get_fd(gs);
+  int want = 4 * 1024 * 1024;
+  if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0)
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+  g_object_unref(gs);
+}
+
 static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCandidate *l,
                              NiceCandidate *r, gpointer data) {
   weft__ice *ice = data;
   if (stream != ice->stream || comp != COMPONENT)
     return;
+  enlarge_receive_buffer(agent, stream, comp);
   ice->have_pair = true;
+  ice->send_stream = stream;
+  if (ice->old_stream) {
+    /* The restarted stream has a path: data moves to it now, the old
+     * stream goes (later: we are inside a libnice signal). */
+    WLOG_I(LOG, "ICE %p: restart %d: new path selected, dropping stream %u", (void *)ice,
+           ice->restarts, ice->old_stream);
+    schedule_drop(ice, ice->old_stream);
+    ice->old_stream = 0;
+  }
   if (weft__log_enabled(WEFT_LOG_DEBUG, LOG)) {
     char *ls = candidate_to_string(l), *rs = candidate_to_string(r);
     WLOG_D(LOG, "ICE %p: selected pair %s <-> %s", (void *)ice, ls, rs);
@@ -551,6 +724,7 @@ static void maybe_remote_done(weft__ice *ice) {
   ice->remote_done_applied = true;
   nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream);
   WLOG_D(LOG, "ICE %p: remote end-of-candidates", (void *)ice);
+  maybe_no_pairs(ice);
 }
 
 /* Adds or queues a normalised candidate. */
@@ -578,7 +752,7 @@ typedef struct resolve_req {
   GMainContext *gctx; /* a ref: where the completion runs */
 } resolve_req;
 
-static void apply_server(weft__ice *ice, const weft__ice_server *s, const char *ip);
+static void apply_server(weft__ice *ice, size_t i, const char *ip);
 static int start_gather(weft__ice *ice);
 
 static void lookup_done(GObject *src, GAsyncResult *res, gpointer data) {
@@ -604,7 +778,7 @@ static void lookup_done(GObject *src, GAsyncResult *res, gpointer data) {
     } else {
       ice->server_lookups--;
       if (ip)
-        apply_server(ice, &ice->servers[rq->server], ip);
+        apply_server(ice, rq->server, ip);
       else
         WLOG_W(LOG, "ICE %p: could not resolve ICE server %.64s (%s); not used", (void *)ice,
                rq->host, err ? err->message : "no address");
@@ -727,7 +901,12 @@ int weft__ice_set_remote_credentials(weft__ice *ice, const char *ufrag, const ch
 
 /* ---- Servers and gathering ---------------------------------------------------- */
 
-static void apply_server(weft__ice *ice, const weft__ice_server *s, const char *ip) {
+static void apply_server(weft__ice *ice, size_t i, const char *ip) {
+  const weft__ice_server *s = &ice->servers[i];
+  if (ip != ice->server_ip[i]) {
+    g_free(ice->server_ip[i]);
+    ice->server_ip[i] = g_strdup(ip);
+  }
   guint port = s->port ? s->port : DEFAULT_PORT;
   if (!s->is_turn) {
     g_object_set(ice->agent, "stun-server", ip, "stun-server-port", port, NULL);
@@ -740,6 +919,7 @@ static void apply_server(weft__ice *ice, const weft__ice_server *s, const char *
     WLOG_W(LOG, "ICE %p: libnice refused TURN server %s:%u", (void *)ice, ip, port);
   else {
     ice->relay_applied = true;
+    ice->turn_applied++;
     WLOG_D(LOG, "ICE %p: TURN server %s:%u/%s", (void *)ice, ip, port, s->tcp ? "tcp" : "udp");
   }
 }
@@ -776,9 +956,13 @@ static void finalize(weft__ice *ice) {
     g_free(c->ufrag);
   }
   g_array_free(ice->queued, TRUE);
-  for (size_t i = 0; i < ice->n_servers; i++)
+  g_array_free(ice->drop, TRUE);
+  for (size_t i = 0; i < ice->n_servers; i++) {
     weft__ice_server_clear(&ice->servers[i]);
+    g_free(ice->server_ip[i]);
+  }
   g_free(ice->servers);
+  g_free(ice->server_ip);
   g_free(ice->remote_ufrag);
   g_object_unref(ice->cancel);
   g_main_context_unref(ice->ctx);
@@ -820,6 +1004,8 @@ static void release_agent(weft__ice *ice) {
       g_signal_handler_disconnect(agent, ice->sig[i]);
   if (ice->stream)
     nice_agent_attach_recv(agent, ice->stream, COMPONENT, ice->ctx, NULL, NULL);
+  if (ice->old_stream)
+    nice_agent_attach_recv(agent, ice->old_stream, COMPONENT, ice->ctx, NULL, NULL);
   if (!ice->relay_applied) {
     /* Nothing allocated on a server: dropping the agent closes its sockets
      * and timers now, leaving nothing to run on the context later. */
@@ -848,9 +1034,27 @@ void weft__ice_free(weft__ice *ice) {
     g_source_unref(ice->dispatch);
     ice->dispatch = NULL;
   }
+  if (ice->drop_source) {
+    g_source_destroy(ice->drop_source);
+    g_source_unref(ice->drop_source);
+    ice->drop_source = NULL;
+  }
+  cancel_grace(ice);
   release_agent(ice);
   if (ice->depth == 0)
     finalize(ice);
+}
+
+/* A TURN-over-UDP server at @host:@port in @cfg (same spelling of the host). */
+static bool turn_udp_at(const weft__ice_config *cfg, const char *host, uint16_t port) {
+  uint16_t p = port ? port : DEFAULT_PORT;
+  for (size_t i = 0; i < cfg->n_servers; i++) {
+    const weft__ice_server *t = &cfg->servers[i];
+    if (t->is_turn && !t->tcp && t->host && g_ascii_strcasecmp(t->host, host) == 0 &&
+        (t->port ? t->port : DEFAULT_PORT) == p)
+      return true;
+  }
+  return false;
 }
 
 weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool controlling,
@@ -878,6 +1082,9 @@ weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool co
   ice->cb = *cb;
   ice->relay_only = cfg->relay_only;
   ice->queued = g_array_new(FALSE, FALSE, sizeof(queued_cand));
+  ice->drop = g_array_new(FALSE, FALSE, sizeof(guint));
+  ice->port_min = cfg->port_min;
+  ice->port_max = cfg->port_max;
   ice->cancel = g_cancellable_new();
   g_queue_init(&ice->events);
   ice->state = WEFT_ICE_NEW;
@@ -926,6 +1133,7 @@ weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool co
   }
 
   ice->stream = nice_agent_add_stream(ice->agent, 1);
+  ice->send_stream = ice->stream;
   if (ice->stream == 0) {
     weft__error(WEFT_ERR_OPERATION, "ICE: libnice could not add a stream");
     goto fail;
@@ -956,6 +1164,7 @@ weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool co
    * as IP addresses too (set_relay_info, after add_stream). Names are
    * resolved here, asynchronously; gathering waits for them. */
   ice->servers = g_new0(weft__ice_server, cfg->n_servers ? cfg->n_servers : 1);
+  ice->server_ip = g_new0(char *, cfg->n_servers ? cfg->n_servers : 1);
   bool have_stun = false, have_turn = false;
   for (size_t i = 0; i < cfg->n_servers; i++) {
     const weft__ice_server *s = &cfg->servers[i];
@@ -966,6 +1175,15 @@ weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool co
     if (!s->is_turn && (have_stun || cfg->relay_only)) {
       WLOG_I(LOG, "ICE %p: STUN server %s not used (%s)", (void *)ice, s->host,
              cfg->relay_only ? "relay-only policy" : "libnice takes one STUN server");
+      continue;
+    }
+    if (!s->is_turn && turn_udp_at(cfg, s->host, s->port)) {
+      /* The allocation's XOR-MAPPED-ADDRESS gives the server-reflexive
+       * candidate already; libnice 0.1.21 would also send a Binding request
+       * to the same server from the relay socket, fail to match the answer
+       * and keep gathering open until it times out (~1 s here). */
+      WLOG_I(LOG, "ICE %p: STUN server %s is also a UDP TURN server: srflx comes from TURN",
+             (void *)ice, s->host);
       continue;
     }
     have_stun |= !s->is_turn;
@@ -984,7 +1202,7 @@ weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool co
   for (size_t i = 0; i < ice->n_servers; i++) {
     weft__ice_server *s = &ice->servers[i];
     if (g_hostname_is_ip_address(s->host)) {
-      apply_server(ice, s, s->host);
+      apply_server(ice, i, s->host);
       continue;
     }
     resolve_req *rq = g_new0(resolve_req, 1);
@@ -1007,8 +1225,119 @@ fail:;
   return NULL;
 }
 
-const char *weft__ice_local_ufrag(const weft__ice *ice) { return ice ? ice->ufrag : NULL; }
-const char *weft__ice_local_pwd(const weft__ice *ice) { return ice ? ice->pwd : NULL; }
+const char *weft__ice_local_ufrag(const weft__ice *ice) {
+  return !ice ? NULL : ice->restart_pending ? ice->next_ufrag : ice->ufrag;
+}
+const char *weft__ice_local_pwd(const weft__ice *ice) {
+  return !ice ? NULL : ice->restart_pending ? ice->next_pwd : ice->pwd;
+}
+
+/* ---- ICE restart ---------------------------------------------------------------- */
+
+int weft__ice_restart_prepare(weft__ice *ice) {
+  if (!ice)
+    return weft__error(WEFT_ERR_INVALID_ARG, "ICE: NULL");
+  if (ice->restart_pending)
+    return 0;
+  /* RFC 8445 §9: both must change; a collision with the current ufrag is
+   * 62^-8 but would make the restart invisible to the remote. */
+  do {
+    weft__random_ice_chars(ice->next_ufrag, UFRAG_LEN);
+  } while (strcmp(ice->next_ufrag, ice->ufrag) == 0);
+  weft__random_ice_chars(ice->next_pwd, PWD_LEN);
+  ice->restart_pending = true;
+  return 0;
+}
+
+bool weft__ice_restart_pending(const weft__ice *ice) { return ice && ice->restart_pending; }
+
+void weft__ice_restart_request(weft__ice *ice) {
+  if (ice)
+    ice->restart_requested = true;
+}
+
+bool weft__ice_restart_requested(const weft__ice *ice) { return ice && ice->restart_requested; }
+
+void weft__ice_restart_unprepare(weft__ice *ice) {
+  if (ice)
+    ice->restart_pending = false;
+}
+
+bool weft__ice_restarting(const weft__ice *ice) {
+  return ice && ice->restarts > 0 && !ice->remote_ufrag;
+}
+
+static void clear_queued(weft__ice *ice) {
+  for (guint i = 0; i < ice->queued->len; i++) {
+    queued_cand *c = &g_array_index(ice->queued, queued_cand, i);
+    g_free(c->sdp);
+    g_free(c->ufrag);
+  }
+  g_array_set_size(ice->queued, 0);
+}
+
+int weft__ice_restart(weft__ice *ice) {
+  if (!ice || !ice->agent)
+    return weft__error(WEFT_ERR_INVALID_ARG, "ICE restart: NULL or closed");
+  weft__ice_restart_prepare(ice);
+  guint s = nice_agent_add_stream(ice->agent, 1);
+  if (s == 0)
+    return weft__error(WEFT_ERR_OPERATION, "ICE restart: libnice could not add a stream");
+  if (!nice_agent_set_local_credentials(ice->agent, s, ice->next_ufrag, ice->next_pwd) ||
+      !nice_agent_attach_recv(ice->agent, s, COMPONENT, ice->ctx, recv_cb, ice)) {
+    nice_agent_remove_stream(ice->agent, s);
+    return weft__error(WEFT_ERR_OPERATION, "ICE restart: libnice refused the new stream");
+  }
+  if (ice->port_min)
+    nice_agent_set_port_range(ice->agent, s, COMPONENT, ice->port_min, ice->port_max);
+
+  /* The stream replaced by an earlier restart that never connected goes
+   * now; the current one keeps carrying data until the new one has a pair
+   * (or goes now if it has none). */
+  guint prev = ice->stream;
+  if (ice->old_stream) {
+    /* An earlier restart is still checking: its stream never carried data
+     * and goes; the old stream keeps carrying it. */
+    nice_agent_attach_recv(ice->agent, prev, COMPONENT, ice->ctx, NULL, NULL);
+    schedule_drop(ice, prev);
+  } else if (ice->have_pair && ice->send_stream == prev) {
+    ice->old_stream = prev;
+  } else {
+    nice_agent_attach_recv(ice->agent, prev, COMPONENT, ice->ctx, NULL, NULL);
+    schedule_drop(ice, prev);
+    ice->have_pair = false;
+    ice->send_stream = s;
+  }
+  ice->stream = s;
+  ice->stream_connected = false;
+  ice->restarts++;
+  cancel_grace(ice);
+  memcpy(ice->ufrag, ice->next_ufrag, sizeof ice->ufrag);
+  memcpy(ice->pwd, ice->next_pwd, sizeof ice->pwd);
+  ice->restart_pending = false;
+  ice->restart_requested = false;
+
+  /* The remote side starts over too (RFC 8445 §9.3): new credentials,
+   * candidates and end-of-candidates come with its next description. */
+  g_free(ice->remote_ufrag);
+  ice->remote_ufrag = NULL;
+  clear_queued(ice);
+  ice->remote_done_requested = ice->remote_done_applied = false;
+  ice->gather_requested = false;
+  ice->relay_candidates = ice->turn_applied = ice->local_candidates = 0;
+  ice->local_done = false;
+  for (size_t i = 0; i < ice->n_servers; i++)
+    if (ice->server_ip[i] && ice->servers[i].is_turn)
+      apply_server(ice, i, ice->server_ip[i]);
+  WLOG_I(LOG, "ICE %p: restart %d: stream %u (ufrag %s) replaces stream %u", (void *)ice,
+         ice->restarts, s, ice->ufrag, prev);
+  return 0;
+}
+
+void weft__ice_set_on_error(weft__ice *ice, weft__ice_error_fn fn) {
+  if (ice)
+    ice->on_error = fn;
+}
 
 int weft__ice_set_controlling(weft__ice *ice, bool controlling) {
   if (!ice)
@@ -1024,7 +1353,7 @@ int weft__ice_send(weft__ice *ice, const uint8_t *data, size_t len) {
     return weft__error(WEFT_ERR_INVALID_STATE, "ICE send: no selected candidate pair yet");
   if (len > 65535)
     return weft__error(WEFT_ERR_TOO_BIG, "ICE send: %zu bytes do not fit a datagram", len);
-  if (nice_agent_send(ice->agent, ice->stream, COMPONENT, (guint)len, (const gchar *)data) < 0)
+  if (nice_agent_send(ice->agent, ice->send_stream, COMPONENT, (guint)len, (const gchar *)data) < 0)
     return weft__error(WEFT_ERR_OPERATION, "ICE send: the socket refused the datagram");
   return 0;
 }
@@ -1034,7 +1363,7 @@ int weft__ice_get_selected_pair(weft__ice *ice, char **local, char **remote) {
     return weft__error(WEFT_ERR_INVALID_ARG, "ICE: NULL");
   NiceCandidate *l = NULL, *r = NULL;
   if (!ice->have_pair ||
-      !nice_agent_get_selected_pair(ice->agent, ice->stream, COMPONENT, &l, &r) || !l || !r)
+      !nice_agent_get_selected_pair(ice->agent, ice->send_stream, COMPONENT, &l, &r) || !l || !r)
     return weft__error(WEFT_ERR_INVALID_STATE, "ICE: no selected candidate pair");
   *local = candidate_to_string(l);
   *remote = candidate_to_string(r);

@@ -54,12 +54,21 @@ typedef struct weft__ice_callbacks {
    * is valid during the call only. */
   void (*on_candidate)(void *ud, const char *candidate);
   void (*on_gathering_done)(void *ud);
-  /* W3C RTCIceConnectionState; called only on change. */
+  /* W3C RTCIceConnectionState; called only on change. Consent lost
+   * (libnice, 10 s without a consent response) is disconnected, and failed
+   * FAILED_GRACE_MS (5 s) later unless ICE was restarted meanwhile. */
   void (*on_state)(void *ud, weft_ice_connection_state state);
   /* A non-STUN datagram (DTLS/SRTP/...), valid during the call only. */
   void (*on_recv)(void *ud, const uint8_t *data, size_t len);
   void *ud;
 } weft__ice_callbacks;
+
+/* Optional callback (same @ud as the others, same delivery rules): a
+ * problem that does not fail ICE by itself, e.g. a TURN server that gave no
+ * relay candidate (wrong credentials, no answer); @message is valid during
+ * the call only. Set before weft__ice_gather() to see every report. */
+typedef void (*weft__ice_error_fn)(void *ud, int code, const char *message);
+void weft__ice_set_on_error(weft__ice *ice, weft__ice_error_fn fn);
 
 /* Creates the agent (trickle, regular nomination, consent freshness), its
  * stream and component, and our own random ufrag (8 chars) and pwd (24
@@ -85,7 +94,8 @@ void weft__ice_free(weft__ice *ice);
 int weft__ice_pending_closes(GMainContext *ctx);
 
 /* Local credentials: ufrag 8 and pwd 24 ice-chars (RFC 8839 §5.4). Owned by
- * @ice. */
+ * @ice. While a restart is prepared (weft__ice_restart_prepare) these are
+ * the new ones, which the next description carries. */
 const char *weft__ice_local_ufrag(const weft__ice *ice);
 const char *weft__ice_local_pwd(const weft__ice *ice);
 
@@ -129,6 +139,35 @@ int weft__ice_send(weft__ice *ice, const uint8_t *data, size_t len);
 /* The selected pair as candidate strings ("candidate:...", g_malloc'd, the
  * caller g_free's both). WEFT_ERR_INVALID_STATE if none. */
 int weft__ice_get_selected_pair(weft__ice *ice, char **local, char **remote);
+
+/* ICE restart (RFC 8445 §9), in two steps as JSEP needs them:
+ * weft__ice_restart_prepare() picks new local credentials (returned by
+ * weft__ice_local_ufrag/pwd from then on, for the offer) and is idempotent;
+ * weft__ice_restart() applies them (calling prepare if needed): a new
+ * libnice stream with those credentials, the TURN servers and the port
+ * range, whose candidates are gathered at the next weft__ice_gather() (on the
+ * addresses the machine has then). The remote credentials and candidates
+ * are forgotten: the remote's next description brings new ones. The
+ * current selected pair keeps carrying data until the new stream selects
+ * one; then the old stream is removed. While the old path still works the
+ * state stays connected; if it is lost meanwhile it is disconnected; a
+ * restart from failed goes through checking. WEFT_ERR_OPERATION if libnice
+ * refused the stream (nothing changed then). */
+int weft__ice_restart_prepare(weft__ice *ice);
+int weft__ice_restart(weft__ice *ice);
+/* New credentials are prepared but not applied yet. */
+bool weft__ice_restart_pending(const weft__ice *ice);
+/* W3C restartIce() bookkeeping: a restart is wanted with the next offer
+ * (the owner prepares credentials when it writes that offer). Cleared by
+ * weft__ice_restart(). */
+void weft__ice_restart_request(weft__ice *ice);
+bool weft__ice_restart_requested(const weft__ice *ice);
+/* Forgets prepared credentials (an offer written but never applied, and
+ * now an answer is due): the request stays for the next offer. */
+void weft__ice_restart_unprepare(weft__ice *ice);
+/* A restart was applied and the remote credentials are not known yet (its
+ * answer may carry new ones). */
+bool weft__ice_restarting(const weft__ice *ice);
 
 /* The current W3C state (the last one queued for on_state). */
 weft_ice_connection_state weft__ice_get_state(const weft__ice *ice);

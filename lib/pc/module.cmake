@@ -1,4 +1,5 @@
 list(APPEND WEFT_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/pc.c
   ${CMAKE_CURRENT_LIST_DIR}/events.c
-  ${CMAKE_CURRENT_LIST_DIR}/media.c)
+  ${CMAKE_CURRENT_LIST_DIR}/media.c
+  ${CMAKE_CURRENT_LIST_DIR}/ice_restart.c)

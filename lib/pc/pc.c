@@ -14,6 +14,7 @@
 
 #include "datachannel/dcep.h"
 #include "demux/demux.h"
+#include "pc/ice_restart.h"
 #include "pc/pc.h"
 
 #define WEFT__SCTP_PORT 5000
@@ -788,6 +789,7 @@ int weft__pc_engine_create_offer(weft_pc *pc, char **sdp_out) {
   /* The data section is offered once a channel exists, or when there is
    * nothing else (a stack with nothing to negotiate has nothing to connect,
    * doc/negotiation.md); audio/video sections for every track. */
+  weft__pc_ice_before_offer(pc); /* new ICE credentials if a restart is due */
   weft__jsep_local l = local_params(pc, WEFT__SETUP_ACTPASS);
   GPtrArray *models = NULL;
   weft__jsep_msection *secs = NULL;
@@ -910,6 +912,12 @@ static int apply_local(weft_pc *pc, weft_sdp_type type, const char *sdp) {
     weft__jsep_desc_free(d);
     return weft__error(WEFT_ERR_INVALID_MODIFICATION,
                        "local description: ICE credentials differ from the ones weft created");
+  }
+  /* A description with newly prepared credentials restarts ICE (ice_restart.c). */
+  rc = weft__pc_ice_before_local(pc, type);
+  if (rc < 0) {
+    weft__jsep_desc_free(d);
+    return rc;
   }
   if (sec) {
     g_free(pc->transport_mid);
@@ -1041,14 +1049,20 @@ int weft__pc_engine_set_remote(weft_pc *pc, weft_sdp_type type, const char *sdp)
     return weft__error(WEFT_ERR_INVALID_ACCESS,
                        "the answer rejects every m-section: nothing to connect");
   }
-  if (pc->dtls && sec && pc->remote_current) {
+  if (type == WEFT_SDP_OFFER)
+    weft__pc_ice_remote_offer(pc); /* our answer keeps the current credentials */
+  if (sec && pc->remote_current) {
     const weft__jsep_section *old = weft__jsep_transport_section(pc->remote_current);
-    if (old && (g_strcmp0(old->ice_ufrag, sec->ice_ufrag) ||
-                g_strcmp0(old->fingerprint, sec->fingerprint))) {
+    if (old && pc->dtls && g_strcmp0(old->fingerprint, sec->fingerprint)) {
       weft__jsep_desc_free(d);
       return weft__error(WEFT_ERR_NOT_SUPPORTED,
-                         "renegotiation that changes ICE credentials or the certificate (ICE "
-                         "restart) is not supported yet");
+                         "renegotiation that changes the certificate is not supported");
+    }
+    /* New remote credentials: an ICE restart (ice_restart.c). */
+    if (old && g_strcmp0(old->ice_ufrag, sec->ice_ufrag) &&
+        (rc = weft__pc_ice_remote_credentials_changed(pc, type)) < 0) {
+      weft__jsep_desc_free(d);
+      return rc;
     }
   }
   if (d->ice_lite && type == WEFT_SDP_OFFER) {
