@@ -388,6 +388,9 @@ def quit_peers(*peers):
         except subprocess.TimeoutExpired:
             raise Fail(f"{p.name}: did not exit within 10 s of quit (hang on close?)")
         check(rc == 0, f"{p.name}: exit status {rc}")
+        # The process is gone, but its last lines may still be in the reader
+        # thread's hands (seen under load): let it reach EOF first.
+        p.reader.join(timeout=5)
         ex = p.find("exit")
         check(ex, f"{p.name}: no exit line")
 

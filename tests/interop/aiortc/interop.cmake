@@ -26,7 +26,7 @@ set(WEFT_AIORTC_TESTS
     # echo-client sends VP8 + Opus to aiortc, which re-encodes them back.
     "weft_answers_media=media-answers|--seconds|8"
     "weft_offers_media=weft-offers|--|--media|--channels|0|--media-seconds|8"
-    "weft_offers_media_data=weft-offers|--|--media|--media-seconds|5")
+    "weft_offers_media_data=weft-offers|--|--media|--media-seconds|8")
 
 foreach(entry ${WEFT_AIORTC_TESTS})
   string(FIND "${entry}" "=" eq)
