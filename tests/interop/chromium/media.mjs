@@ -152,7 +152,11 @@ export function concealWindow(from, to) {
 // lossy: the kernel dropped datagrams on the pair's sockets (udpDrops()):
 // then frames Chromium had to drop (and the PLIs that recover from them) are
 // the network's doing and only reported; without loss there must be none.
-function checkInbound(check, st, { videoMime, audioMime = 'audio/opus', who, audioWindow = null, lossy = false }) {
+// bursty: 256 KiB data-channel messages cross the same transport while the
+// media flows. weft runs SCTP and the media echo on one engine thread, so a
+// burst delays audio a little (more under ASan); NetEq conceals those late
+// packets. Allowed up to 20 % then (nothing is lost; decoding is checked).
+function checkInbound(check, st, { videoMime, audioMime = 'audio/opus', who, audioWindow = null, lossy = false, bursty = false }) {
   const v = st.video.inbound;
   const a = st.audio.inbound;
   const ar = audioWindow || a;
@@ -180,7 +184,7 @@ function checkInbound(check, st, { videoMime, audioMime = 'audio/opus', who, aud
     // NetEq conceals what it could not decode or did not get in time; on
     // loopback that is start-up and the odd late packet, not a tenth.
     const conc = ar.totalSamplesReceived ? ar.concealedSamples / ar.totalSamplesReceived : 1;
-    check(conc < (lossy ? 0.1 : 0.05), `${who}: Chromium concealed ${fmt(conc * 100)} % of the audio samples (${ar.concealedSamples}/${ar.totalSamplesReceived}` +
+    check(conc < (bursty ? 0.2 : lossy ? 0.1 : 0.05), `${who}: Chromium concealed ${fmt(conc * 100)} % of the audio samples (${ar.concealedSamples}/${ar.totalSamplesReceived}` +
       `${audioWindow ? ` in ${fmt(audioWindow.seconds)} s of steady flow` : ''})`);
   }
   if (!v || !a) return '';
@@ -312,6 +316,7 @@ async function echoCase(b, srv, c, check) {
     who: 'echoed stream',
     audioWindow: concealWindow(samples[1], samples[samples.length - 1]),
     lossy: weftDrops + chromeDrops > 0,
+    bursty: !!c.data,
   });
   for (const k of ['audio', 'video']) {
     const out = st[k].outbound;
