@@ -1,16 +1,22 @@
 # examples/signaling: the weft_signaling static library (HTTP offer/answer
-# client and server, WHIP shape) that echo-server and echo-client link.
+# client and server, WHIP shape; the WebSocket room client; in-process and
+# line transports) that the examples link.
 pkg_check_modules(SOUP3 REQUIRED IMPORTED_TARGET libsoup-3.0)
 pkg_check_modules(JSONGLIB REQUIRED IMPORTED_TARGET json-glib-1.0)
+# gio-unix for stdin/stdout streams (sig_pipe_new's users, test_room).
+pkg_check_modules(GIOUNIX REQUIRED IMPORTED_TARGET gio-unix-2.0)
 
 add_library(weft_signaling STATIC
   ${CMAKE_CURRENT_LIST_DIR}/session.c
   ${CMAKE_CURRENT_LIST_DIR}/sdpfrag.c
   ${CMAKE_CURRENT_LIST_DIR}/http_client.c
-  ${CMAKE_CURRENT_LIST_DIR}/http_server.c)
+  ${CMAKE_CURRENT_LIST_DIR}/http_server.c
+  ${CMAKE_CURRENT_LIST_DIR}/room.c
+  ${CMAKE_CURRENT_LIST_DIR}/inproc.c
+  ${CMAKE_CURRENT_LIST_DIR}/pipe.c)
 target_include_directories(weft_signaling PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(weft_signaling
-  PUBLIC PkgConfig::GLIB PkgConfig::JSONGLIB PkgConfig::SOUP3
+  PUBLIC PkgConfig::GLIB PkgConfig::GIOUNIX PkgConfig::JSONGLIB PkgConfig::SOUP3
   PRIVATE weft_warnings)
 
 if(WEFT_BUILD_TESTS)
