@@ -822,6 +822,10 @@ int weft__pc_engine_create_answer(weft_pc *pc, char **sdp_out) {
   weft__setup setup = sec && (sec->setup == WEFT__SETUP_ACTIVE || sec->setup == WEFT__SETUP_NONE)
                           ? WEFT__SETUP_PASSIVE /* RFC 4145 §4: absent means active */
                           : WEFT__SETUP_ACTIVE;
+  /* A re-offer on a running association: answer with the role we have
+   * (RFC 8842 §5.5), whatever role the first negotiation gave us. */
+  if (pc->dtls)
+    setup = pc->dtls_is_client ? WEFT__SETUP_ACTIVE : WEFT__SETUP_PASSIVE;
   weft__jsep_local l = local_params(pc, setup);
   GPtrArray *models = NULL;
   weft__jsep_msection *secs = NULL;
@@ -883,6 +887,16 @@ static void set_dtls_role_from_remote_setup(weft_pc *pc, weft__setup remote,
                                             bool remote_is_answer) {
   if (remote == WEFT__SETUP_NONE)
     remote = WEFT__SETUP_ACTIVE; /* RFC 4145 §4: an absent a=setup means active */
+  if (pc->dtls) {
+    /* RFC 8842 §5.5 / RFC 9429 §5.3.1: a renegotiation keeps the roles of
+     * the DTLS association that exists (only a new one may change them). */
+    bool they_client = remote == WEFT__SETUP_ACTIVE;
+    bool they_server = remote == WEFT__SETUP_PASSIVE;
+    if ((they_client && pc->dtls_is_client) || (they_server && !pc->dtls_is_client))
+      WLOG_W("pc", "pc %p: remote a=setup:%s conflicts with the DTLS role in use; kept", (void *)pc,
+             weft__setup_to_string(remote));
+    return;
+  }
   if (remote_is_answer)
     pc->dtls_is_client = remote == WEFT__SETUP_PASSIVE; /* they are server */
   else

@@ -563,6 +563,15 @@ static void test_answerer_offers(void) {
   g_assert_nonnull(strstr(offer, "a=group:BUNDLE 0 1 2"));
   g_assert_nonnull(strstr(offer, "a=mid:2"));
   weft_free(offer);
+  /* A answered the first offer's actpass as the DTLS server (B answered
+   * active); answering B's re-offer it must stay passive (RFC 8842 §5.5):
+   * Chromium refuses an answer that flips the role. */
+  char *answer = NULL;
+  g_assert_cmpint(weft_pc_get_description(S[0].pc, WEFT_DESC_CURRENT_LOCAL, NULL, &answer), ==,
+                  WEFT_OK);
+  g_assert_nonnull(strstr(answer, "a=setup:passive"));
+  g_assert_null(strstr(answer, "a=setup:active"));
+  weft_free(answer);
   char *mid = NULL;
   g_assert_cmpint(weft_track_get_mid(baudio, &mid), ==, WEFT_OK);
   g_assert_cmpstr(mid, ==, "2");
