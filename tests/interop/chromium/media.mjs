@@ -507,7 +507,10 @@ async function weftSendsCase(o, b, c, check) {
     while (i1 > i0 && pk(full[i1 + 1]) <= pk(full[i1])) i1--;
     const audioWindow = i1 > i0 ? concealWindow(full[i0], full[i1]) : null;
     check(audioWindow && audioWindow.seconds >= 5, `fewer than 5 s of steady audio from weft in Chromium's stats (samples ${i0}..${i1})`);
-    pageNote = checkInbound(check, last, { videoMime: 'video/VP8', who: "weft's stream", audioWindow, lossy: weftDrops + chromeDrops > 0 });
+    pageNote = checkInbound(check, last, {
+      videoMime: 'video/VP8', who: "weft's stream", audioWindow, lossy: weftDrops + chromeDrops > 0,
+      bursty: !!c.data,
+    });
     const v = last.video.inbound;
     if (v) check(v.frameWidth === 320 && v.frameHeight === 240, `Chromium decoded weft's video at ${v.frameWidth}x${v.frameHeight}, expected 320x240`);
     for (const k of ['audio', 'video']) {
