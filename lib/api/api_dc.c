@@ -181,14 +181,7 @@ int weft_dc_close(weft_dc *dc) {
 
 int weft_dc_set_user_data(weft_dc *dc, void *user_data, void (*destroy)(void *)) {
   CHECK_DC(dc);
-  g_mutex_lock(&dc->lock);
-  void *old = dc->user_data;
-  void (*old_destroy)(void *) = dc->user_destroy;
-  dc->user_data = user_data;
-  dc->user_destroy = destroy;
-  g_mutex_unlock(&dc->lock);
-  if (old_destroy && old != user_data)
-    old_destroy(old);
+  weft__user_data_set(&dc->lock, &dc->user_data, &dc->user_destroy, user_data, destroy);
   weft__error_clear();
   return WEFT_OK;
 }
@@ -196,10 +189,7 @@ int weft_dc_set_user_data(weft_dc *dc, void *user_data, void (*destroy)(void *))
 void *weft_dc_get_user_data(const weft_dc *dc) {
   if (!dc)
     return NULL;
-  g_mutex_lock((GMutex *)&dc->lock);
-  void *ud = dc->user_data;
-  g_mutex_unlock((GMutex *)&dc->lock);
-  return ud;
+  return weft__user_data_get((GMutex *)&dc->lock, &dc->user_data);
 }
 
 #define DC_SETTER(name, field, type)                                                               \

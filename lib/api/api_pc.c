@@ -76,14 +76,7 @@ void weft_pc_unref(weft_pc *pc) {
 
 int weft_pc_set_user_data(weft_pc *pc, void *user_data, void (*destroy)(void *)) {
   CHECK_PC(pc);
-  g_mutex_lock(&pc->lock);
-  void *old = pc->user_data;
-  void (*old_destroy)(void *) = pc->user_destroy;
-  pc->user_data = user_data;
-  pc->user_destroy = destroy;
-  g_mutex_unlock(&pc->lock);
-  if (old_destroy && old != user_data)
-    old_destroy(old);
+  weft__user_data_set(&pc->lock, &pc->user_data, &pc->user_destroy, user_data, destroy);
   weft__error_clear();
   return WEFT_OK;
 }
@@ -91,10 +84,7 @@ int weft_pc_set_user_data(weft_pc *pc, void *user_data, void (*destroy)(void *))
 void *weft_pc_get_user_data(const weft_pc *pc) {
   if (!pc)
     return NULL;
-  g_mutex_lock((GMutex *)&pc->lock);
-  void *ud = pc->user_data;
-  g_mutex_unlock((GMutex *)&pc->lock);
-  return ud;
+  return weft__user_data_get((GMutex *)&pc->lock, &pc->user_data);
 }
 
 /* ---- Handlers -------------------------------------------------------------- */

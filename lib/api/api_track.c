@@ -246,14 +246,7 @@ int weft_track_get_stats(weft_track *t, weft_track_stats *out) {
 
 int weft_track_set_user_data(weft_track *t, void *user_data, void (*destroy)(void *)) {
   CHECK_TRACK(t);
-  g_mutex_lock(&t->lock);
-  void *old = t->user_data;
-  void (*old_destroy)(void *) = t->user_destroy;
-  t->user_data = user_data;
-  t->user_destroy = destroy;
-  g_mutex_unlock(&t->lock);
-  if (old_destroy && old != user_data)
-    old_destroy(old);
+  weft__user_data_set(&t->lock, &t->user_data, &t->user_destroy, user_data, destroy);
   weft__error_clear();
   return WEFT_OK;
 }
@@ -261,34 +254,27 @@ int weft_track_set_user_data(weft_track *t, void *user_data, void (*destroy)(voi
 void *weft_track_get_user_data(const weft_track *t) {
   if (!t)
     return NULL;
-  g_mutex_lock((GMutex *)&t->lock);
-  void *ud = t->user_data;
-  g_mutex_unlock((GMutex *)&t->lock);
-  return ud;
+  return weft__user_data_get((GMutex *)&t->lock, &t->user_data);
 }
 
-#define TRACK_SETTER(name, field, type)                                                            \
+/* @flag (may be NULL) mirrors "a handler is set" for the engine, which
+ * checks it per packet without taking the lock. */
+#define TRACK_SETTER(name, field, type, flag)                                                      \
   int name(weft_track *t, type fn) {                                                               \
     CHECK_TRACK(t);                                                                                \
     g_mutex_lock(&t->lock);                                                                        \
     t->field = fn;                                                                                 \
     g_mutex_unlock(&t->lock);                                                                      \
+    atomic_bool *f = (flag);                                                                       \
+    if (f)                                                                                         \
+      atomic_store(f, fn != NULL);                                                                 \
     weft__error_clear();                                                                           \
     return WEFT_OK;                                                                                \
   }
-TRACK_SETTER(weft_track_set_on_rtp, on_rtp, weft_track_packet_fn)
-TRACK_SETTER(weft_track_set_on_rtcp, on_rtcp, weft_track_packet_fn)
-TRACK_SETTER(weft_track_set_on_keyframe_request, on_keyframe_request, weft_track_event_fn)
-
-int weft_track_set_on_frame(weft_track *t, weft_track_frame_fn fn) {
-  CHECK_TRACK(t);
-  g_mutex_lock(&t->lock);
-  t->on_frame = fn;
-  g_mutex_unlock(&t->lock);
-  atomic_store(&t->want_frames, fn != NULL);
-  weft__error_clear();
-  return WEFT_OK;
-}
+TRACK_SETTER(weft_track_set_on_rtp, on_rtp, weft_track_packet_fn, &t->want_rtp)
+TRACK_SETTER(weft_track_set_on_rtcp, on_rtcp, weft_track_packet_fn, &t->want_rtcp)
+TRACK_SETTER(weft_track_set_on_frame, on_frame, weft_track_frame_fn, &t->want_frames)
+TRACK_SETTER(weft_track_set_on_keyframe_request, on_keyframe_request, weft_track_event_fn, NULL)
 
 /* ---- Sending ------------------------------------------------------------------ */
 
@@ -324,15 +310,15 @@ static int check_frame(weft_track *t, const uint8_t *frame, size_t size) {
   return WEFT_OK;
 }
 
-static int submit(weft_track *t, int kind, const void *data, size_t size, uint32_t flags,
+static int submit(weft_track *t, weft__media_op op, const void *data, size_t size, uint32_t flags,
                   const weft_frame_info *info) {
   weft_pc *pc = track_pc_hold(t);
   int rc = check_send(t, pc);
-  if (rc == 0 && kind <= 1 && !atomic_load(&t->can_send))
+  if (rc == 0 && (op == WEFT__MEDIA_FRAME || op == WEFT__MEDIA_RTP) && !atomic_load(&t->can_send))
     rc = weft__error(WEFT_ERR_INVALID_STATE,
                      "the track does not send (not negotiated, direction without send, or DTLS "
                      "not connected)");
-  if (rc == 0 && kind == 0)
+  if (rc == 0 && op == WEFT__MEDIA_FRAME)
     rc = check_frame(t, data, size);
   if (rc < 0) {
     if (pc)
@@ -341,14 +327,14 @@ static int submit(weft_track *t, int kind, const void *data, size_t size, uint32
   }
   weft__media_item *it = g_malloc(sizeof *it + size);
   it->t = weft_track_ref(t);
-  it->kind = kind;
+  it->op = op;
   it->flags = flags;
   weft_frame_info def = WEFT_FRAME_INFO_INIT;
   it->info = def;
   if (info)
     memcpy(&it->info, info, info->struct_size < sizeof def ? info->struct_size : sizeof def);
   else
-    it->info.pts_us = g_get_monotonic_time(); /* no info: the time of the call */
+    it->info.pts_us = weft__now_us(); /* no info: the time of the call */
   it->len = size;
   if (size)
     memcpy(it->data, data, size);
@@ -369,7 +355,7 @@ int weft_track_send_frame(weft_track *t, const void *frame, size_t size,
   if (info && info->struct_size < offsetof(weft_frame_info, pts_us) + sizeof(int64_t))
     return weft__error(WEFT_ERR_INVALID_ARG, "weft_frame_info.struct_size is %u",
                        (unsigned)info->struct_size);
-  return submit(t, 0, frame, size, 0, info);
+  return submit(t, WEFT__MEDIA_FRAME, frame, size, 0, info);
 }
 
 int weft_track_send_rtp(weft_track *t, const void *packet, size_t size, uint32_t flags) {
@@ -384,7 +370,7 @@ int weft_track_send_rtp(weft_track *t, const void *packet, size_t size, uint32_t
     return rc;
   if (weft__rtp_is_rtcp(packet, size))
     return weft__error(WEFT_ERR_SYNTAX, "an RTCP packet given to weft_track_send_rtp");
-  return submit(t, 1, packet, size, flags, NULL);
+  return submit(t, WEFT__MEDIA_RTP, packet, size, flags, NULL);
 }
 
 int weft_track_send_rtcp(weft_track *t, const void *packet, size_t size) {
@@ -396,14 +382,14 @@ int weft_track_send_rtcp(weft_track *t, const void *packet, size_t size) {
   int rc = weft__rtcp_validate(packet, size, true);
   if (rc < 0)
     return rc;
-  return submit(t, 2, packet, size, 0, NULL);
+  return submit(t, WEFT__MEDIA_RTCP, packet, size, 0, NULL);
 }
 
 int weft_track_request_keyframe(weft_track *t) {
   CHECK_TRACK(t);
   if (!atomic_load(&t->received_any))
     return weft__error(WEFT_ERR_INVALID_STATE, "nothing received on the track yet");
-  return submit(t, 3, NULL, 0, 0, NULL);
+  return submit(t, WEFT__MEDIA_KEYFRAME_REQUEST, NULL, 0, 0, NULL);
 }
 
 /* ---- Strings ------------------------------------------------------------------ */

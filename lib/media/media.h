@@ -40,7 +40,10 @@ typedef enum weft__media_codec {
  * Packetizers write each payload into one caller-owned buffer, at
  * buf + headroom, and call emit() once per payload before writing the next
  * one; the caller writes its RTP header into the headroom (or copies the
- * payload) inside emit(). Nothing is allocated per packet. @marker is true on
+ * payload) inside emit(). emit() may change the payload's bytes (pc/ encrypts
+ * it in place, and the buffer past the payload), so a packetizer writes every
+ * byte of every payload anew; tests/unit/test_media.c scrambles each payload
+ * after emit() to hold them to it. Nothing is allocated per packet. @marker is true on
  * the last payload of the frame (RFC 3550 §5.1 video marker; RFC 7741 §4.1;
  * RFC 6184 §5.1). A non-zero return from emit() stops packetization and is
  * returned by the packetizer. */

@@ -47,7 +47,8 @@ typedef struct pc_event {
   weft_msg_type type;
   weft_error_detail detail;
   int alert, cause;
-  uint64_t seq; /* emission order, for remote_end() in pc.c */
+  uint64_t seq;          /* emission order, for remote_end() in pc.c */
+  uint8_t inline_data[]; /* media packets and frames: data lives here, one allocation */
 } pc_event;
 
 static void ev_destroy(pc_event *e) {
@@ -58,7 +59,8 @@ static void ev_destroy(pc_event *e) {
   if (e->pc)
     weft__pc_release(e->pc);
   g_free(e->str);
-  g_free(e->data);
+  if (e->data != e->inline_data)
+    g_free(e->data);
   g_free(e);
 }
 
@@ -73,14 +75,32 @@ static void ev_free(weft__event *base) {
 
 static void ev_run(weft__event *base);
 
-static pc_event *ev_new(ev_kind kind, weft_pc *pc, weft_dc *dc) {
-  pc_event *e = g_new0(pc_event, 1);
+/* @extra bytes after the event for inline_data. */
+static pc_event *ev_alloc(ev_kind kind, weft_pc *pc, weft_dc *dc, size_t extra) {
+  pc_event *e = g_malloc0(sizeof(pc_event) + extra);
   e->base.run = ev_run;
   e->base.free = ev_free;
   e->base.owner = pc;
   e->kind = kind;
   e->pc = weft__pc_hold(pc);
   e->dc = dc ? weft_dc_ref(dc) : NULL;
+  return e;
+}
+
+static pc_event *ev_new(ev_kind kind, weft_pc *pc, weft_dc *dc) {
+  return ev_alloc(kind, pc, dc, 0);
+}
+
+/* A track event carrying a copy of @data (packet or frame) in the same
+ * allocation: one malloc per packet on the receive path, not two. */
+static pc_event *ev_track_data(ev_kind kind, weft_pc *pc, weft_track *t, const uint8_t *data,
+                               size_t len) {
+  pc_event *e = ev_alloc(kind, pc, NULL, len);
+  e->track = weft_track_ref(t);
+  if (len)
+    memcpy(e->inline_data, data, len);
+  e->data = e->inline_data;
+  e->len = len;
   return e;
 }
 
@@ -394,19 +414,12 @@ void weft__pc_emit_track(weft_pc *pc, weft_track *t) {
 
 void weft__track_emit_packet(weft_track *t, weft_pc *pc, bool rtcp, const uint8_t *data,
                              size_t len) {
-  pc_event *e = ev_new(rtcp ? EV_TRACK_RTCP : EV_TRACK_RTP, pc, NULL);
-  e->track = weft_track_ref(t);
-  e->data = g_memdup2(data, len);
-  e->len = len;
-  emit(e);
+  emit(ev_track_data(rtcp ? EV_TRACK_RTCP : EV_TRACK_RTP, pc, t, data, len));
 }
 
 void weft__track_emit_frame(weft_track *t, weft_pc *pc, const uint8_t *data, size_t len,
                             const weft_frame_info *info) {
-  pc_event *e = ev_new(EV_TRACK_FRAME, pc, NULL);
-  e->track = weft_track_ref(t);
-  e->data = g_memdup2(data, len ? len : 1);
-  e->len = len;
+  pc_event *e = ev_track_data(EV_TRACK_FRAME, pc, t, data, len);
   e->finfo = *info;
   emit(e);
 }
@@ -429,11 +442,16 @@ void weft__dc_emit_error(weft_dc *dc, weft_pc *pc, int code, const char *message
   emit(e);
 }
 
-void weft__dc_emit_message(weft_dc *dc, weft_pc *pc, weft_msg_type type, uint8_t *data,
+void weft__dc_emit_message(weft_dc *dc, weft_pc *pc, weft_msg_type type, const uint8_t *data,
                            size_t len) {
-  pc_event *e = ev_new(EV_DC_MESSAGE, pc, dc);
+  /* One allocation: the event, then the message and a NUL (weft.h: TEXT
+   * messages arrive NUL-terminated). */
+  pc_event *e = ev_alloc(EV_DC_MESSAGE, pc, dc, len + 1);
+  if (len)
+    memcpy(e->inline_data, data, len);
+  e->inline_data[len] = '\0';
+  e->data = e->inline_data;
   e->type = type;
-  e->data = data;
   e->len = len;
   emit(e);
 }

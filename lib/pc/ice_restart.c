@@ -25,11 +25,8 @@ int weft__pc_engine_restart_ice(weft_pc *pc, bool fire_negotiation) {
     return WEFT_OK;
   weft__ice_restart_request(pc->ice);
   /* W3C restartIce(): "update the negotiation-needed flag". */
-  if (fire_negotiation && !pc->negotiation_needed) {
-    pc->negotiation_needed = true;
-    if (atomic_load(&pc->signaling_state) == WEFT_SIGNALING_STABLE)
-      weft__pc_emit_negotiation_needed(pc);
-  }
+  if (fire_negotiation)
+    weft__pc_need_negotiation(pc);
   return WEFT_OK;
 }
 
@@ -40,6 +37,8 @@ static void ice_on_error(void *ud, int code, const char *message) {
   weft__pc_emit_error(pc, code, WEFT_DETAIL_ICE_FAILURE, -1, -1, message);
 }
 
+void weft__pc_ice_init(weft_pc *pc) { weft__ice_set_on_error(pc->ice, ice_on_error); }
+
 void weft__pc_ice_before_offer(weft_pc *pc) {
   if (pc->ice && weft__ice_restart_requested(pc->ice))
     weft__ice_restart_prepare(pc->ice);
@@ -48,7 +47,6 @@ void weft__pc_ice_before_offer(weft_pc *pc) {
 int weft__pc_ice_before_local(weft_pc *pc, weft_sdp_type type) {
   if (!pc->ice)
     return weft__error(WEFT_ERR_CLOSED, "peer connection is closed");
-  weft__ice_set_on_error(pc->ice, ice_on_error);
   if (type == WEFT_SDP_OFFER && weft__ice_restart_pending(pc->ice))
     return restart_now(pc);
   return WEFT_OK;

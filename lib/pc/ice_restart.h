@@ -14,13 +14,17 @@
  * WEFT_ERR_CLOSED. */
 int weft__pc_engine_restart_ice(weft_pc *pc, bool fire_negotiation);
 
+/* weft__pc_engine_init(), once the agent exists: ICE reports (a TURN server
+ * that gave no relay candidate...) reach on_error. */
+void weft__pc_ice_init(weft_pc *pc);
+
 /* weft__pc_engine_create_offer(), before it writes the offer: picks the new
  * credentials if a restart was requested (answers keep the current ones). */
 void weft__pc_ice_before_offer(weft_pc *pc);
 
-/* apply_local(), once the credentials of the description are checked: hooks
- * ICE reports to on_error and, for an offer with newly prepared credentials,
- * restarts ICE with them (gathering starts again with the description). */
+/* apply_local(), once the credentials of the description are checked: for an
+ * offer with newly prepared credentials, restarts ICE with them (gathering
+ * starts again with the description). */
 int weft__pc_ice_before_local(weft_pc *pc, weft_sdp_type type);
 
 /* weft__pc_engine_set_remote(), for every remote offer: an offer of ours

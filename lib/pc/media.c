@@ -29,8 +29,6 @@
 
 static const char MID_URI[] = "urn:ietf:params:rtp-hdrext:sdes:mid";
 
-static int64_t now_us(void) { return g_get_monotonic_time(); }
-
 /* ---- Codec tables ---------------------------------------------------------- */
 
 static weft_codec codec_from_name(const char *name) {
@@ -165,7 +163,6 @@ static void track_reset_receive(weft_track *t) {
   t->src_started = false;
   memset(&t->unwrap, 0, sizeof t->unwrap);
   t->highest = 0;
-  t->have_highest = false;
   g_array_set_size(t->missing, 0);
   if (t->assembler)
     weft__media_assembler_reset(t->assembler);
@@ -212,14 +209,6 @@ static char *new_mid(weft_pc *pc) {
   }
 }
 
-static void need_negotiation(weft_pc *pc) {
-  if (pc->negotiation_needed)
-    return;
-  pc->negotiation_needed = true;
-  if (atomic_load(&pc->signaling_state) == WEFT_SIGNALING_STABLE)
-    weft__pc_emit_negotiation_needed(pc);
-}
-
 int weft__pc_engine_add_track(weft_pc *pc, weft_track *t) {
   if (atomic_load(&pc->closed))
     return weft__error(WEFT_ERR_CLOSED, "peer connection is closed");
@@ -227,7 +216,7 @@ int weft__pc_engine_add_track(weft_pc *pc, weft_track *t) {
   t->pc = pc;
   g_mutex_unlock(&t->lock);
   g_ptr_array_add(pc->tracks, weft_track_ref(t));
-  need_negotiation(pc);
+  weft__pc_need_negotiation(pc);
   return WEFT_OK;
 }
 
@@ -240,7 +229,7 @@ int weft__track_engine_stop(weft_pc *pc, weft_track *t) {
   if (t->remote_ssrc_known)
     g_hash_table_remove(pc->ssrc_tracks, GUINT_TO_POINTER(t->remote_ssrc));
   if (t->mline >= 0 && (guint)t->mline < pc->n_mlines && !atomic_load(&pc->closed))
-    need_negotiation(pc);
+    weft__pc_need_negotiation(pc);
   return WEFT_OK;
 }
 
@@ -248,7 +237,7 @@ int weft__track_engine_set_direction(weft_pc *pc, weft_track *t, weft_direction 
   if (atomic_load(&t->stopped))
     return weft__error(WEFT_ERR_INVALID_STATE, "the track is stopped");
   if (atomic_exchange(&t->direction, (int)d) != (int)d && !atomic_load(&pc->closed))
-    need_negotiation(pc);
+    weft__pc_need_negotiation(pc);
   return WEFT_OK;
 }
 
@@ -501,13 +490,27 @@ static void ensure_timer(weft_pc *pc) {
   pc->media_timer = g_timeout_source_new(TIMER_MS);
   g_source_set_callback(pc->media_timer, media_timer_cb, pc, NULL);
   g_source_attach(pc->media_timer, weft__context_gctx(pc->ctx));
-  pc->next_report_us = g_get_monotonic_time() + 200000;
+  pc->next_report_us = weft__now_us() + 200000;
 }
 
 static void update_can_send(weft_pc *pc, weft_track *t) {
   bool ok = pc->srtp && t->negotiated && !atomic_load(&t->stopped) &&
             dir_sends(atomic_load(&t->current_direction)) && t->n_codecs > 0;
   atomic_store(&t->can_send, ok);
+}
+
+/* Whether the descriptions in place do not say what the app asked of @t. */
+static bool track_needs_negotiation(weft_pc *pc, weft_track *t) {
+  bool placed = t->mline >= 0 && (guint)t->mline < pc->n_mlines;
+  if (atomic_load(&t->stopped))
+    return placed && !t->section_rejected;
+  if (!placed)
+    return true;
+  weft__direction want = dir_to_jsep((weft_direction)atomic_load(&t->direction));
+  /* An answer could only give what the offer allowed (JSEP §5.3.1). */
+  if (t->answered)
+    want = weft__direction_answer(t->offered_dir, want);
+  return want != t->written_dir;
 }
 
 static void apply_track(weft_pc *pc, weft_track *t, const weft__media_desc *lm,
@@ -518,8 +521,12 @@ static void apply_track(weft_pc *pc, weft_track *t, const weft__media_desc *lm,
     atomic_store(&t->stopped, true);
     atomic_store(&t->current_direction, WEFT_DIR_STOPPED);
     atomic_store(&t->can_send, false);
+    t->section_rejected = true;
     return;
   }
+  t->written_dir = lm->direction;
+  t->answered = !we_offered;
+  t->offered_dir = rm->direction;
   const weft__media_desc *ans = we_offered ? rm : lm;
   t->n_codecs = 0;
   t->nack = t->pli = t->fir = false;
@@ -594,19 +601,20 @@ void weft__pc_media_negotiated(weft_pc *pc, const char *local_sdp, const weft__j
     weft__media_desc_free(rm);
   }
   weft__sdp_free(local);
-  /* Something added meanwhile (a track, a first channel) needs another round. */
-  for (guint i = 0; i < pc->tracks->len; i++) {
-    weft_track *t = pc->tracks->pdata[i];
-    if (!atomic_load(&t->stopped) && (t->mline < 0 || (guint)t->mline >= pc->n_mlines))
-      pc->negotiation_needed = true;
-  }
-  if (pc->channels_all->len > 0 && pc->data_mline < 0)
-    pc->negotiation_needed = true;
-  if (pc->negotiation_needed)
-    weft__pc_emit_negotiation_needed(pc);
+  /* What changed while this round was under way (a track added, stopped or
+   * given another direction, a first channel) needs another round (W3C
+   * "check if negotiation is needed"). */
+  bool again = pc->channels_all->len > 0 && pc->data_mline < 0;
+  for (guint i = 0; i < pc->tracks->len && !again; i++)
+    again = track_needs_negotiation(pc, pc->tracks->pdata[i]);
+  if (again)
+    weft__pc_need_negotiation(pc);
 }
 
 /* ---- Sending ---------------------------------------------------------------- */
+
+/* Packets sent on the track so far (what an SR reports; 0 = none yet). */
+static bool has_sent(weft_track *t) { return atomic_load(&t->n.packets_sent) > 0; }
 
 static bool test_drop(weft_pc *pc) {
   if (!pc->test_drop_permille || pc->test_drop_seen++ < 20)
@@ -621,12 +629,12 @@ static bool test_drop(weft_pc *pc) {
 }
 
 /* Protects buf[0..len) in place (cap MEDIA_BUF_BYTES) and sends it. */
-static int protect_send(weft_pc *pc, uint8_t *buf, size_t len, bool rtcp) {
+static int protect_send(weft_pc *pc, uint8_t *buf, size_t len, size_t cap, bool rtcp) {
   if (!pc->srtp || !pc->ice)
     return weft__error(WEFT_ERR_INVALID_STATE, "SRTP is not ready (DTLS not connected)");
   size_t out = 0;
-  int rc = rtcp ? weft__srtp_protect_rtcp(pc->srtp, buf, len, MEDIA_BUF_BYTES, &out)
-                : weft__srtp_protect_rtp(pc->srtp, buf, len, MEDIA_BUF_BYTES, &out);
+  int rc = rtcp ? weft__srtp_protect_rtcp(pc->srtp, buf, len, cap, &out)
+                : weft__srtp_protect_rtp(pc->srtp, buf, len, cap, &out);
   if (rc < 0)
     return rc;
   if (!rtcp && test_drop(pc))
@@ -669,7 +677,7 @@ static bool use_mid_ext(const weft_track *t) {
 
 /* pc->pkt_buf (WEFT__PKT_BUF_BYTES) holds an RTP header (12 bytes + at most
  * a 24-byte mid extension block) and one payload. */
-G_STATIC_ASSERT(12 + 24 + RTP_MAX_PAYLOAD <= WEFT__PKT_BUF_BYTES);
+G_STATIC_ASSERT(12 + 24 + RTP_MAX_PAYLOAD + WEFT__SRTP_RTP_HEADROOM <= WEFT__PKT_BUF_BYTES);
 
 static size_t header_len(const weft_track *t) {
   weft__rtp_ext e;
@@ -710,10 +718,9 @@ static int emit_payload(void *ctx, uint8_t *payload, size_t len, bool marker) {
   hist_store(t, seq, pkt, total);
   atomic_fetch_add(&t->n.packets_sent, 1);
   atomic_fetch_add(&t->n.bytes_sent, len);
-  /* Protect a copy: packetizers may reuse bytes of their buffer for the
-   * next payload (the FU-A indicator is written once per NAL unit). */
-  memcpy(c->pc->send_buf, pkt, total);
-  rc = protect_send(c->pc, c->pc->send_buf, total, false);
+  /* In place: packetizers write every payload in full (media.h), and the
+   * header sits at the start of pkt_buf (headroom = header length). */
+  rc = protect_send(c->pc, pkt, total, WEFT__PKT_BUF_BYTES, false);
   if (rc < 0 && rc != WEFT_ERR_AGAIN)
     return rc;
   return 0;
@@ -723,7 +730,7 @@ static uint32_t ts_from_info(weft_track *t, const weft_frame_info *info) {
   uint32_t clock = t->send_params.clock_rate ? t->send_params.clock_rate : 90000;
   if (info && info->has_rtp_timestamp)
     return info->rtp_timestamp;
-  int64_t us = info ? info->pts_us : now_us();
+  int64_t us = info ? info->pts_us : weft__now_us();
   return t->ts_base + (uint32_t)((uint64_t)us * clock / 1000000u);
 }
 
@@ -740,12 +747,9 @@ static int engine_send_frame(weft_pc *pc, weft_track *t, const uint8_t *frame, s
   case WEFT_CODEC_OPUS:
     rc = weft__opus_packetize(&sink, frame, len);
     break;
-  case WEFT_CODEC_VP8: {
-    bool key = weft__vp8_is_keyframe(frame, len);
+  case WEFT_CODEC_VP8:
     rc = weft__vp8_packetize(&t->vp8, &sink, frame, len, false);
-    (void)key;
     break;
-  }
   case WEFT_CODEC_H264:
     rc = weft__h264_packetize(&t->h264, &sink, frame, len);
     break;
@@ -763,8 +767,7 @@ static int engine_send_frame(weft_pc *pc, weft_track *t, const uint8_t *frame, s
   if (rc < 0)
     return rc;
   t->last_ts = c.ts;
-  t->last_ts_us = now_us();
-  t->sent_any = true;
+  t->last_ts_us = weft__now_us();
   atomic_fetch_add(&t->n.frames_sent, 1);
   return WEFT_OK;
 }
@@ -792,14 +795,16 @@ static int engine_send_rtp(weft_pc *pc, weft_track *t, const uint8_t *data, size
   if (hl + p.payload_len > WEFT__SRTP_MAX_PACKET)
     return weft__error(WEFT_ERR_TOO_BIG, "RTP packet too big");
   int32_t jump = t->rtp_src_known ? weft__rtp_seq_diff(p.seq, t->rtp_last_in_seq) : 0;
-  if (!t->rtp_src_known || t->rtp_src_ssrc != p.ssrc || jump > 1000 || jump < -1000) {
-    /* A new source, or one that restarted its numbering (RFC 3550 A.1 calls
-     * such a jump a restart): continue our numbering and timeline from where
-     * they are, or the receiver (and SRTP) would see old numbers again. */
+  if (!t->rtp_src_known || t->rtp_src_ssrc != p.ssrc || jump > WEFT__RTP_MAX_DROPOUT ||
+      jump < -WEFT__RTP_MAX_MISORDER) {
+    /* A new source, or one that restarted its numbering (a jump RFC 3550
+     * A.1 would not take for loss or reordering): continue our numbering and
+     * timeline from where they are, or the receiver (and SRTP) would see old
+     * numbers again. */
     t->rtp_src_known = true;
     t->rtp_src_ssrc = p.ssrc;
     t->rtp_seq_offset = (uint16_t)(t->seq - p.seq);
-    uint32_t next_ts = t->sent_any ? t->last_ts + 1 : t->ts_base;
+    uint32_t next_ts = has_sent(t) ? t->last_ts + 1 : t->ts_base;
     t->rtp_ts_offset = next_ts - p.timestamp;
     t->rtp_last_in_seq = (uint16_t)(p.seq - 1);
   }
@@ -807,7 +812,7 @@ static int engine_send_rtp(weft_pc *pc, weft_track *t, const uint8_t *data, size
     t->rtp_last_in_seq = p.seq;
   uint16_t seq = (flags & WEFT_RTP_KEEP_SEQ) ? p.seq : (uint16_t)(p.seq + t->rtp_seq_offset);
   uint32_t ts = (flags & WEFT_RTP_KEEP_TIMESTAMP) ? p.timestamp : p.timestamp + t->rtp_ts_offset;
-  if (!t->sent_any || weft__rtp_seq_newer((uint16_t)(seq + 1), t->seq))
+  if (!has_sent(t) || weft__rtp_seq_newer((uint16_t)(seq + 1), t->seq))
     t->seq = (uint16_t)(seq + 1);
   uint8_t *buf = pc->send_buf;
   rc = write_header(t, buf, p.marker, seq, ts);
@@ -821,9 +826,8 @@ static int engine_send_rtp(weft_pc *pc, weft_track *t, const uint8_t *data, size
   if (p.marker || t->kind == WEFT_KIND_AUDIO)
     atomic_fetch_add(&t->n.frames_sent, 1);
   t->last_ts = ts;
-  t->last_ts_us = now_us();
-  t->sent_any = true;
-  rc = protect_send(pc, buf, total, false);
+  t->last_ts_us = weft__now_us();
+  rc = protect_send(pc, buf, total, MEDIA_BUF_BYTES, false);
   return rc == WEFT_ERR_AGAIN ? WEFT_OK : rc;
 }
 
@@ -832,7 +836,7 @@ static int send_rtcp_raw(weft_pc *pc, const uint8_t *data, size_t len) {
     return weft__error(WEFT_ERR_TOO_BIG, "RTCP packet of %zu bytes", len);
   if (data != pc->send_buf)
     memmove(pc->send_buf, data, len);
-  return protect_send(pc, pc->send_buf, len, true);
+  return protect_send(pc, pc->send_buf, len, MEDIA_BUF_BYTES, true);
 }
 
 /* RR (+ a report block on the received source) + SDES CNAME: the compound
@@ -848,7 +852,7 @@ static size_t report_prefix(weft_track *t, uint8_t *out, size_t cap, bool with_s
     rb.jitter = weft__rtp_source_jitter(&t->src);
     if (t->last_sr_us) {
       rb.lsr = t->last_sr_compact;
-      rb.dlsr = (uint32_t)((now_us() - t->last_sr_us) * 65536 / 1000000);
+      rb.dlsr = (uint32_t)((weft__now_us() - t->last_sr_us) * 65536 / 1000000);
     }
     nb = 1;
   }
@@ -859,7 +863,7 @@ static size_t report_prefix(weft_track *t, uint8_t *out, size_t cap, bool with_s
     sr.ntp = weft__rtcp_ntp_from_unix_us(g_get_real_time());
     uint32_t clock = t->send_params.clock_rate ? t->send_params.clock_rate : 90000;
     sr.rtp_timestamp =
-        t->last_ts + (uint32_t)((uint64_t)(now_us() - t->last_ts_us) * clock / 1000000u);
+        t->last_ts + (uint32_t)((uint64_t)(weft__now_us() - t->last_ts_us) * clock / 1000000u);
     sr.packet_count = (uint32_t)atomic_load(&t->n.packets_sent);
     sr.octet_count = (uint32_t)atomic_load(&t->n.bytes_sent);
     n = weft__rtcp_write_sr(&sr, nb ? &rb : NULL, nb, out, cap);
@@ -875,7 +879,7 @@ static size_t report_prefix(weft_track *t, uint8_t *out, size_t cap, bool with_s
 
 static void send_report(weft_pc *pc, weft_track *t) {
   uint8_t *buf = pc->send_buf;
-  size_t n = report_prefix(t, buf, 1400, t->sent_any);
+  size_t n = report_prefix(t, buf, 1400, has_sent(t));
   if (n && send_rtcp_raw(pc, buf, n) < 0)
     WLOG_D("rtp", "report for mid %s: %s", t->mid, weft_last_error_message());
 }
@@ -894,7 +898,7 @@ static int send_pli(weft_pc *pc, weft_track *t) {
   if (!t->remote_ssrc_known)
     return weft__error(WEFT_ERR_INVALID_STATE, "nothing received on track mid %s yet",
                        t->mid ? t->mid : "-");
-  t->last_pli_us = now_us();
+  t->last_pli_us = weft__now_us();
   uint8_t *buf = pc->send_buf;
   size_t off = report_prefix(t, buf, 1400, false);
   int m = weft__rtcp_write_pli(t->ssrc, t->remote_ssrc, buf + off, 1400 - off);
@@ -961,7 +965,7 @@ static void on_asm_drop(void *ctx, uint32_t ts, weft__media_drop_reason why) {
   (void)ts;
   atomic_fetch_add(&t->n.frames_dropped, 1);
   WLOG_D("media", "mid %s: frame dropped (reason %d)", t->mid, (int)why);
-  if (t->kind == WEFT_KIND_VIDEO && t->pli && now_us() - t->last_pli_us > PLI_MIN_INTERVAL_US)
+  if (t->kind == WEFT_KIND_VIDEO && t->pli && weft__now_us() - t->last_pli_us > PLI_MIN_INTERVAL_US)
     send_pli(t->pc, t);
 }
 
@@ -998,7 +1002,7 @@ static void to_assembler(weft_pc *pc, weft_track *t, const weft__rtp_packet *p) 
 
 static void track_rtp_in(weft_pc *pc, weft_track *t, const weft__rtp_packet *p, const uint8_t *pkt,
                          size_t len) {
-  int64_t now = now_us();
+  int64_t now = weft__now_us();
   if (!t->remote_ssrc_known || t->remote_ssrc != p->ssrc) {
     if (t->remote_ssrc_known)
       WLOG_I("rtp", "mid %s: remote SSRC %08x replaces %08x", t->mid, p->ssrc, t->remote_ssrc);
@@ -1011,7 +1015,8 @@ static void track_rtp_in(weft_pc *pc, weft_track *t, const weft__rtp_packet *p, 
   atomic_fetch_add(&t->n.bytes_received, p->payload_len);
   uint32_t clock = 0;
   codec_of_pt(t, p->payload_type, &clock);
-  if (!t->src_started) {
+  bool first = !t->src_started;
+  if (first) {
     weft__rtp_source_init(&t->src, p->seq);
     t->src_started = true;
   } else {
@@ -1022,8 +1027,7 @@ static void track_rtp_in(weft_pc *pc, weft_track *t, const weft__rtp_packet *p, 
                                    p->timestamp);
   /* Gaps: remember them for NACK (and loss accounting). */
   int64_t ext = weft__rtp_seq_unwrap(&t->unwrap, p->seq);
-  if (!t->have_highest) {
-    t->have_highest = true;
+  if (first) {
     t->highest = ext;
   } else if (ext > t->highest) {
     int64_t gap = ext - t->highest - 1;
@@ -1049,10 +1053,7 @@ static void track_rtp_in(weft_pc *pc, weft_track *t, const weft__rtp_packet *p, 
   } else {
     missing_remove(t, ext);
   }
-  g_mutex_lock(&t->lock);
-  bool want_rtp = t->on_rtp != NULL;
-  g_mutex_unlock(&t->lock);
-  if (want_rtp)
+  if (atomic_load(&t->want_rtp))
     weft__track_emit_packet(t, pc, false, pkt, len);
   if (atomic_load(&t->want_frames) && p->payload_len > 0)
     to_assembler(pc, t, p);
@@ -1124,7 +1125,7 @@ static void retransmit(weft_pc *pc, weft_track *t, const uint16_t *seqs, size_t 
     if (!s->used || s->seq != seqs[i])
       continue;
     memcpy(pc->send_buf, s->buf, s->len);
-    if (protect_send(pc, pc->send_buf, s->len, false) == 0)
+    if (protect_send(pc, pc->send_buf, s->len, MEDIA_BUF_BYTES, false) == 0)
       atomic_fetch_add(&t->n.retransmitted, 1);
   }
 }
@@ -1145,7 +1146,7 @@ static void rtcp_in(weft_pc *pc, uint8_t *buf, size_t len) {
     WLOG_D("rtp", "RTCP dropped: %s", weft_last_error_message());
     return;
   }
-  int64_t now = now_us();
+  int64_t now = weft__now_us();
   uint32_t now_compact = weft__rtcp_ntp_compact(weft__rtcp_ntp_from_unix_us(g_get_real_time()));
   weft__rtcp_iter it;
   weft__rtcp_packet pkt;
@@ -1214,10 +1215,7 @@ static void rtcp_in(weft_pc *pc, uint8_t *buf, size_t len) {
       }
     }
     if (t && !atomic_load(&t->stopped)) {
-      g_mutex_lock(&t->lock);
-      bool want = t->on_rtcp != NULL;
-      g_mutex_unlock(&t->lock);
-      if (want)
+      if (atomic_load(&t->want_rtcp))
         weft__track_emit_packet(t, pc, true, pkt.data, pkt.len);
     }
   }
@@ -1270,7 +1268,7 @@ static void track_tick(weft_pc *pc, weft_track *t, int64_t now, bool reports) {
     if (gave_up && t->assembler && t->missing->len == 0)
       weft__media_assembler_flush(t->assembler);
   }
-  if (reports && t->rtcp_feedback && (t->sent_any || t->src_started))
+  if (reports && t->rtcp_feedback && (has_sent(t) || t->src_started))
     send_report(pc, t);
 }
 
@@ -1278,7 +1276,7 @@ static gboolean media_timer_cb(gpointer data) {
   weft_pc *pc = data;
   if (atomic_load(&pc->closed) || !pc->srtp)
     return G_SOURCE_CONTINUE;
-  int64_t now = now_us();
+  int64_t now = weft__now_us();
   bool reports = now >= pc->next_report_us;
   if (reports) {
     /* RFC 3550 §6.3.5: randomize the interval (0.5..1.5 of 1 s). */
@@ -1314,20 +1312,21 @@ static int run_item(weft_pc *pc, weft__media_item *it) {
   weft_track *t = it->t;
   if (atomic_load(&t->stopped))
     return weft__error(WEFT_ERR_INVALID_STATE, "the track is stopped");
-  switch (it->kind) {
-  case 0:
+  switch (it->op) {
+  case WEFT__MEDIA_FRAME:
     return engine_send_frame(pc, t, it->data, it->len, &it->info);
-  case 1:
+  case WEFT__MEDIA_RTP:
     return engine_send_rtp(pc, t, it->data, it->len, it->flags);
-  case 2:
+  case WEFT__MEDIA_RTCP:
     if (!pc->srtp)
       return weft__error(WEFT_ERR_INVALID_STATE, "SRTP is not ready (DTLS not connected)");
     return send_rtcp_raw(pc, it->data, it->len);
-  default:
+  case WEFT__MEDIA_KEYFRAME_REQUEST:
     if (!pc->srtp)
       return weft__error(WEFT_ERR_INVALID_STATE, "SRTP is not ready (DTLS not connected)");
     return send_pli(pc, t);
   }
+  return weft__error(WEFT_ERR_INTERNAL, "unknown media operation %d", (int)it->op);
 }
 
 static void item_free(weft__media_item *it) {

@@ -38,6 +38,25 @@ void weft__pc_release(weft_pc *pc) {
     weft__pc_free(pc);
 }
 
+void weft__user_data_set(GMutex *lock, void **slot, void (**destroy_slot)(void *), void *ud,
+                         void (*destroy)(void *)) {
+  g_mutex_lock(lock);
+  void *old = *slot;
+  void (*old_destroy)(void *) = *destroy_slot;
+  *slot = ud;
+  *destroy_slot = destroy;
+  g_mutex_unlock(lock);
+  if (old_destroy && old != ud)
+    old_destroy(old);
+}
+
+void *weft__user_data_get(GMutex *lock, void *const *slot) {
+  g_mutex_lock(lock);
+  void *ud = *slot;
+  g_mutex_unlock(lock);
+  return ud;
+}
+
 /* ---- Config -------------------------------------------------------------- */
 
 void weft__config_init_defaults(weft_config *cfg) {
@@ -231,12 +250,17 @@ int weft__pc_engine_add_channel(weft_pc *pc, weft_dc *dc) {
   else
     g_ptr_array_add(pc->channels_pending, dc);
   /* W3C createDataChannel: the first channel needs negotiation. */
-  if (pc->data_mline < 0 && !pc->negotiation_needed) {
-    pc->negotiation_needed = true;
-    if (atomic_load(&pc->signaling_state) == WEFT_SIGNALING_STABLE)
-      weft__pc_emit_negotiation_needed(pc);
-  }
+  if (pc->data_mline < 0)
+    weft__pc_need_negotiation(pc);
   return WEFT_OK;
+}
+
+void weft__pc_need_negotiation(weft_pc *pc) {
+  if (pc->negotiation_needed)
+    return;
+  pc->negotiation_needed = true;
+  if (atomic_load(&pc->signaling_state) == WEFT_SIGNALING_STABLE)
+    weft__pc_emit_negotiation_needed(pc);
 }
 
 /* Refreshes dc->buffered after the sctp FIFO amount for its stream changed
@@ -417,11 +441,7 @@ static void sctp_on_message(void *ud, uint16_t stream, uint32_t ppid, const uint
     WLOG_W("dc", "channel '%s': unknown PPID %u, message dropped", dc->label, ppid);
     return;
   }
-  uint8_t *copy = g_malloc(len + 1);
-  if (len)
-    memcpy(copy, data, len);
-  copy[len] = '\0';
-  weft__dc_emit_message(dc, pc, type, copy, len);
+  weft__dc_emit_message(dc, pc, type, data, len);
 }
 
 static void sctp_on_stream_reset(void *ud, uint16_t stream, bool incoming) {
@@ -686,6 +706,7 @@ int weft__pc_engine_init(weft_pc *pc) {
   if (!pc->ice)
     return weft__error(WEFT_ERR_OPERATION, "could not create the ICE agent: %s",
                        weft_last_error_message());
+  weft__pc_ice_init(pc);
   return WEFT_OK;
 }
 

@@ -208,12 +208,13 @@ struct weft_track {
   GMutex lock; /* pc (weak), handlers, user data, mid, send params */
   weft_pc *pc; /* weak: cleared when the pc is freed */
   weft_media_kind kind;
-  atomic_int direction;         /* what the app wants */
-  atomic_int current_direction; /* negotiated */
-  atomic_bool stopped;          /* weft_track_stop, or the remote rejected it */
-  atomic_bool stopped_by_app;   /* no more callbacks */
-  atomic_bool can_send;         /* negotiated with send and SRTP ready */
-  atomic_bool want_frames;      /* on_frame set */
+  atomic_int direction;            /* what the app wants */
+  atomic_int current_direction;    /* negotiated */
+  atomic_bool stopped;             /* weft_track_stop, or the remote rejected it */
+  atomic_bool stopped_by_app;      /* no more callbacks */
+  atomic_bool can_send;            /* negotiated with send and SRTP ready */
+  atomic_bool want_frames;         /* on_frame set */
+  atomic_bool want_rtp, want_rtcp; /* on_rtp / on_rtcp set: read per packet without the lock */
   atomic_bool received_any;
   bool remote_created;
   char *mid;            /* NULL until it has an m-section (lock for readers) */
@@ -235,6 +236,10 @@ struct weft_track {
   /* ---- Engine-only ---- */
   int mline; /* index of its m-section, -1 none */
   bool negotiated;
+  bool section_rejected;       /* its m-section went through offer/answer with port 0 */
+  weft__direction written_dir; /* the direction our last description gave it */
+  bool answered;               /* that description was an answer to ... */
+  weft__direction offered_dir; /* ... an offer with this direction */
   /* The negotiated codecs (the answer's list): pt -> codec for receiving. */
   struct {
     uint8_t pt;
@@ -249,7 +254,6 @@ struct weft_track {
   uint32_t ts_base;
   uint32_t last_ts;
   int64_t last_ts_us;
-  bool sent_any;
   weft__vp8_packetizer vp8;
   weft__h264_packetizer h264;
   weft__hist_slot *hist; /* WEFT__HIST_SIZE, lazily */
@@ -262,8 +266,7 @@ struct weft_track {
   weft__rtp_source src;
   bool src_started;
   weft__rtp_seq_unwrapper unwrap;
-  int64_t highest; /* extended sequence number, valid once have_highest */
-  bool have_highest;
+  int64_t highest; /* extended sequence number, valid once src_started */
   GArray *missing; /* weft__missing, ascending */
   weft__media_assembler *assembler;
   weft_codec asm_codec;
@@ -273,6 +276,13 @@ struct weft_track {
   int64_t last_sr_us;
   int64_t last_pli_us;
 };
+
+/* User data of a pc, dc or track (weft_*_set_user_data): swaps @ud in
+ * under @lock and calls the previous destroy outside it (it may re-enter
+ * weft); reads under @lock. */
+void weft__user_data_set(GMutex *lock, void **slot, void (**destroy_slot)(void *), void *ud,
+                         void (*destroy)(void *));
+void *weft__user_data_get(GMutex *lock, void *const *slot);
 
 /* Memory references (events, posted tasks); the last release frees. */
 weft_pc *weft__pc_hold(weft_pc *pc);
@@ -298,6 +308,10 @@ int weft__pc_engine_add_candidate(weft_pc *pc, const weft_ice_candidate *c);
 int weft__pc_engine_get_description(weft_pc *pc, weft_desc_which which, weft_sdp_type *type,
                                     char **sdp_out);
 int weft__pc_engine_selected_pair(weft_pc *pc, char **local, char **remote);
+
+/* Sets the negotiation-needed flag and fires the event when stable (a
+ * pending flag fires again when negotiation returns to stable). */
+void weft__pc_need_negotiation(weft_pc *pc);
 
 /* Data channels, on the engine. */
 int weft__pc_engine_add_channel(weft_pc *pc, weft_dc *dc);
@@ -338,9 +352,15 @@ void weft__pc_media_input(weft_pc *pc, const uint8_t *data, size_t len);
 void weft__pc_media_teardown(weft_pc *pc); /* close: stop timers, free SRTP */
 void weft__pc_media_free(weft_pc *pc);     /* memory */
 /* App-thread sends, queued for the engine. */
+typedef enum weft__media_op {
+  WEFT__MEDIA_FRAME = 0,
+  WEFT__MEDIA_RTP,
+  WEFT__MEDIA_RTCP,
+  WEFT__MEDIA_KEYFRAME_REQUEST
+} weft__media_op;
 typedef struct weft__media_item {
   weft_track *t; /* reference held */
-  int kind;      /* 0 frame, 1 rtp, 2 rtcp, 3 keyframe request */
+  weft__media_op op;
   uint32_t flags;
   weft_frame_info info;
   size_t len;
@@ -375,8 +395,9 @@ void weft__dc_emit_closing(weft_dc *dc, weft_pc *pc);
 void weft__dc_emit_close(weft_dc *dc, weft_pc *pc);
 void weft__dc_emit_low(weft_dc *dc, weft_pc *pc);
 void weft__dc_emit_error(weft_dc *dc, weft_pc *pc, int code, const char *message);
-/* Takes ownership of @data (g_malloc'd, with a NUL at data[len] for text). */
-void weft__dc_emit_message(weft_dc *dc, weft_pc *pc, weft_msg_type type, uint8_t *data, size_t len);
+/* Copies @data (NUL-terminated at data[len] in the copy, for text). */
+void weft__dc_emit_message(weft_dc *dc, weft_pc *pc, weft_msg_type type, const uint8_t *data,
+                           size_t len);
 /* Replays for handlers set late (any thread). */
 void weft__pc_replay(weft_pc *pc, unsigned which);
 void weft__pc_flush_held(weft_pc *pc);

@@ -768,6 +768,141 @@ static void test_echo_rtp(void) {
   sides_free();
 }
 
+/* Changes made while an offer is out are not lost: once the answer is in,
+ * negotiation-needed fires again (W3C "check if negotiation is needed"),
+ * and an unchanged track does not make it fire. */
+static void test_change_during_offer(void) {
+  sides_new();
+  weft_track *audio = weft_pc_add_track(S[0].pc, WEFT_KIND_AUDIO, NULL);
+  weft_track *video = weft_pc_add_track(S[0].pc, WEFT_KIND_VIDEO, NULL);
+  g_assert_cmpint(weft_pc_set_local_description(S[0].pc, WEFT_SDP_UNSPEC, NULL), ==, WEFT_OK);
+  g_assert_true(wait_int(&S[0].gathered, 1, 5000));
+  char *offer = NULL, *answer = NULL;
+  weft_pc_get_description(S[0].pc, WEFT_DESC_LOCAL, NULL, &offer);
+  g_assert_cmpint(weft_pc_set_remote_description(S[1].pc, WEFT_SDP_OFFER, offer), ==, WEFT_OK);
+  g_assert_cmpint(weft_pc_create_answer(S[1].pc, &answer), ==, WEFT_OK);
+  g_assert_cmpint(weft_pc_set_local_description(S[1].pc, WEFT_SDP_ANSWER, answer), ==, WEFT_OK);
+  /* have-local-offer: the event waits. */
+  g_assert_cmpint(weft_track_stop(video), ==, WEFT_OK);
+  g_assert_cmpint(weft_track_set_direction(audio, WEFT_DIR_SENDONLY), ==, WEFT_OK);
+  g_usleep(100000);
+  int before = g_atomic_int_get(&S[0].negotiation_needed);
+  g_assert_cmpint(weft_pc_set_remote_description(S[0].pc, WEFT_SDP_ANSWER, answer), ==, WEFT_OK);
+  g_assert_true(wait_int(&S[0].negotiation_needed, before + 1, 3000));
+  weft_free(offer);
+  weft_free(answer);
+  offer = negotiate(0);
+  g_assert_nonnull(strstr(offer, "m=video 0 "));
+  g_assert_nonnull(strstr(offer, "a=sendonly"));
+  weft_free(offer);
+  /* Everything asked for is now in place: no further round. */
+  g_usleep(200000);
+  int settled = g_atomic_int_get(&S[0].negotiation_needed);
+  weft_free(negotiate(0));
+  g_usleep(200000);
+  g_assert_cmpint(g_atomic_int_get(&S[0].negotiation_needed), ==, settled);
+  g_assert_cmpint(weft_track_get_current_direction(audio), ==, WEFT_DIR_SENDONLY);
+  weft_track_unref(audio);
+  weft_track_unref(video);
+  sides_free();
+}
+
+/* send_rtp renumbering: a padding-only packet (a bandwidth probe) is not
+ * forwarded and leaves no hole, and a source that restarts its numbering
+ * (same SSRC, a jump of more than 1000) continues our sequence and timeline:
+ * the receiver sees consecutive numbers and never NACKs. */
+static GArray *rx_seqs; /* uint32: seq << 16 | (ts - first ts) / 3000 */
+static GMutex rx_lock;
+
+static void record_rtp(weft_track *t, const uint8_t *pkt, size_t size, void *ud) {
+  (void)t;
+  (void)ud;
+  g_assert_cmpuint(size, >=, 12);
+  uint32_t v[2] = {(uint32_t)pkt[2] << 8 | pkt[3], (uint32_t)pkt[4] << 24 | (uint32_t)pkt[5] << 16 |
+                                                       (uint32_t)pkt[6] << 8 | pkt[7]};
+  g_mutex_lock(&rx_lock);
+  g_array_append_vals(rx_seqs, v, 2);
+  g_mutex_unlock(&rx_lock);
+}
+
+static void on_record_track(weft_pc *pc, weft_track *t, void *ud) {
+  on_track(pc, t, ud);
+  weft_track_set_on_frame(t, NULL);
+  weft_track_set_on_rtp(t, record_rtp);
+}
+
+static void send_raw(weft_track *t, uint16_t seq, uint32_t ts, bool padding_only) {
+  uint8_t p[32] = {0x80,
+                   96,
+                   (uint8_t)(seq >> 8),
+                   (uint8_t)seq,
+                   (uint8_t)(ts >> 24),
+                   (uint8_t)(ts >> 16),
+                   (uint8_t)(ts >> 8),
+                   (uint8_t)ts,
+                   0x12,
+                   0x34,
+                   0x56,
+                   0x78};
+  size_t len = 12;
+  if (padding_only) {
+    p[0] |= 0x20; /* P: the last byte counts the padding */
+    p[len + 3] = 4;
+    len += 4;
+  } else {
+    memcpy(p + len, "\x10\x01\x02\x03", 4);
+    len += 4;
+  }
+  p[1] |= 0x80; /* marker: one-packet frames */
+  g_assert_cmpint(weft_track_send_rtp(t, p, len, 0), ==, WEFT_OK);
+}
+
+static void test_rtp_rewrite(void) {
+  sides_new();
+  rx_seqs = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+  weft_pc_set_on_track(S[1].pc, on_record_track);
+  weft_track *video = weft_pc_add_track(S[0].pc, WEFT_KIND_VIDEO, NULL);
+  weft_free(negotiate(0));
+  wait_connected();
+  uint32_t ts = 900000;
+  for (uint16_t q = 100; q <= 108; q++, ts += 3000) {
+    send_raw(video, q, ts, q == 105);
+    g_usleep(2000);
+  }
+  for (uint16_t q = 0; q <= 2; q++, ts += 3000) { /* restart: numbering and clock anew */
+    send_raw(video, q, q * 3000, false);
+    g_usleep(2000);
+  }
+  gint64 end = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+  for (;;) {
+    g_mutex_lock(&rx_lock);
+    guint n = rx_seqs->len / 2;
+    g_mutex_unlock(&rx_lock);
+    if (n >= 11 || g_get_monotonic_time() > end)
+      break;
+    g_usleep(5000);
+  }
+  g_usleep(300000); /* a NACK for a hole would have gone out by now */
+  g_mutex_lock(&rx_lock);
+  g_assert_cmpuint(rx_seqs->len / 2, ==, 11); /* the padding-only packet is not forwarded */
+  for (guint i = 1; i < 11; i++) {
+    uint32_t prev = g_array_index(rx_seqs, uint32_t, 2 * (i - 1));
+    uint32_t seq = g_array_index(rx_seqs, uint32_t, 2 * i);
+    uint32_t pts = g_array_index(rx_seqs, uint32_t, 2 * (i - 1) + 1);
+    uint32_t t = g_array_index(rx_seqs, uint32_t, 2 * i + 1);
+    g_assert_cmpuint(seq, ==, (prev + 1) & 0xffff);
+    g_assert_cmpint((int32_t)(t - pts), >, 0); /* the timeline only moves forward */
+  }
+  g_mutex_unlock(&rx_lock);
+  weft_track_stats st = WEFT_TRACK_STATS_INIT;
+  weft_track_get_stats(remote_track(&S[1], WEFT_KIND_VIDEO), &st);
+  g_assert_cmpuint(st.nacks_sent, ==, 0);
+  g_assert_cmpuint(st.packets_received, ==, 11);
+  weft_track_unref(video);
+  sides_free();
+  g_array_unref(rx_seqs);
+}
+
 static void test_stop(void) {
   sides_new();
   weft_track *audio = weft_pc_add_track(S[0].pc, WEFT_KIND_AUDIO, NULL);
@@ -906,6 +1041,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/media/pli", test_pli);
   g_test_add_func("/media/renegotiate", test_renegotiate);
   g_test_add_func("/media/stop", test_stop);
+  g_test_add_func("/media/rtp_rewrite", test_rtp_rewrite);
+  g_test_add_func("/media/change_during_offer", test_change_during_offer);
   g_test_add_func("/media/echo_rtp", test_echo_rtp);
   g_test_add_func("/media/h264", test_h264);
   g_test_add_func("/media/answerer_offers", test_answerer_offers);

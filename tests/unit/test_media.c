@@ -32,6 +32,9 @@ static int collect(void *ctx, uint8_t *payload, size_t len, bool marker) {
     return WEFT_ERR_AGAIN;
   pkt p = {g_memdup2(payload, len), len, marker};
   g_array_append_val(c->pkts, p);
+  /* emit() may rewrite the payload (SRTP in place, media.h): the next one
+   * must not depend on these bytes. */
+  memset(payload, 0xa5, len);
   return 0;
 }
 
