@@ -209,7 +209,6 @@ _FRAME_KEY = 1  # WEFT_FRAME_KEY
 _RTP_KEEP_SEQ = 1  # WEFT_RTP_KEEP_SEQ
 _RTP_KEEP_TIMESTAMP = 2  # WEFT_RTP_KEEP_TIMESTAMP
 _ERR_INVALID_STATE = -2
-_ERR_CLOSED = -11
 
 # ===== Plain data ===========================================================
 
@@ -405,12 +404,21 @@ _t_gathering_state = _state_trampoline("on_ice_gathering_state_change", IceGathe
 _t_signaling_state = _state_trampoline("on_signaling_state_change", SignalingState)
 
 
-@_lib.PC_EVENT_FN
-@_guard
-def _t_negotiation_needed(pc: int, ud: Optional[int]) -> None:
-    obj = _lookup(ud)
-    if obj is not None:
-        obj._emit("on_negotiation_needed")
+def _event_trampoline(fntype: Any, name: str) -> Any:
+    """A trampoline for an event without arguments (PC_EVENT_FN,
+    DC_EVENT_FN and TRACK_EVENT_FN are all ``void (*)(obj, user_data)``)."""
+
+    @fntype
+    @_guard
+    def t(c_obj: int, ud: Optional[int]) -> None:
+        obj = _lookup(ud)
+        if obj is not None:
+            obj._emit(name)
+
+    return t
+
+
+_t_negotiation_needed = _event_trampoline(_lib.PC_EVENT_FN, "on_negotiation_needed")
 
 
 @_lib.PC_DATA_CHANNEL_FN
@@ -428,27 +436,16 @@ def _t_data_channel(pc: int, dc: int, ud: Optional[int]) -> None:
 
 @_lib.ERROR_FN
 @_guard
-def _t_pc_error(pc: int, e: Any, ud: Optional[int]) -> None:
+def _t_error(pc_or_dc: int, e: Any, ud: Optional[int]) -> None:
     obj = _lookup(ud)
     if obj is not None:
         obj._emit("on_error", _error_info(e))
 
 
-def _dc_event_trampoline(name: str) -> Any:
-    @_lib.DC_EVENT_FN
-    @_guard
-    def t(dc: int, ud: Optional[int]) -> None:
-        obj = _lookup(ud)
-        if obj is not None:
-            obj._emit(name)
-
-    return t
-
-
-_t_dc_open = _dc_event_trampoline("on_open")
-_t_dc_closing = _dc_event_trampoline("on_closing")
-_t_dc_close = _dc_event_trampoline("on_close")
-_t_dc_low = _dc_event_trampoline("on_buffered_amount_low")
+_t_dc_open = _event_trampoline(_lib.DC_EVENT_FN, "on_open")
+_t_dc_closing = _event_trampoline(_lib.DC_EVENT_FN, "on_closing")
+_t_dc_close = _event_trampoline(_lib.DC_EVENT_FN, "on_close")
+_t_dc_low = _event_trampoline(_lib.DC_EVENT_FN, "on_buffered_amount_low")
 
 
 @_lib.DC_MESSAGE_FN
@@ -460,14 +457,6 @@ def _t_dc_message(dc: int, mtype: int, data: Optional[int], size: int, ud: Optio
     payload = ctypes.string_at(data, size) if size else b""
     msg: Message = payload.decode("utf-8") if mtype == _MSG_TEXT else payload
     obj._deliver(msg)
-
-
-@_lib.ERROR_FN
-@_guard
-def _t_dc_error(dc: int, e: Any, ud: Optional[int]) -> None:
-    obj = _lookup(ud)
-    if obj is not None:
-        obj._emit("on_error", _error_info(e))
 
 
 def _adopt_track(pc_obj: Any, track: int) -> Any:
@@ -532,12 +521,7 @@ def _t_track_frame(track: int, data: Optional[int], size: int, info: Any,
     )
 
 
-@_lib.TRACK_EVENT_FN
-@_guard
-def _t_track_keyframe(track: int, ud: Optional[int]) -> None:
-    obj = _lookup(ud)
-    if obj is not None:
-        obj._emit("on_keyframe_request")
+_t_track_keyframe = _event_trampoline(_lib.TRACK_EVENT_FN, "on_keyframe_request")
 
 
 # ===== Logging ==============================================================
@@ -766,10 +750,13 @@ def _emit_on(obj: Any, name: str, *args: Any) -> None:
 
 
 class _Handler:
-    """A callback property: assigning a callable installs the C handler."""
+    """A callback property: assigning a callable installs the C handler.
+    ``backlog`` names the wrapper's deque of events kept while no handler was
+    set; a new handler gets them first, in order."""
 
-    def __init__(self, doc: str) -> None:
+    def __init__(self, doc: str, backlog: Optional[str] = None) -> None:
         self.__doc__ = doc
+        self.backlog = backlog
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -783,8 +770,69 @@ class _Handler:
         if fn is not None and not callable(fn):
             raise TypeError(f"{self.name} must be callable or None")
         obj._handlers[self.name] = fn
-        if fn is not None:
-            obj._install(self.name)
+        if fn is None:
+            return
+        if self.backlog is not None:
+            queue = getattr(obj, self.backlog)
+            while queue:
+                _emit_on(obj, self.name, queue.popleft())
+        obj._install(self.name)
+
+
+def _release(token: int, handle: int, *calls: Callable[[int], Any]) -> None:
+    """A wrapper's finalizer: forgets its token, then drops its C reference
+    with @calls (e.g. weft_dc_unref)."""
+    _registry.pop(token, None)
+    for call in calls:
+        call(handle)
+
+
+class _Wrapper:
+    """What PeerConnection, DataChannel and Track share: C handlers are
+    installed on demand, from the class's table of setters."""
+
+    _SETTERS: Dict[str, Tuple[str, Any]]  # handler name -> (weft setter, trampoline)
+    _handle: int
+    _closed: bool
+    _installed: set
+
+    def _install(self, name: str) -> None:
+        if name in self._installed or self._closed:
+            return
+        setter, tramp = self._SETTERS[name]
+        check(getattr(lib, setter)(self._handle, tramp))
+        self._installed.add(name)
+
+
+class _PcChild(_Wrapper):
+    """What DataChannel and Track share: a C object of a PeerConnection
+    with its own token, referring to the pc weakly."""
+
+    def _wrap(self, handle: int, pc: "PeerConnection", set_user_data: Callable[..., int],
+              unref: Callable[[int], None]) -> None:
+        """Wraps @handle (a reference this wrapper owns) of @pc."""
+        self._handle = handle
+        self._closed = False
+        self._handlers: Dict[str, Optional[Callable[..., Any]]] = {}
+        self._installed = set()
+        self._pc_ref = weakref.ref(pc)
+        self._context = pc._context
+        self._token = _register(self)
+        self._finalizer = weakref.finalize(self, _release, self._token, handle, unref)
+        # The user data must be set before any handler: an object the remote
+        # created starts with its pc's token.
+        check(set_user_data(handle, self._token, _lib.NO_DESTROY))
+
+    @property
+    def handle(self) -> int:
+        """The raw ``weft_dc *`` / ``weft_track *`` (valid while this wrapper
+        lives)."""
+        return self._handle
+
+    @property
+    def peer_connection(self) -> Optional["PeerConnection"]:
+        """The PeerConnection, or None once it was garbage-collected."""
+        return self._pc_ref()
 
 
 # ===== Configuration ========================================================
@@ -932,38 +980,14 @@ class Configuration:
 # ===== Data channel =========================================================
 
 
-def _release_dc(handle: int, token: int) -> None:
-    _registry.pop(token, None)
-    lib.weft_dc_unref(handle)
-
-
 _DC_SETTERS = {
     "on_open": ("weft_dc_set_on_open", _t_dc_open),
     "on_closing": ("weft_dc_set_on_closing", _t_dc_closing),
     "on_close": ("weft_dc_set_on_close", _t_dc_close),
-    "on_error": ("weft_dc_set_on_error", _t_dc_error),
+    "on_error": ("weft_dc_set_on_error", _t_error),
     "on_buffered_amount_low": ("weft_dc_set_on_buffered_amount_low", _t_dc_low),
     "on_message": ("weft_dc_set_on_message", _t_dc_message),
 }
-
-
-def _set_on_message(self: "DataChannel", fn: Optional[Callable[[Message], Any]]) -> None:
-    if fn is not None and not callable(fn):
-        raise TypeError("on_message must be callable or None")
-    self._handlers["on_message"] = fn
-    if fn is None:
-        return
-    # Messages that waited in the inbox go first, in order.
-    while self._inbox:
-        _emit_on(self, "on_message", self._inbox.popleft())
-    self._install("on_message")
-
-
-class _MessageHandler(_Handler):
-    def __set__(self, obj: Any, fn: Any) -> None:
-        _set_on_message(obj, fn)
-
-
 
 
 _DC_EVENT_STATE = {
@@ -973,7 +997,7 @@ _DC_EVENT_STATE = {
 }
 
 
-class DataChannel:
+class DataChannel(_PcChild):
     """RTCDataChannel. Get one from :meth:`PeerConnection.create_data_channel`
     or from ``on_data_channel``.
 
@@ -984,11 +1008,15 @@ class DataChannel:
     """
 
     on_open = _Handler("``fn()`` when the channel opens.")
-    on_message = _MessageHandler("``fn(message: str | bytes)`` for every message; messages\n        that arrived before it was set are delivered first.")
+    on_message = _Handler("``fn(message: str | bytes)`` for every message; messages\n"
+                          "        that arrived before it was set are delivered first.",
+                          backlog="_inbox")
     on_closing = _Handler("``fn()`` when the remote starts closing the channel.")
     on_close = _Handler("``fn()`` when the channel is closed.")
     on_error = _Handler("``fn(info: ErrorInfo)`` on an asynchronous failure.")
     on_buffered_amount_low = _Handler("``fn()`` when bufferedAmount drops to the threshold.")
+
+    _SETTERS = _DC_SETTERS
 
     def __init__(self) -> None:
         raise TypeError("use PeerConnection.create_data_channel()")
@@ -997,36 +1025,16 @@ class DataChannel:
     def _adopt(cls, handle: int, pc: "PeerConnection") -> "DataChannel":
         """Wraps @handle (a reference the new wrapper owns) of @pc."""
         self = cls.__new__(cls)
-        self._handle = handle
-        self._closed = False
-        self._handlers: Dict[str, Optional[Callable[..., Any]]] = {}
-        self._installed: set = set()
         self._inbox: Deque[Message] = collections.deque()
         # The state as last reported by a delivered event. The C getters read
         # the engine's state, which runs ahead of the queued callbacks; the
         # waiting layers wait for the events so that handlers have run.
         self._seen_state = DataChannelState.CONNECTING
-        self._pc_ref = weakref.ref(pc)
-        self._context = pc._context
-        self._token = _register(self)
-        self._finalizer = weakref.finalize(self, _release_dc, handle, self._token)
-        # The user data must be set before any handler: a channel the remote
-        # opened starts with its pc's token.
-        check(lib.weft_dc_set_user_data(handle, self._token, _lib.NO_DESTROY))
+        self._wrap(handle, pc, lib.weft_dc_set_user_data, lib.weft_dc_unref)
         for name in ("on_open", "on_closing", "on_close", "on_error"):
             self._install(name)
         pc._channels.append(self)
         return self
-
-    def _install(self, name: str) -> None:
-        if name in self._installed or self._closed:
-            return
-        setter, tramp = _DC_SETTERS[name]
-        rc = getattr(lib, setter)(self._handle, tramp)
-        if rc == -11:  # closed: no event will come anyway
-            return
-        check(rc)
-        self._installed.add(name)
 
     def _emit(self, name: str, *args: Any) -> None:
         state = _DC_EVENT_STATE.get(name)
@@ -1043,16 +1051,6 @@ class DataChannel:
                 self._context._notify()
 
     # --- properties --------------------------------------------------------
-    @property
-    def handle(self) -> int:
-        """The raw ``weft_dc *`` (valid while this wrapper lives)."""
-        return self._handle
-
-    @property
-    def peer_connection(self) -> Optional["PeerConnection"]:
-        """The PeerConnection, or None once it was garbage-collected."""
-        return self._pc_ref()
-
     @property
     def label(self) -> str:
         return cstr(lib.weft_dc_get_label(self._handle))
@@ -1125,20 +1123,11 @@ class DataChannel:
 # ===== Track ================================================================
 
 
-def _release_track(handle: int, token: int) -> None:
-    _registry.pop(token, None)
-    lib.weft_track_unref(handle)
-
-
 _TRACK_SETTERS = {
-    "on_rtp": ("weft_track_set_on_rtp", _t_track_rtp, _lib.TRACK_PACKET_FN),
-    "on_rtcp": ("weft_track_set_on_rtcp", _t_track_rtcp, _lib.TRACK_PACKET_FN),
-    "on_frame": ("weft_track_set_on_frame", _t_track_frame, _lib.TRACK_FRAME_FN),
-    "on_keyframe_request": (
-        "weft_track_set_on_keyframe_request",
-        _t_track_keyframe,
-        _lib.TRACK_EVENT_FN,
-    ),
+    "on_rtp": ("weft_track_set_on_rtp", _t_track_rtp),
+    "on_rtcp": ("weft_track_set_on_rtcp", _t_track_rtcp),
+    "on_frame": ("weft_track_set_on_frame", _t_track_frame),
+    "on_keyframe_request": ("weft_track_set_on_keyframe_request", _t_track_keyframe),
 }
 
 # Frames kept for recv_frame() (waiting layers) while nobody reads them; the
@@ -1153,23 +1142,15 @@ class _TrackHandler(_Handler):
     keeping frames for recv_frame() until it is called again."""
 
     def __set__(self, obj: Any, fn: Optional[Callable[..., Any]]) -> None:
-        if fn is not None and not callable(fn):
-            raise TypeError(f"{self.name} must be callable or None")
-        obj._handlers[self.name] = fn
-        if fn is not None:
-            if self.name == "on_frame":
-                # Frames that waited for recv_frame() go first, in order.
-                while obj._frames:
-                    _emit_on(obj, "on_frame", obj._frames.popleft())
-            obj._install(self.name)
-        else:
+        super().__set__(obj, fn)
+        if fn is None:
             obj._sticky.discard(self.name)
-            if self.name == "on_frame":
-                obj._frames.clear()
+            if self.backlog is not None:
+                getattr(obj, self.backlog).clear()
             obj._uninstall(self.name)
 
 
-class Track:
+class Track(_PcChild):
     """A media track: one audio or video m-section with a sender and a
     receiver (W3C RTCRtpTransceiver). Get one from
     :meth:`PeerConnection.add_track` or from ``on_track`` (tracks the remote
@@ -1184,10 +1165,17 @@ class Track:
     released the track is inert (sends raise ClosedError).
     """
 
-    on_frame = _TrackHandler("``fn(frame: Frame)`` for every frame received, whole and in order.")
+    on_frame = _TrackHandler("``fn(frame: Frame)`` for every frame received, whole and in order.",
+                             backlog="_frames")
     on_rtp = _TrackHandler("``fn(packet: bytes)`` for every RTP packet received (decrypted).")
     on_rtcp = _TrackHandler("``fn(packet: bytes)`` for every RTCP compound packet received.")
     on_keyframe_request = _TrackHandler("``fn()`` when the remote asks for a keyframe (PLI/FIR).")
+
+    _SETTERS = _TRACK_SETTERS
+    # The waiting layers keep frames for recv_frame() from the start: weft
+    # drops frames that arrive while no C handler is set, so waiting for the
+    # first recv_frame() call would lose the first frames of a stream.
+    _keeps_frames = False
 
     def __init__(self) -> None:
         raise TypeError("use PeerConnection.add_track()")
@@ -1196,38 +1184,23 @@ class Track:
     def _adopt(cls, handle: int, pc: "PeerConnection") -> "Track":
         """Wraps @handle (a reference the new wrapper owns) of @pc."""
         self = cls.__new__(cls)
-        self._handle = handle
-        self._closed = False
-        self._handlers: Dict[str, Optional[Callable[..., Any]]] = {}
-        self._installed: set = set()
         # C handlers the waiting layers need while no user handler is set:
         # "on_frame" (frames then wait in _frames for recv_frame()),
         # "on_keyframe_request" once it was waited for.
         self._sticky: set = set()
         self._frames: Deque[Frame] = collections.deque(maxlen=FRAME_INBOX_MAX)
         self._keyframe_requests = 0  # delivered while the C handler was set
-        self._pc_ref = weakref.ref(pc)
-        self._context = pc._context
-        self._token = _register(self)
-        self._finalizer = weakref.finalize(self, _release_track, handle, self._token)
-        # Before any handler: a track the remote added starts with its pc's
-        # user data (the pc's token).
-        check(lib.weft_track_set_user_data(handle, self._token, _lib.NO_DESTROY))
+        self._wrap(handle, pc, lib.weft_track_set_user_data, lib.weft_track_unref)
         pc._tracks.append(self)
+        if cls._keeps_frames:
+            self._keep_installed("on_frame")
         return self
-
-    def _install(self, name: str) -> None:
-        if name in self._installed or self._closed:
-            return
-        setter, tramp, _ = _TRACK_SETTERS[name]
-        check(getattr(lib, setter)(self._handle, tramp))
-        self._installed.add(name)
 
     def _uninstall(self, name: str) -> None:
         if name not in self._installed:
             return
-        setter, _, fntype = _TRACK_SETTERS[name]
-        check(getattr(lib, setter)(self._handle, fntype()))  # NULL: no handler
+        setter, tramp = _TRACK_SETTERS[name]
+        check(getattr(lib, setter)(self._handle, type(tramp)()))  # NULL: no handler
         self._installed.discard(name)
 
     def _emit(self, name: str, *args: Any) -> None:
@@ -1248,16 +1221,6 @@ class Track:
         self._install(name)
 
     # --- properties --------------------------------------------------------
-    @property
-    def handle(self) -> int:
-        """The raw ``weft_track *`` (valid while this wrapper lives)."""
-        return self._handle
-
-    @property
-    def peer_connection(self) -> Optional["PeerConnection"]:
-        """The PeerConnection, or None once it was garbage-collected."""
-        return self._pc_ref()
-
     @property
     def kind(self) -> MediaKind:
         return MediaKind(lib.weft_track_get_kind(self._handle))
@@ -1378,12 +1341,6 @@ class Track:
 # ===== Peer connection ======================================================
 
 
-def _release_pc(handle: int, token: int) -> None:
-    _registry.pop(token, None)
-    lib.weft_pc_close(handle)
-    lib.weft_pc_unref(handle)
-
-
 _PC_SETTERS = {
     "on_ice_candidate": ("weft_pc_set_on_ice_candidate", _t_ice_candidate),
     "on_connection_state_change": ("weft_pc_set_on_connection_state_change", _t_connection_state),
@@ -1395,7 +1352,7 @@ _PC_SETTERS = {
     "on_signaling_state_change": ("weft_pc_set_on_signaling_state_change", _t_signaling_state),
     "on_negotiation_needed": ("weft_pc_set_on_negotiation_needed", _t_negotiation_needed),
     "on_data_channel": ("weft_pc_set_on_data_channel", _t_data_channel),
-    "on_error": ("weft_pc_set_on_error", _t_pc_error),
+    "on_error": ("weft_pc_set_on_error", _t_error),
     "on_track": ("weft_pc_set_on_track", _t_track),
 }
 
@@ -1406,7 +1363,7 @@ def _desc_type(t: Union[SdpType, str]) -> SdpType:
     return SdpType(t)
 
 
-class PeerConnection:
+class PeerConnection(_Wrapper):
     """RTCPeerConnection.
 
     ``context`` None uses weft's process-wide default context (THREAD mode:
@@ -1417,6 +1374,7 @@ class PeerConnection:
     once with the current state).
     """
 
+    _SETTERS = _PC_SETTERS
     _dc_class: type = DataChannel
     _track_class: type = Track
 
@@ -1438,7 +1396,7 @@ class PeerConnection:
         self._closed = False
         self._context = context
         self._handlers: Dict[str, Optional[Callable[..., Any]]] = {}
-        self._installed: set = set()
+        self._installed = set()
         self._channels: List[DataChannel] = []
         self._incoming: Deque[DataChannel] = collections.deque()
         self._tracks: List[Track] = []
@@ -1455,7 +1413,8 @@ class PeerConnection:
         self._h: Optional[int] = handle
         self._final_states: Tuple[int, int, int, int] = (5, 6, 2, 5)
         self._token = _register(self)
-        self._finalizer = weakref.finalize(self, _release_pc, handle, self._token)
+        self._finalizer = weakref.finalize(self, _release, self._token, handle, lib.weft_pc_close,
+                                           lib.weft_pc_unref)
         check(lib.weft_pc_set_user_data(handle, self._token, _lib.NO_DESTROY))
         # Always: remote channels and tracks must get a wrapper that owns a
         # reference.
@@ -1465,13 +1424,6 @@ class PeerConnection:
             self._install(name)
         if context is not None:
             context._pcs.add(self)
-
-    def _install(self, name: str) -> None:
-        if name in self._installed or self._closed:
-            return
-        setter, tramp = _PC_SETTERS[name]
-        check(getattr(lib, setter)(self._handle, tramp))
-        self._installed.add(name)
 
     def _emit(self, name: str, *args: Any) -> None:
         if name == "on_connection_state_change":
@@ -1612,7 +1564,7 @@ class PeerConnection:
         a, b = ctypes.c_void_p(), ctypes.c_void_p()
         rc = lib.weft_pc_get_selected_candidate_pair(self._handle, ctypes.byref(a),
                                                      ctypes.byref(b))
-        if rc == -2:  # WEFT_ERR_INVALID_STATE: no pair yet
+        if rc == _ERR_INVALID_STATE:  # no pair yet
             return None
         check(rc)
         return take_string(a.value) or "", take_string(b.value) or ""

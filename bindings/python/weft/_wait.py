@@ -6,16 +6,35 @@ matching handlers have already run.
 
 Each returns True when satisfied, False to keep waiting, or raises when the
 condition can no longer become true (so a waiter never hangs until its
-timeout on a channel that already closed).
+timeout on a channel that already closed). Those that need a C handler
+installed to become true install it.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Deque
 
 from ._core import DataChannel, DataChannelState, IceGatheringState, PeerConnection, Track
 from ._core import PeerConnectionState
 from ._errors import ClosedError, OperationError
+
+
+_TRACK_CLOSED = "track stopped or its peer connection closed"
+
+
+def _ready_unless_closed(ready: Callable[[], bool], closed: Callable[[], bool],
+                         message: str) -> Callable[[], bool]:
+    """True once ``ready()``; else raises ClosedError once ``closed()``
+    (ready is asked first: what arrived before a close is still taken)."""
+
+    def cond() -> bool:
+        if ready():
+            return True
+        if closed():
+            raise ClosedError(-11, message)
+        return False
+
+    return cond
 
 
 def gathering_complete(pc: PeerConnection) -> Callable[[], bool]:
@@ -42,19 +61,7 @@ def connected(pc: PeerConnection) -> Callable[[], bool]:
 
 
 def pc_closed(pc: PeerConnection) -> Callable[[], bool]:
-    def cond() -> bool:
-        return pc.closed or pc._seen_connection_state == PeerConnectionState.CLOSED
-
-    return cond
-
-
-def has_incoming(pc: PeerConnection) -> Callable[[], bool]:
-    def cond() -> bool:
-        if pc.closed:
-            raise ClosedError(-11, "peer connection closed")
-        return bool(pc._incoming)
-
-    return cond
+    return lambda: pc.closed or pc._seen_connection_state == PeerConnectionState.CLOSED
 
 
 def dc_open(dc: DataChannel) -> Callable[[], bool]:
@@ -68,49 +75,26 @@ def dc_open(dc: DataChannel) -> Callable[[], bool]:
 
 
 def dc_closed(dc: DataChannel) -> Callable[[], bool]:
-    def cond() -> bool:
-        return dc._closed or dc._seen_state == DataChannelState.CLOSED
-
-    return cond
+    return lambda: dc._closed or dc._seen_state == DataChannelState.CLOSED
 
 
 def dc_message(dc: DataChannel) -> Callable[[], bool]:
-    def cond() -> bool:
-        if dc._inbox:
-            return True
-        if dc._closed or dc._seen_state == DataChannelState.CLOSED:
-            raise ClosedError(-11, f"data channel {dc.label!r} closed")
-        return False
-
-    return cond
+    dc._install("on_message")
+    return _ready_unless_closed(lambda: bool(dc._inbox), dc_closed(dc),
+                                f"data channel {dc.label!r} closed")
 
 
-def has_incoming_track(pc: PeerConnection) -> Callable[[], bool]:
-    def cond() -> bool:
-        if pc.closed:
-            raise ClosedError(-11, "peer connection closed")
-        return bool(pc._incoming_tracks)
-
-    return cond
+def has_incoming(pc: PeerConnection, queue: Deque[Any]) -> Callable[[], bool]:
+    """@queue: the pc's ``_incoming`` (data channels) or ``_incoming_tracks``."""
+    return _ready_unless_closed(lambda: bool(queue), lambda: pc.closed, "peer connection closed")
 
 
 def track_frame(track: Track) -> Callable[[], bool]:
-    def cond() -> bool:
-        if track._frames:
-            return True
-        if track._closed:
-            raise ClosedError(-11, "track stopped or its peer connection closed")
-        return False
-
-    return cond
+    track._keep_installed("on_frame")
+    return _ready_unless_closed(lambda: bool(track._frames), lambda: track._closed, _TRACK_CLOSED)
 
 
 def keyframe_requests(track: Track, n: int) -> Callable[[], bool]:
-    def cond() -> bool:
-        if track._keyframe_requests >= n:
-            return True
-        if track._closed:
-            raise ClosedError(-11, "track stopped or its peer connection closed")
-        return False
-
-    return cond
+    track._keep_installed("on_keyframe_request")
+    return _ready_unless_closed(lambda: track._keyframe_requests >= n, lambda: track._closed,
+                                _TRACK_CLOSED)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any, Callable, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Deque, List, Optional, Set, Tuple, Union
 
 from . import _core, _wait
 from ._core import (
@@ -188,7 +188,6 @@ class DataChannel(_core.DataChannel):
         """The next message (``str`` or ``bytes``). Only for channels without
         an ``on_message`` handler. Raises ClosedError once the channel is
         closed and drained."""
-        self._install("on_message")
         await self._context.wait_for(
             _wait.dc_message(self), timeout, f"a message on {self.label!r}"
         )
@@ -199,15 +198,7 @@ class Track(_core.Track):
     """A :class:`weft.Track` with awaitable frames and keyframe requests."""
 
     _context: Context
-
-    @classmethod
-    def _adopt(cls, handle: int, pc: "_core.PeerConnection") -> "Track":
-        self = super()._adopt(handle, pc)
-        # Frames are kept for recv_frame() from the start: weft drops frames
-        # that arrive while no C handler is set, so waiting for the first
-        # recv_frame() call would lose the first frames of a stream.
-        self._keep_installed("on_frame")
-        return self  # type: ignore[return-value]
+    _keeps_frames = True  # see _core.Track._keeps_frames
 
     async def recv_frame(self, timeout: Optional[float] = 30.0) -> Frame:
         """The next frame received. Frames that arrive while no ``on_frame``
@@ -215,7 +206,6 @@ class Track(_core.Track):
         1024: the oldest are dropped). Assigning ``on_frame = None`` stops
         that (weft then skips reassembly) until the next call. Raises
         ClosedError once the track is stopped or its pc closed."""
-        self._keep_installed("on_frame")
         await self._context.wait_for(_wait.track_frame(self), timeout, f"a frame on mid {self.mid}")
         return self._frames.popleft()
 
@@ -223,7 +213,6 @@ class Track(_core.Track):
         """Waits until ``count`` keyframe requests (PLI/FIR) in total have been
         delivered on this track since the first call of this method (or since
         ``on_keyframe_request`` was set)."""
-        self._keep_installed("on_keyframe_request")
         await self._context.wait_for(
             _wait.keyframe_requests(self, count), timeout, f"a keyframe request on mid {self.mid}"
         )
@@ -294,12 +283,14 @@ class PeerConnection(_core.PeerConnection):
         """The next channel the remote opened (in order, each returned once).
         Channels that arrived while an ``on_data_channel`` handler was set went
         to the handler instead."""
-        await self._context.wait_for(_wait.has_incoming(self), timeout, "a remote data channel")
-        return self._incoming.popleft()  # type: ignore[return-value]
+        return await self._next(self._incoming, timeout, "a remote data channel")
 
     async def next_track(self, timeout: Optional[float] = 30.0) -> Track:
         """The next track the remote added (in order, each returned once).
         Tracks that arrived while an ``on_track`` handler was set went to the
         handler instead."""
-        await self._context.wait_for(_wait.has_incoming_track(self), timeout, "a remote track")
-        return self._incoming_tracks.popleft()  # type: ignore[return-value]
+        return await self._next(self._incoming_tracks, timeout, "a remote track")
+
+    async def _next(self, queue: Deque[Any], timeout: Optional[float], what: str) -> Any:
+        await self._context.wait_for(_wait.has_incoming(self, queue), timeout, what)
+        return queue.popleft()

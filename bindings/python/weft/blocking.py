@@ -22,7 +22,7 @@ Example::
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Deque, Optional
 
 from . import _core, _wait
 from ._core import Configuration, ContextMode, Frame, Message, SessionDescription
@@ -73,7 +73,6 @@ class DataChannel(_core.DataChannel):
 
     def recv(self, timeout: float = 30.0) -> Message:
         """The next message (only for channels without ``on_message``)."""
-        self._install("on_message")
         self._context.run_until(_wait.dc_message(self), timeout, f"a message on {self.label!r}")
         return self._inbox.popleft()
 
@@ -82,27 +81,17 @@ class Track(_core.Track):
     """A :class:`weft.Track` with blocking frame receive."""
 
     _context: Context
-
-    @classmethod
-    def _adopt(cls, handle: int, pc: "_core.PeerConnection") -> "Track":
-        self = super()._adopt(handle, pc)
-        # Frames are kept for recv_frame() from the start: weft drops frames
-        # that arrive while no C handler is set, so waiting for the first
-        # recv_frame() call would lose the first frames of a stream.
-        self._keep_installed("on_frame")
-        return self  # type: ignore[return-value]
+    _keeps_frames = True  # see _core.Track._keeps_frames
 
     def recv_frame(self, timeout: float = 30.0) -> Frame:
         """The next frame (frames arriving while no ``on_frame`` handler is
         set are kept from the track's creation; see
         weft.aio.Track.recv_frame)."""
-        self._keep_installed("on_frame")
         self._context.run_until(_wait.track_frame(self), timeout, f"a frame on mid {self.mid}")
         return self._frames.popleft()
 
     def wait_keyframe_request(self, count: int = 1, timeout: float = 30.0) -> None:
         """Waits until ``count`` keyframe requests in total were delivered."""
-        self._keep_installed("on_keyframe_request")
         self._context.run_until(_wait.keyframe_requests(self, count), timeout,
                                 f"a keyframe request on mid {self.mid}")
 
@@ -136,11 +125,13 @@ class PeerConnection(_core.PeerConnection):
     def next_data_channel(self, timeout: float = 30.0) -> DataChannel:
         """The next channel the remote opened (those that arrived while an
         ``on_data_channel`` handler was set went to the handler instead)."""
-        self._context.run_until(_wait.has_incoming(self), timeout, "a remote data channel")
-        return self._incoming.popleft()  # type: ignore[return-value]
+        return self._next(self._incoming, timeout, "a remote data channel")
 
     def next_track(self, timeout: float = 30.0) -> Track:
         """The next track the remote added (those that arrived while an
         ``on_track`` handler was set went to the handler instead)."""
-        self._context.run_until(_wait.has_incoming_track(self), timeout, "a remote track")
-        return self._incoming_tracks.popleft()  # type: ignore[return-value]
+        return self._next(self._incoming_tracks, timeout, "a remote track")
+
+    def _next(self, queue: Deque[Any], timeout: float, what: str) -> Any:
+        self._context.run_until(_wait.has_incoming(self, queue), timeout, what)
+        return queue.popleft()
