@@ -33,40 +33,17 @@ typedef struct app {
   guint in_watch;
   gboolean eof;
   gint64 eof_us, flushed_us;
-  int ok;
-  char *error;
+  char *error; /* set on a fatal error */
 } app;
-
-static void ev_peer(const char *ev, const char *peer, const char *name) {
-  JsonObject *o = json_object_new();
-  json_object_set_string_member(o, "ev", ev);
-  json_object_set_string_member(o, "peer", peer);
-  if (name)
-    json_object_set_string_member(o, "name", name);
-  rp_print(o);
-}
-
-static void on_joined(rp_room *r, void *ud) {
-  (void)ud;
-  JsonObject *o = json_object_new();
-  json_object_set_string_member(o, "ev", "joined");
-  json_object_set_string_member(o, "peer", rp_room_self(r));
-  rp_print(o);
-}
 
 static void on_peer_joined(rp_room *r, const char *peer, const char *name, void *ud) {
   (void)r, (void)ud;
-  ev_peer("peer-joined", peer, name);
-}
-
-static void on_peer_left(rp_room *r, const char *peer, void *ud) {
-  (void)r, (void)ud;
-  ev_peer("peer-left", peer, NULL);
+  rp_print_ev("peer-joined", peer, "name", name);
 }
 
 static void on_chat_open(rp_room *r, rp_peer *p, void *ud) {
   (void)r, (void)ud;
-  ev_peer("open", rp_peer_id(p), NULL);
+  rp_print_ev("open", rp_peer_id(p), NULL, NULL);
 }
 
 /* {"type":"chat","from":P,"name":N,"text":T}: "from" is taken from the
@@ -100,8 +77,7 @@ static void on_error(rp_room *r, const char *msg, void *ud) {
   (void)r;
   app *a = ud;
   if (!a->error)
-    a->error = g_strdup(msg);
-  a->ok = 0;
+    a->error = g_strdup(msg ? msg : "failed");
   g_main_loop_quit(a->loop);
 }
 
@@ -175,40 +151,27 @@ static gboolean on_tick(gpointer ud) {
 }
 
 int main(int argc, char **argv) {
-  char *url = NULL, *room = NULL, *peer = NULL, *name = NULL;
-  gboolean loopback = FALSE, no_loopback = FALSE;
-  GOptionEntry entries[] = {
-      {"url", 0, 0, G_OPTION_ARG_STRING, &url, "room server", "ws://HOST:PORT/ws"},
-      {"room", 0, 0, G_OPTION_ARG_STRING, &room, "room id", "R"},
-      {"peer", 0, 0, G_OPTION_ARG_STRING, &peer, "our peer id (default: random)", "P"},
-      /* FILENAME: the bytes as given, whatever the locale (room_peer checks UTF-8). */
-      {"name", 0, 0, G_OPTION_ARG_FILENAME, &name, "display name (default: the peer id)", "N"},
-      {"loopback", 0, 0, G_OPTION_ARG_NONE, &loopback, "gather ICE candidates on 127.0.0.1 only",
-       NULL},
-      {"no-loopback", 0, 0, G_OPTION_ARG_NONE, &no_loopback,
-       "gather on the other interfaces (default when the server is not on loopback)", NULL},
-      {NULL, 0, 0, 0, NULL, NULL, NULL}};
+  rp_cmdline cl = {0};
   GOptionContext *oc = g_option_context_new("- chat in a weft room (doc/rooms.md)");
-  g_option_context_add_main_entries(oc, entries, NULL);
+  rp_cmdline_add(&cl, oc);
   GError *err = NULL;
-  int bad = !g_option_context_parse(oc, &argc, &argv, &err) || argc > 1 || !url || !room;
+  int bad = !g_option_context_parse(oc, &argc, &argv, &err) || argc > 1 || !cl.url || !cl.room;
   g_option_context_free(oc);
   if (bad) {
     fprintf(stderr,
             "chat: %s\nusage: chat --url ws://HOST:PORT/ws --room R [--peer P] [--name N]\n",
             err ? err->message : "bad arguments");
     g_clear_error(&err);
-    g_free(url), g_free(room), g_free(peer), g_free(name);
+    rp_cmdline_clear(&cl);
     return 2;
   }
 
   app a = {0};
-  a.ok = 1;
   a.loop = g_main_loop_new(NULL, FALSE);
-  rp_options o = {url, room, peer, name, loopback ? 1 : no_loopback ? 0 : -1, "chat"};
-  rp_callbacks cb = {.joined = on_joined,
+  rp_options o = rp_cmdline_options(&cl, "chat");
+  rp_callbacks cb = {.joined = rp_print_joined,
                      .peer_joined = on_peer_joined,
-                     .peer_left = on_peer_left,
+                     .peer_left = rp_print_peer_left,
                      .chat_open = on_chat_open,
                      .chat_message = on_chat_message,
                      .error = on_error};
@@ -217,7 +180,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "chat: %s\n", err->message);
     g_error_free(err);
     g_main_loop_unref(a.loop);
-    g_free(url), g_free(room), g_free(peer), g_free(name);
+    rp_cmdline_clear(&cl);
     return 2;
   }
   a.in = g_io_channel_unix_new(STDIN_FILENO);
@@ -234,10 +197,11 @@ int main(int argc, char **argv) {
   g_io_channel_unref(a.in);
   rp_room_free(a.room);
   rp_drain(2 * G_USEC_PER_SEC);
-  if (!a.ok)
-    fprintf(stderr, "chat: %s\n", a.error ? a.error : "failed");
+  int rc = a.error ? 1 : 0;
+  if (a.error)
+    fprintf(stderr, "chat: %s\n", a.error);
   g_free(a.error);
   g_main_loop_unref(a.loop);
-  g_free(url), g_free(room), g_free(peer), g_free(name);
-  return a.ok ? 0 : 1;
+  rp_cmdline_clear(&cl);
+  return rc;
 }

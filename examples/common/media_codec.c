@@ -98,6 +98,12 @@ static int read_pattern(const vpx_image_t *img) {
   return index;
 }
 
+/* The reason of a failure into *@err, when the caller asked for one. */
+static void set_err(const char **err, const char *msg) {
+  if (err)
+    *err = msg;
+}
+
 /* ===== VP8 encoder ========================================================== */
 
 struct mc_video_enc {
@@ -111,13 +117,11 @@ mc_video_enc *mc_video_enc_new(const char **err) {
   mc_video_enc *e = calloc(1, sizeof *e);
   vpx_codec_enc_cfg_t cfg;
   if (!e) {
-    if (err)
-      *err = "out of memory";
+    set_err(err, "out of memory");
     return NULL;
   }
   if (vpx_codec_enc_config_default(vpx_codec_vp8_cx(), &cfg, 0) != VPX_CODEC_OK) {
-    if (err)
-      *err = "libvpx: no default VP8 encoder configuration";
+    set_err(err, "libvpx: no default VP8 encoder configuration");
     free(e);
     return NULL;
   }
@@ -145,8 +149,7 @@ mc_video_enc *mc_video_enc_new(const char **err) {
   cfg.kf_min_dist = 0;
   cfg.kf_max_dist = 10 * MC_VIDEO_FPS;
   if (vpx_codec_enc_init(&e->codec, vpx_codec_vp8_cx(), &cfg, 0) != VPX_CODEC_OK) {
-    if (err)
-      *err = "libvpx: cannot initialise the VP8 encoder";
+    set_err(err, "libvpx: cannot initialise the VP8 encoder");
     free(e);
     return NULL;
   }
@@ -156,8 +159,7 @@ mc_video_enc *mc_video_enc_new(const char **err) {
   vpx_codec_control(&e->codec, VP8E_SET_STATIC_THRESHOLD, 1);
   e->img = vpx_img_alloc(NULL, VPX_IMG_FMT_I420, MC_VIDEO_WIDTH, MC_VIDEO_HEIGHT, 16);
   if (!e->img) {
-    if (err)
-      *err = "libvpx: cannot allocate a picture";
+    set_err(err, "libvpx: cannot allocate a picture");
     mc_video_enc_free(e);
     return NULL;
   }
@@ -179,8 +181,7 @@ int mc_video_enc_encode(mc_video_enc *e, uint32_t index, int force_key, const ui
   vpx_enc_frame_flags_t flags = force_key ? VPX_EFLAG_FORCE_KF : 0;
   if (vpx_codec_encode(&e->codec, e->img, (vpx_codec_pts_t)index, 1, flags, VPX_DL_REALTIME) !=
       VPX_CODEC_OK) {
-    if (err)
-      *err = vpx_codec_error(&e->codec);
+    set_err(err, vpx_codec_error(&e->codec));
     return -1;
   }
   /* Without lag one picture gives at most one frame packet; gather whatever
@@ -196,8 +197,7 @@ int mc_video_enc_encode(mc_video_enc *e, uint32_t index, int force_key, const ui
     if (need > e->out_cap) {
       uint8_t *nb = realloc(e->out, need * 2);
       if (!nb) {
-        if (err)
-          *err = "out of memory";
+        set_err(err, "out of memory");
         return -1;
       }
       e->out = nb;
@@ -222,14 +222,12 @@ struct mc_video_dec {
 mc_video_dec *mc_video_dec_new(const char **err) {
   mc_video_dec *d = calloc(1, sizeof *d);
   if (!d) {
-    if (err)
-      *err = "out of memory";
+    set_err(err, "out of memory");
     return NULL;
   }
   vpx_codec_dec_cfg_t cfg = {1, MC_VIDEO_WIDTH, MC_VIDEO_HEIGHT};
   if (vpx_codec_dec_init(&d->codec, vpx_codec_vp8_dx(), &cfg, 0) != VPX_CODEC_OK) {
-    if (err)
-      *err = "libvpx: cannot initialise the VP8 decoder";
+    set_err(err, "libvpx: cannot initialise the VP8 decoder");
     free(d);
     return NULL;
   }
@@ -246,8 +244,7 @@ void mc_video_dec_free(mc_video_dec *d) {
 int mc_video_dec_decode(mc_video_dec *d, const uint8_t *data, size_t size,
                         mc_video_frame_info *info, const char **err) {
   if (size > UINT32_MAX) {
-    if (err)
-      *err = "frame too large";
+    set_err(err, "frame too large");
     return -1;
   }
   if (vpx_codec_decode(&d->codec, data, (unsigned)size, NULL, 0) != VPX_CODEC_OK) {
@@ -287,14 +284,12 @@ mc_audio_enc *mc_audio_enc_new(const char **err) {
   mc_audio_enc *e = calloc(1, sizeof *e);
   int rc = OPUS_OK;
   if (!e) {
-    if (err)
-      *err = "out of memory";
+    set_err(err, "out of memory");
     return NULL;
   }
   e->enc = opus_encoder_create(MC_AUDIO_RATE, MC_AUDIO_CHANNELS, OPUS_APPLICATION_AUDIO, &rc);
   if (!e->enc || rc != OPUS_OK) {
-    if (err)
-      *err = opus_strerror(rc);
+    set_err(err, opus_strerror(rc));
     free(e);
     return NULL;
   }
@@ -323,8 +318,7 @@ int mc_audio_enc_encode(mc_audio_enc *e, uint32_t index, const uint8_t **data, s
   }
   opus_int32 n = opus_encode(e->enc, e->pcm, AUDIO_SAMPLES, e->out, MAX_OPUS_PACKET);
   if (n < 0) {
-    if (err)
-      *err = opus_strerror((int)n);
+    set_err(err, opus_strerror((int)n));
     return -1;
   }
   *data = e->out;
@@ -341,14 +335,12 @@ mc_audio_dec *mc_audio_dec_new(const char **err) {
   mc_audio_dec *d = calloc(1, sizeof *d);
   int rc = OPUS_OK;
   if (!d) {
-    if (err)
-      *err = "out of memory";
+    set_err(err, "out of memory");
     return NULL;
   }
   d->dec = opus_decoder_create(MC_AUDIO_RATE, MC_AUDIO_CHANNELS, &rc);
   if (!d->dec || rc != OPUS_OK) {
-    if (err)
-      *err = opus_strerror(rc);
+    set_err(err, opus_strerror(rc));
     free(d);
     return NULL;
   }
@@ -365,14 +357,12 @@ void mc_audio_dec_free(mc_audio_dec *d) {
 int mc_audio_dec_decode(mc_audio_dec *d, const uint8_t *data, size_t size, double *rms,
                         const char **err) {
   if (size > INT32_MAX) {
-    if (err)
-      *err = "packet too large";
+    set_err(err, "packet too large");
     return -1;
   }
   int n = opus_decode(d->dec, data, (opus_int32)size, d->pcm, MAX_DECODED, 0);
   if (n < 0) {
-    if (err)
-      *err = opus_strerror(n);
+    set_err(err, opus_strerror(n));
     return -1;
   }
   if (rms) {

@@ -67,26 +67,10 @@ static void fatal(rp_room *r, const char *msg) {
     r->cb.error(r, msg, r->ud);
 }
 
-gboolean rp_valid_id(const char *s) {
-  if (!s)
-    return FALSE;
-  size_t n = strlen(s);
-  if (n < 1 || n > 64)
-    return FALSE;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!g_ascii_isalnum(c) && c != '_' && c != '.' && c != '-')
-      return FALSE;
-  }
-  return TRUE;
-}
-
 void rp_print_tail(JsonObject *o, const char *tail) {
   gboolean empty = json_object_get_size(o) == 0;
-  JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-  json_node_take_object(n, o);
-  char *s = json_to_string(n, FALSE);
-  json_node_unref(n);
+  char *s = sig_json_to_string(o);
+  json_object_unref(o);
   size_t len = strlen(s);
   if (tail && *tail && len >= 2 && s[len - 1] == '}') {
     s[len - 1] = '\0';
@@ -99,6 +83,56 @@ void rp_print_tail(JsonObject *o, const char *tail) {
 }
 
 void rp_print(JsonObject *o) { rp_print_tail(o, NULL); }
+
+void rp_print_ev(const char *ev, const char *peer, const char *key, const char *value) {
+  JsonObject *o = json_object_new();
+  json_object_set_string_member(o, "ev", ev);
+  json_object_set_string_member(o, "peer", peer);
+  if (key && value)
+    json_object_set_string_member(o, key, value);
+  rp_print(o);
+}
+
+void rp_print_joined(rp_room *r, void *ud) {
+  (void)ud;
+  rp_print_ev("joined", rp_room_self(r), NULL, NULL);
+}
+
+void rp_print_peer_joined(rp_room *r, const char *peer, const char *name, void *ud) {
+  (void)r, (void)name, (void)ud;
+  rp_print_ev("peer-joined", peer, NULL, NULL);
+}
+
+void rp_print_peer_left(rp_room *r, const char *peer, void *ud) {
+  (void)r, (void)ud;
+  rp_print_ev("peer-left", peer, NULL, NULL);
+}
+
+void rp_cmdline_add(rp_cmdline *c, GOptionContext *oc) {
+  const GOptionEntry entries[] = {
+      {"url", 0, 0, G_OPTION_ARG_STRING, &c->url, "room server", "ws://HOST:PORT/ws"},
+      {"room", 0, 0, G_OPTION_ARG_STRING, &c->room, "room id", "R"},
+      {"peer", 0, 0, G_OPTION_ARG_STRING, &c->peer, "our peer id (default: random)", "P"},
+      /* FILENAME: the bytes as given, whatever the locale (rp_room_new checks UTF-8). */
+      {"name", 0, 0, G_OPTION_ARG_FILENAME, &c->name, "display name (default: the peer id)", "N"},
+      {"loopback", 0, 0, G_OPTION_ARG_NONE, &c->loopback, "gather ICE candidates on 127.0.0.1 only",
+       NULL},
+      {"no-loopback", 0, 0, G_OPTION_ARG_NONE, &c->no_loopback,
+       "gather on the other interfaces (default when the server is not on loopback)", NULL},
+      {NULL, 0, 0, 0, NULL, NULL, NULL}};
+  g_option_context_add_main_entries(oc, entries, NULL); /* copies @entries */
+}
+
+rp_options rp_cmdline_options(const rp_cmdline *c, const char *prog) {
+  rp_options o = {c->url, c->room, c->peer, c->name, c->loopback ? 1 : c->no_loopback ? 0 : -1,
+                  prog};
+  return o;
+}
+
+void rp_cmdline_clear(rp_cmdline *c) {
+  g_free(c->url), g_free(c->room), g_free(c->peer), g_free(c->name);
+  *c = (rp_cmdline){0};
+}
 
 static gboolean on_signal(gpointer ud) {
   g_main_loop_quit(ud);
@@ -123,13 +157,7 @@ void rp_drain(gint64 us) {
   }
 }
 
-/* A string member, or NULL when absent or not a string. */
-const char *rp_json_str(JsonObject *o, const char *key) {
-  JsonNode *n = json_object_get_member(o, key);
-  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string(n);
-}
+const char *rp_json_str(JsonObject *o, const char *key) { return sig_msg_string(o, key); }
 
 gboolean rp_json_int(JsonObject *o, const char *key, gint64 min, gint64 max, gint64 *out) {
   JsonNode *n = json_object_get_member(o, key);
@@ -149,8 +177,6 @@ JsonObject *rp_json_parse(const char *text, size_t size, JsonParser **parser) {
   JsonNode *root = json_parser_get_root(*parser);
   return root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
 }
-
-#define get_str rp_json_str
 
 /* ===== Sending ============================================================ */
 
@@ -370,12 +396,13 @@ static void add_candidate(rp_peer *p, JsonObject *m) {
   if (!cn || JSON_NODE_HOLDS_NULL(cn)) {
     rc = weft_pc_add_ice_candidate(p->pc, NULL);
   } else {
-    const char *cand = get_str(m, "candidate");
+    const char *cand = sig_msg_string(m, "candidate");
     if (!cand) {
       warn(p->room, "candidate from %s: not a string, ignored", p->id);
       return;
     }
-    weft_ice_candidate c = {cand, get_str(m, "sdpMid"), -1, get_str(m, "usernameFragment")};
+    weft_ice_candidate c = {cand, sig_msg_string(m, "sdpMid"), -1,
+                            sig_msg_string(m, "usernameFragment")};
     gint64 v;
     if (rp_json_int(m, "sdpMLineIndex", 0, 65535, &v))
       c.sdp_mline_index = (int)v;
@@ -425,7 +452,7 @@ static void start_offer(rp_room *r, const char *id) {
 }
 
 static void handle_offer(rp_room *r, const char *from, JsonObject *m) {
-  const char *sdp = get_str(m, "sdp");
+  const char *sdp = sig_msg_string(m, "sdp");
   if (!sdp) {
     warn(r, "offer from %s without sdp, ignored", from);
     return;
@@ -466,7 +493,7 @@ static void handle_offer(rp_room *r, const char *from, JsonObject *m) {
 
 static void handle_answer(rp_room *r, const char *from, JsonObject *m) {
   rp_peer *p = g_hash_table_lookup(r->peers, from);
-  const char *sdp = get_str(m, "sdp");
+  const char *sdp = sig_msg_string(m, "sdp");
   if (!p || !sdp || weft_pc_get_signaling_state(p->pc) != WEFT_SIGNALING_HAVE_LOCAL_OFFER) {
     warn(r, "unexpected answer from %s, ignored", from);
     return;
@@ -519,9 +546,9 @@ static void sr_joined(sig_room *sr, JsonArray *arr, void *ud) {
     if (!JSON_NODE_HOLDS_OBJECT(e))
       continue;
     JsonObject *po = json_node_get_object(e);
-    const char *id = get_str(po, "peer");
-    const char *name = get_str(po, "name");
-    if (!rp_valid_id(id) || g_strcmp0(id, r->self) == 0 || g_hash_table_contains(r->peers, id))
+    const char *id = sig_msg_string(po, "peer");
+    const char *name = sig_msg_string(po, "name");
+    if (!sig_valid_id(id) || g_strcmp0(id, r->self) == 0 || g_hash_table_contains(r->peers, id))
       continue;
     g_hash_table_replace(r->names, g_strdup(id), g_strdup(name ? name : id));
     if (r->cb.peer_joined)
@@ -534,7 +561,7 @@ static void sr_joined(sig_room *sr, JsonArray *arr, void *ud) {
 static void sr_peer_joined(sig_room *sr, const char *id, const char *name, void *ud) {
   (void)sr;
   rp_room *r = ud;
-  if (!rp_valid_id(id) || g_strcmp0(id, r->self) == 0)
+  if (!sig_valid_id(id) || g_strcmp0(id, r->self) == 0)
     return;
   g_hash_table_replace(r->names, g_strdup(id), g_strdup(name ? name : id));
   if (r->cb.peer_joined)
@@ -544,7 +571,7 @@ static void sr_peer_joined(sig_room *sr, const char *id, const char *name, void 
 static void sr_peer_left(sig_room *sr, const char *id, void *ud) {
   (void)sr;
   rp_room *r = ud;
-  if (!rp_valid_id(id) || g_strcmp0(id, r->self) == 0)
+  if (!sig_valid_id(id) || g_strcmp0(id, r->self) == 0)
     return;
   rp_peer *p = g_hash_table_lookup(r->peers, id);
   if (p)
@@ -558,8 +585,8 @@ static void sr_peer_left(sig_room *sr, const char *id, void *ud) {
 static void sr_message(sig_room *sr, const char *from, JsonObject *m, void *ud) {
   (void)sr;
   rp_room *r = ud;
-  const char *type = get_str(m, "type");
-  if (!type || !rp_valid_id(from) || g_strcmp0(from, r->self) == 0) {
+  const char *type = sig_msg_string(m, "type");
+  if (!type || !sig_valid_id(from) || g_strcmp0(from, r->self) == 0) {
     warn(r, "a message without a type or a valid sender, ignored");
     return;
   }
@@ -641,12 +668,12 @@ rp_room *rp_room_new(const rp_options *o, const rp_callbacks *cb, void *ud, GErr
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "--url must be ws://HOST:PORT/ws");
     return NULL;
   }
-  if (!rp_valid_id(o->room)) {
+  if (!sig_valid_id(o->room)) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                 "--room must be 1-64 characters of [A-Za-z0-9_.-]");
     return NULL;
   }
-  if (o->peer && !rp_valid_id(o->peer)) {
+  if (o->peer && !sig_valid_id(o->peer)) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                 "--peer must be 1-64 characters of [A-Za-z0-9_.-]");
     return NULL;
@@ -752,10 +779,8 @@ int rp_room_send_chat(rp_room *r, const char *text) {
   json_object_set_string_member(o, "from", r->self);
   json_object_set_string_member(o, "name", r->name);
   json_object_set_string_member(o, "text", text);
-  JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-  json_node_take_object(n, o);
-  char *s = json_to_string(n, FALSE);
-  json_node_unref(n);
+  char *s = sig_json_to_string(o);
+  json_object_unref(o);
   int sent = 0;
   GPtrArray *all = rp_room_peers(r);
   for (guint i = 0; i < all->len; i++) {

@@ -97,8 +97,6 @@ gboolean rp_peer_is_offerer(rp_peer *p);
 void rp_peer_set_user_data(rp_peer *p, void *ud);
 void *rp_peer_get_user_data(rp_peer *p);
 
-/* Identifier rule of doc/rooms.md: 1..64 of [A-Za-z0-9_.-]. */
-gboolean rp_valid_id(const char *s);
 /* A string member of @o, or NULL when absent or not a string. */
 const char *rp_json_str(JsonObject *o, const char *key);
 /* An integer member in [@min, @max] into *@out; FALSE otherwise. */
@@ -111,6 +109,28 @@ void rp_print(JsonObject *o);
 /* As rp_print, with @tail (members already in JSON, e.g. "\"seconds\":1.5")
  * appended: json-glib writes doubles with 17 digits. */
 void rp_print_tail(JsonObject *o, const char *tail);
+/* Prints {"ev":@ev,"peer":@peer} (+ @key:@value when @key and @value are
+ * not NULL) as a line on stdout. */
+void rp_print_ev(const char *ev, const char *peer, const char *key, const char *value);
+/* Ready-made callbacks printing {"ev":"joined","peer":SELF},
+ * {"ev":"peer-joined","peer":P} and {"ev":"peer-left","peer":P}. */
+void rp_print_joined(rp_room *r, void *ud);
+void rp_print_peer_joined(rp_room *r, const char *peer, const char *name, void *ud);
+void rp_print_peer_left(rp_room *r, const char *peer, void *ud);
+
+/* The command-line options every room example takes: --url, --room, --peer,
+ * --name, --loopback, --no-loopback. */
+typedef struct rp_cmdline {
+  char *url, *room, *peer, *name;
+  gboolean loopback, no_loopback;
+} rp_cmdline;
+/* Adds them to the main group of @oc (@c must outlive the parse). */
+void rp_cmdline_add(rp_cmdline *c, GOptionContext *oc);
+/* The rp_options they give (the strings borrowed from @c). */
+rp_options rp_cmdline_options(const rp_cmdline *c, const char *prog);
+/* Frees the strings. */
+void rp_cmdline_clear(rp_cmdline *c);
+
 /* Installs SIGINT/SIGTERM handlers that quit @loop (from the main loop). */
 void rp_quit_on_signals(GMainLoop *loop);
 /* Iterates the default GMainContext for up to @us microseconds, or until

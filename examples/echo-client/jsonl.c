@@ -103,6 +103,13 @@ char *jl_finish(GString *s) {
   return g_string_free(s, FALSE);
 }
 
+void jl_print(GString *s, FILE *f) {
+  char *line = jl_finish(s);
+  fprintf(f, "%s\n", line);
+  fflush(f);
+  g_free(line);
+}
+
 GString *jl_array_new(void) { return g_string_new("["); }
 
 void jl_array_num(GString *a, double value, int decimals) {

@@ -8,6 +8,7 @@
 #define ECHO_CLIENT_JSONL_H
 
 #include <glib.h>
+#include <stdio.h>
 
 /* A new object: "{". Add members, then jl_finish(). */
 GString *jl_new(void);
@@ -23,6 +24,8 @@ void jl_null(GString *s, const char *key);
 void jl_raw(GString *s, const char *key, GString *json);
 /* Closes the object and returns its text (g_free). */
 char *jl_finish(GString *s);
+/* Closes the object and writes it as one line to @f, flushed. */
+void jl_print(GString *s, FILE *f);
 
 /* Arrays of numbers: "[" ... "]". */
 GString *jl_array_new(void);

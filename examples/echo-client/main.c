@@ -185,12 +185,8 @@ static GString *ev_dc(chan *c, const char *ev) {
   return s;
 }
 
-static void ev_emit(GString *s) {
-  char *line = jl_finish(s);
-  fprintf(stderr, "%s\n", line);
-  fflush(stderr);
-  g_free(line);
-}
+/* The events are JSON lines on stderr. */
+static void ev_emit(GString *s) { jl_print(s, stderr); }
 
 /* Ends the run: the first call wins. */
 static void end_run(app *a, int ok, char *error) {
@@ -1355,10 +1351,7 @@ static void print_result(app *a) {
   if (a->media)
     ec_media_result(a->media, s);
   jl_str(s, "error", a->ok ? NULL : (a->error ? a->error : "failed"));
-  char *line = jl_finish(s);
-  fprintf(stdout, "%s\n", line);
-  fflush(stdout);
-  g_free(line);
+  jl_print(s, stdout);
 }
 
 /* ===== Main =============================================================== */

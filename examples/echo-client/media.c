@@ -66,12 +66,7 @@ static GString *ev_new(ec_media *m, const char *ev) {
   return s;
 }
 
-static void ev_emit(GString *s) {
-  char *line = jl_finish(s);
-  fprintf(stderr, "%s\n", line);
-  fflush(stderr);
-  g_free(line);
-}
+static void ev_emit(GString *s) { jl_print(s, stderr); }
 
 static char *track_mid(weft_track *t) {
   char *mid = NULL;

@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include "room_peer.h"
+#include "signaling.h" /* sig_valid_id, sig_json_to_string */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,7 +55,7 @@ typedef struct app {
   GMainLoop *loop;
   rp_room *room;
   gboolean sender;
-  int ok, exit_code;
+  gboolean ok; /* set by finish() */
   char *error;
   gboolean finished;
   guint finish_timer, rejoin_timer, timeout_timer, progress_timer;
@@ -105,22 +106,19 @@ static void G_GNUC_PRINTF(1, 2) say(const char *fmt, ...) {
 
 static gint64 now_us(void) { return g_get_monotonic_time(); }
 
-static void ev_simple(const char *ev, const char *key, const char *value, const char *ikey,
-                      gint64 ivalue) {
+/* {"ev":@ev[,"peer":@peer],"offset":@offset} */
+static void ev_offset(const char *ev, const char *peer, gint64 offset) {
   JsonObject *o = json_object_new();
   json_object_set_string_member(o, "ev", ev);
-  if (key)
-    json_object_set_string_member(o, key, value);
-  if (ikey)
-    json_object_set_int_member(o, ikey, ivalue);
+  if (peer)
+    json_object_set_string_member(o, "peer", peer);
+  json_object_set_int_member(o, "offset", offset);
   rp_print(o);
 }
 
 static void send_json(weft_dc *dc, JsonObject *o) {
-  JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-  json_node_take_object(n, o);
-  char *s = json_to_string(n, FALSE);
-  json_node_unref(n);
+  char *s = sig_json_to_string(o);
+  json_object_unref(o);
   int rc = weft_dc_send_text(dc, s, strlen(s));
   if (rc < 0)
     say("sending %s: %s", s, weft_err_name(rc));
@@ -160,6 +158,14 @@ static gboolean quit_now(gpointer ud) {
   return G_SOURCE_REMOVE;
 }
 
+/* Quits after @delay_ms (0: from an idle callback), replacing an earlier
+ * schedule. */
+static void quit_after(app *a, guint delay_ms) {
+  if (a->finish_timer)
+    g_source_remove(a->finish_timer);
+  a->finish_timer = delay_ms ? g_timeout_add(delay_ms, quit_now, a) : g_idle_add(quit_now, a);
+}
+
 /* The final line; then quit after @delay_ms (0: at once). */
 static void finish(app *a, gboolean ok, const char *error, guint delay_ms) {
   if (a->finished)
@@ -167,7 +173,6 @@ static void finish(app *a, gboolean ok, const char *error, guint delay_ms) {
   a->finished = TRUE;
   a->st = ST_FINISHED;
   a->ok = ok;
-  a->exit_code = ok ? 0 : 1;
   gint64 now = now_us();
   double secs = a->started ? (double)(now - a->start_us) / 1e6 : 0;
   if (ok)
@@ -193,9 +198,27 @@ static void finish(app *a, gboolean ok, const char *error, guint delay_ms) {
     say("failed: %s", error ? error : "?");
   rp_print_tail(o, tail);
   g_free(tail);
-  if (a->finish_timer)
-    g_source_remove(a->finish_timer);
-  a->finish_timer = delay_ms ? g_timeout_add(delay_ms, quit_now, a) : g_idle_add(quit_now, a);
+  quit_after(a, delay_ms);
+}
+
+/* Feeds the first @len bytes of @fd to @sum; returns how many could be read
+ * (fewer at the end of the file, or on a read error: its errno in *@error,
+ * else 0). */
+static gint64 hash_fd(int fd, gint64 len, GChecksum *sum, int *error) {
+  uint8_t *buf = g_malloc(1024 * 1024);
+  gint64 pos = 0;
+  *error = 0;
+  while (pos < len) {
+    ssize_t n = pread(fd, buf, (size_t)MIN(len - pos, 1024 * 1024), (off_t)pos);
+    if (n <= 0) {
+      *error = n < 0 ? errno : 0;
+      break;
+    }
+    g_checksum_update(sum, buf, (gssize)n);
+    pos += n;
+  }
+  g_free(buf);
+  return pos;
 }
 
 static void release_dc(app *a) {
@@ -264,7 +287,7 @@ static void pump(app *a) {
     a->offset += (gint64)n;
     if (a->cut_after && !a->cut_done && a->offset >= a->cut_after) {
       a->cut_done = TRUE;
-      ev_simple("cut", NULL, NULL, "offset", a->offset);
+      ev_offset("cut", NULL, a->offset);
       /* Abruptly: the peer connection goes (bye + close), dropping what SCTP
        * still holds, as a network failure would; then leave and rejoin. */
       rp_peer *p = rp_room_find_peer(a->room, a->peer);
@@ -303,7 +326,7 @@ static void sender_message(app *a, JsonObject *m) {
       a->start_us = now_us();
       a->first_off = v;
     }
-    ev_simple("resume", "peer", a->peer, "offset", v);
+    ev_offset("resume", a->peer, v);
     a->st = ST_SENDING;
     pump(a);
   } else if (!strcmp(type, "ack")) {
@@ -380,7 +403,7 @@ static void on_dc_open(weft_dc *dc, void *ud) {
   app *a = ud;
   if (dc != a->dc || a->finished)
     return;
-  ev_simple("open", "peer", a->peer, NULL, 0);
+  rp_print_ev("open", a->peer, NULL, NULL);
   if (!a->sender)
     return;
   if (a->garbage)
@@ -565,17 +588,8 @@ static void rx_header(app *a, JsonObject *m) {
   }
   /* The hash covers the whole file: what is already held is read back. */
   a->sum = g_checksum_new(G_CHECKSUM_SHA256);
-  gint64 pos = 0;
-  uint8_t *buf = g_malloc(1024 * 1024);
-  while (pos < held) {
-    ssize_t n = pread(a->part_fd, buf, (size_t)MIN(held - pos, 1024 * 1024), (off_t)pos);
-    if (n <= 0)
-      break;
-    g_checksum_update(a->sum, buf, (gssize)n);
-    pos += n;
-  }
-  g_free(buf);
-  held = pos;
+  int error;
+  held = hash_fd(a->part_fd, held, a->sum, &error);
   if (ftruncate(a->part_fd, held) < 0 || lseek(a->part_fd, held, SEEK_SET) < 0)
     say("positioning %s: %s", a->part_path, g_strerror(errno));
   a->offset = held;
@@ -589,7 +603,7 @@ static void rx_header(app *a, JsonObject *m) {
   a->have_header = TRUE;
   say("receiving %s (%" G_GINT64_FORMAT " bytes) from %s, resuming at %" G_GINT64_FORMAT, name,
       size, a->peer, held);
-  ev_simple("resume", "peer", a->peer, "offset", held);
+  ev_offset("resume", a->peer, held);
   if (a->garbage)
     send_garbage(a, a->dc);
   rx_send(a, "resume", held, NULL);
@@ -663,43 +677,28 @@ static void on_dc_message(weft_dc *dc, weft_msg_type type, const void *data, siz
   g_object_unref(parser);
 }
 
-static void on_dc_close(weft_dc *dc, void *ud) {
-  app *a = ud;
-  if (dc != a->dc)
-    return;
+/* The file channel, or the connection under it, is gone (@why: what went). */
+static void channel_gone(app *a, const char *why) {
   if (a->finished) {
     /* The other side closed after "done": nothing left to wait for. */
     release_dc(a);
-    if (a->finish_timer)
-      g_source_remove(a->finish_timer);
-    a->finish_timer = g_idle_add(quit_now, a);
-    return;
-  }
-  if (a->sender) {
-    lose_attempt(a, "the channel closed");
+    quit_after(a, 0);
+  } else if (a->sender) {
+    lose_attempt(a, why);
   } else {
-    say("the channel closed before the end; waiting for the sender to resume");
+    say("%s before the end; waiting for the sender to resume", why);
     release_dc(a);
     rx_reset(a);
   }
 }
 
+static void on_dc_close(weft_dc *dc, void *ud) {
+  app *a = ud;
+  if (dc == a->dc)
+    channel_gone(a, "the channel closed");
+}
+
 /* ===== Room callbacks ===================================================== */
-
-static void on_joined(rp_room *r, void *ud) {
-  (void)ud;
-  ev_simple("joined", "peer", rp_room_self(r), NULL, 0);
-}
-
-static void on_peer_joined(rp_room *r, const char *peer, const char *name, void *ud) {
-  (void)r, (void)name, (void)ud;
-  ev_simple("peer-joined", "peer", peer, NULL, 0);
-}
-
-static void on_peer_left(rp_room *r, const char *peer, void *ud) {
-  (void)r, (void)ud;
-  ev_simple("peer-left", "peer", peer, NULL, 0);
-}
 
 static void on_pc_state(rp_room *r, rp_peer *p, weft_pc_state st, void *ud) {
   (void)r;
@@ -732,23 +731,10 @@ static void on_peer_closed(rp_room *r, rp_peer *p, void *ud) {
   app *a = ud;
   if (!a->peer || strcmp(rp_peer_id(p), a->peer) != 0 || !a->dc)
     return;
-  if (a->finished) {
-    release_dc(a);
-    if (a->finish_timer)
-      g_source_remove(a->finish_timer);
-    a->finish_timer = g_idle_add(quit_now, a);
-    return;
-  }
-  if (a->sender) {
-    if (a->in_rejoin)
-      release_dc(a);
-    else
-      lose_attempt(a, "the connection closed");
-  } else {
-    say("the connection with %s closed before the end; waiting for a resume", a->peer);
-    release_dc(a);
-    rx_reset(a);
-  }
+  if (a->sender && a->in_rejoin && !a->finished)
+    release_dc(a); /* our own leave: do_rejoin started the next attempt */
+  else
+    channel_gone(a, "the connection closed");
 }
 
 static void on_error(rp_room *r, const char *msg, void *ud) {
@@ -780,20 +766,12 @@ static int hash_file(app *a, const char *path, gboolean lie) {
   }
   a->size = (gint64)st.st_size;
   GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
-  uint8_t *buf = g_malloc(1024 * 1024);
-  gint64 pos = 0;
-  while (pos < a->size) {
-    ssize_t n = pread(a->fd, buf, 1024 * 1024, (off_t)pos);
-    if (n <= 0) {
-      say("reading %s: %s", path, n < 0 ? g_strerror(errno) : "short read");
-      g_free(buf);
-      g_checksum_free(sum);
-      return -1;
-    }
-    g_checksum_update(sum, buf, n);
-    pos += n;
+  int error;
+  if (hash_fd(a->fd, a->size, sum, &error) < a->size) {
+    say("reading %s: %s", path, error ? g_strerror(error) : "short read");
+    g_checksum_free(sum);
+    return -1;
   }
-  g_free(buf);
   g_strlcpy(a->sha, g_checksum_get_string(sum), sizeof a->sha);
   g_checksum_free(sum);
   if (lie) /* test hook: announce a hash the data will not match */
@@ -840,29 +818,22 @@ static const char *USAGE =
     "       file-transfer receive DIR --url ws://HOST:PORT/ws --room R [options]\n";
 
 int main(int argc, char **argv) {
-  char *url = NULL, *room = NULL, *peer = NULL, *name = NULL, *to = NULL, *cut = NULL;
-  gboolean loopback = FALSE, no_loopback = FALSE, lie = FALSE, garbage = FALSE;
+  rp_cmdline cl = {0};
+  char *to = NULL, *cut = NULL;
+  gboolean lie = FALSE, garbage = FALSE;
   double timeout = 0;
   GOptionEntry entries[] = {
-      {"url", 0, 0, G_OPTION_ARG_STRING, &url, "room server", "ws://HOST:PORT/ws"},
-      {"room", 0, 0, G_OPTION_ARG_STRING, &room, "room id", "R"},
-      {"peer", 0, 0, G_OPTION_ARG_STRING, &peer, "our peer id (default: random)", "P"},
-      /* FILENAME: the bytes as given, whatever the locale (room_peer checks UTF-8). */
-      {"name", 0, 0, G_OPTION_ARG_FILENAME, &name, "display name", "N"},
       {"to", 0, 0, G_OPTION_ARG_STRING, &to, "send: the receiver's peer id", "P"},
       {"cut-after", 0, 0, G_OPTION_ARG_STRING, &cut,
        "send (tests): drop the connection once after BYTES (K/M/G suffixes), then resume", "BYTES"},
       {"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, "give up after S seconds (0: never)", "S"},
-      {"loopback", 0, 0, G_OPTION_ARG_NONE, &loopback, "gather ICE candidates on 127.0.0.1 only",
-       NULL},
-      {"no-loopback", 0, 0, G_OPTION_ARG_NONE, &no_loopback, "gather on the other interfaces",
-       NULL},
       {"test-lie-sha256", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &lie,
        "send (tests): announce a wrong SHA-256", NULL},
       {"test-garbage", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &garbage,
        "(tests): send malformed messages before the real ones", NULL},
       {NULL, 0, 0, 0, NULL, NULL, NULL}};
   GOptionContext *oc = g_option_context_new("send FILE | receive DIR - doc/rooms.md");
+  rp_cmdline_add(&cl, oc);
   g_option_context_add_main_entries(oc, entries, NULL);
   GError *err = NULL;
   gboolean parsed = g_option_context_parse(oc, &argc, &argv, &err);
@@ -871,13 +842,12 @@ int main(int argc, char **argv) {
   app a = {0};
   a.fd = -1;
   a.part_fd = -1;
-  a.exit_code = 1;
   a.garbage = garbage;
   int rc = 2;
   const char *why = err ? err->message : NULL;
   if (parsed && argc == 3 && !strcmp(argv[1], "send")) {
     a.sender = TRUE;
-    if (!to || !rp_valid_id(to))
+    if (!to || !sig_valid_id(to))
       why = "send needs --to P (a valid peer id)";
   } else if (parsed && argc == 3 && !strcmp(argv[1], "receive")) {
     if (to || cut || lie)
@@ -887,7 +857,7 @@ int main(int argc, char **argv) {
   } else if (!why) {
     why = "send FILE or receive DIR";
   }
-  if (!why && (!url || !room))
+  if (!why && (!cl.url || !cl.room))
     why = "--url and --room are required";
   if (!why && cut && (a.cut_after = parse_size(cut)) <= 0)
     why = "--cut-after: a positive byte count";
@@ -910,10 +880,10 @@ int main(int argc, char **argv) {
   }
 
   a.loop = g_main_loop_new(NULL, FALSE);
-  rp_options o = {url, room, peer, name, loopback ? 1 : no_loopback ? 0 : -1, "file-transfer"};
-  rp_callbacks cb = {.joined = on_joined,
-                     .peer_joined = on_peer_joined,
-                     .peer_left = on_peer_left,
+  rp_options o = rp_cmdline_options(&cl, "file-transfer");
+  rp_callbacks cb = {.joined = rp_print_joined,
+                     .peer_joined = rp_print_peer_joined,
+                     .peer_left = rp_print_peer_left,
                      .pc_state = on_pc_state,
                      .data_channel = on_data_channel,
                      .peer_closed = on_peer_closed,
@@ -930,7 +900,7 @@ int main(int argc, char **argv) {
   g_main_loop_run(a.loop);
   if (!a.finished) /* interrupted */
     finish(&a, FALSE, "interrupted", 0);
-  rc = a.exit_code;
+  rc = a.ok ? 0 : 1;
 
   release_dc(&a);
   rp_room_free(a.room);
@@ -952,6 +922,7 @@ out:
   if (a.loop)
     g_main_loop_unref(a.loop);
   g_free(a.peer), g_free(a.name), g_free(a.to), g_free(a.dir), g_free(a.part_path);
-  g_free(url), g_free(room), g_free(peer), g_free(name), g_free(to), g_free(cut);
+  rp_cmdline_clear(&cl);
+  g_free(to), g_free(cut);
   return rc;
 }

@@ -4,7 +4,7 @@ add_executable(signaling-server ${CMAKE_CURRENT_LIST_DIR}/main.c ${CMAKE_CURRENT
 get_filename_component(WEFT_WEB_ROOT_DEFAULT ${CMAKE_CURRENT_LIST_DIR}/../web ABSOLUTE)
 target_compile_definitions(signaling-server PRIVATE WEFT_WEB_ROOT="${WEFT_WEB_ROOT_DEFAULT}")
 # weft_signaling brings GLib, json-glib and libsoup-3.0 (the server uses
-# nothing else of it).
+# nothing else of it but sig_valid_id and sig_json_to_string).
 target_link_libraries(signaling-server PRIVATE weft_signaling weft_warnings)
 if(WEFT_BUILD_TESTS)
   # The protocol, every error code, the limits and shutdown from the outside

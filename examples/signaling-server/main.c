@@ -29,6 +29,7 @@
  *     so nothing waits for a peer that does not read.
  */
 #include "guard.h"
+#include "signaling.h" /* sig_valid_id, sig_json_to_string, sig_msg_string */
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -49,7 +50,6 @@
 #define WEFT_WEB_ROOT "examples/web"
 #endif
 
-#define MAX_ID 64
 #define MAX_NAME 64
 #define MAX_INVALID 100
 #define MAX_BACKLOG (1024 * 1024)
@@ -99,10 +99,7 @@ struct server {
 
 /* One JSON line on stdout per event: the tests and operators parse them. */
 static void log_obj(JsonObject *o) {
-  JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-  json_node_set_object(n, o);
-  char *text = json_to_string(n, FALSE);
-  json_node_unref(n);
+  char *text = sig_json_to_string(o);
   fputs(text, stdout);
   fputc('\n', stdout);
   fflush(stdout);
@@ -125,16 +122,6 @@ static void ev_client(JsonObject *o, client *c) {
 }
 
 /* ---- Helpers -------------------------------------------------------------------- */
-
-static gboolean id_valid(const char *s) {
-  size_t n = s ? strlen(s) : 0;
-  if (n < 1 || n > MAX_ID)
-    return FALSE;
-  for (size_t i = 0; i < n; i++)
-    if (!g_ascii_isalnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
-      return FALSE;
-  return TRUE;
-}
 
 static char *address_string(GSocketAddress *a) {
   if (!G_IS_INET_SOCKET_ADDRESS(a))
@@ -193,10 +180,7 @@ static void send_text(client *c, const char *text) {
 }
 
 static void send_obj(client *c, JsonObject *o) {
-  JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-  json_node_set_object(n, o);
-  char *text = json_to_string(n, FALSE);
-  json_node_unref(n);
+  char *text = sig_json_to_string(o);
   send_text(c, text);
   g_free(text);
 }
@@ -271,15 +255,9 @@ static void handle_join(client *c, JsonObject *msg) {
     send_error(c, "already-joined", "this connection is already in a room (send leave first)");
     return;
   }
-  JsonNode *rn = json_object_get_member(msg, "room"), *pn = json_object_get_member(msg, "peer"),
-           *nn = json_object_get_member(msg, "name");
-  const char *rid = rn && JSON_NODE_HOLDS_VALUE(rn) && json_node_get_value_type(rn) == G_TYPE_STRING
-                        ? json_node_get_string(rn)
-                        : NULL;
-  const char *pid = pn && JSON_NODE_HOLDS_VALUE(pn) && json_node_get_value_type(pn) == G_TYPE_STRING
-                        ? json_node_get_string(pn)
-                        : NULL;
-  if (!id_valid(rid) || !id_valid(pid)) {
+  const char *rid = sig_msg_string(msg, "room"), *pid = sig_msg_string(msg, "peer");
+  JsonNode *nn = json_object_get_member(msg, "name");
+  if (!sig_valid_id(rid) || !sig_valid_id(pid)) {
     send_error(c, "bad-message", "join needs \"room\" and \"peer\": 1-64 of [A-Za-z0-9_.-]");
     return;
   }
@@ -345,11 +323,6 @@ static void handle_join(client *c, JsonObject *msg) {
   json_object_unref(pj);
 }
 
-static gboolean is_string(JsonObject *o, const char *m) {
-  JsonNode *n = json_object_get_member(o, m);
-  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING;
-}
-
 /* Absent, null, or of the given fundamental type. */
 static gboolean optional_of(JsonObject *o, const char *m, GType t) {
   JsonNode *n = json_object_get_member(o, m);
@@ -362,14 +335,14 @@ static void handle_relay(client *c, const char *type, JsonObject *msg, gsize byt
     send_error(c, "not-joined", "join a room first");
     return;
   }
-  const char *to = is_string(msg, "to") ? json_object_get_string_member(msg, "to") : NULL;
-  if (!id_valid(to)) {
+  const char *to = sig_msg_string(msg, "to");
+  if (!sig_valid_id(to)) {
     send_error(c, "bad-message", "a relayed message needs \"to\": a peer id");
     return;
   }
   gboolean ok = TRUE;
   if (strcmp(type, "offer") == 0 || strcmp(type, "answer") == 0)
-    ok = is_string(msg, "sdp");
+    ok = sig_msg_string(msg, "sdp") != NULL;
   else if (strcmp(type, "candidate") == 0)
     ok = json_object_has_member(msg, "candidate") && optional_of(msg, "candidate", G_TYPE_STRING) &&
          optional_of(msg, "sdpMid", G_TYPE_STRING) &&
@@ -412,7 +385,7 @@ static void handle_text(client *c, const char *text, gsize len) {
     return;
   }
   JsonObject *msg = json_node_get_object(root);
-  const char *type = is_string(msg, "type") ? json_object_get_string_member(msg, "type") : NULL;
+  const char *type = sig_msg_string(msg, "type");
   if (!type)
     send_error(c, "bad-message", "a message needs a string \"type\"");
   else if (strcmp(type, "join") == 0)

@@ -20,14 +20,7 @@ static gboolean inproc_send(sig_session *s, JsonObject *msg, GError **error) {
   }
   /* A deep copy (json_node_copy() would share the object): the sender may
    * change or free its object right after. */
-  JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-  json_node_set_object(n, msg);
-  char *text = json_to_string(n, FALSE);
-  json_node_unref(n);
-  JsonNode *c = json_from_string(text, NULL);
-  g_free(text);
-  sig_session_deliver(&is->other->base, json_node_dup_object(c));
-  json_node_unref(c);
+  sig_session_deliver(&is->other->base, sig_json_copy(msg));
   return TRUE;
 }
 

@@ -57,10 +57,7 @@ static void write_next(pipe_session *ps) {
 static gboolean pipe_send(sig_session *s, JsonObject *msg, GError **error) {
   (void)error;
   pipe_session *ps = (pipe_session *)s;
-  JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-  json_node_set_object(n, msg);
-  char *text = json_to_string(n, FALSE);
-  json_node_unref(n);
+  char *text = sig_json_to_string(msg);
   /* Compact JSON escapes control characters, so the line has no newline. */
   char *line = g_strconcat(text, "\n", NULL);
   g_free(text);

@@ -68,7 +68,7 @@ static void room_unref(sig_room *r) {
 
 /* ---- Helpers ---------------------------------------------------------------- */
 
-static gboolean id_valid(const char *s) {
+gboolean sig_valid_id(const char *s) {
   size_t n = s ? strlen(s) : 0;
   if (n < 1 || n > MAX_ID)
     return FALSE;
@@ -76,24 +76,6 @@ static gboolean id_valid(const char *s) {
     if (!g_ascii_isalnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
       return FALSE;
   return TRUE;
-}
-
-static char *to_json(JsonObject *o) {
-  JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-  json_node_set_object(n, o);
-  char *text = json_to_string(n, FALSE);
-  json_node_unref(n);
-  return text;
-}
-
-/* A deep copy (json_node_copy() only references the object it holds). */
-static JsonObject *copy_object(JsonObject *o) {
-  char *text = to_json(o);
-  JsonNode *n = json_from_string(text, NULL);
-  g_free(text);
-  JsonObject *copy = json_node_dup_object(n);
-  json_node_unref(n);
-  return copy;
 }
 
 static void ws_send_text(sig_room *r, const char *text) {
@@ -175,7 +157,7 @@ static void rs_deliver(room_session *rs, JsonObject *msg) {
       json_object_set_member(out, "sdpMLineIndex",
                              json_node_copy(json_object_get_member(msg, "sdpMLineIndex")));
   } else {
-    out = copy_object(msg);
+    out = sig_json_copy(msg);
   }
   if (strcmp(type, "bye") == 0) {
     rs->remote_ended = TRUE;
@@ -200,7 +182,7 @@ static void rs_end(room_session *rs, JsonObject *what) {
 
 sig_session *sig_room_session_new(sig_room *r, const char *peer) {
   g_return_val_if_fail(r != NULL && !r->freed, NULL);
-  g_return_val_if_fail(id_valid(peer), NULL);
+  g_return_val_if_fail(sig_valid_id(peer), NULL);
   room_session *old = g_hash_table_lookup(r->sessions, peer);
   if (old) {
     /* The app moved on to a new session with @peer: a bye now would reach
@@ -411,7 +393,7 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data) {
   json_object_set_string_member(join, "room", r->room);
   json_object_set_string_member(join, "peer", r->peer);
   json_object_set_string_member(join, "name", r->name);
-  char *text = to_json(join);
+  char *text = sig_json_to_string(join);
   json_object_unref(join);
   ws_send_text(r, text);
   g_free(text);
@@ -435,7 +417,7 @@ sig_room *sig_room_connect(const char *url, const char *room, const char *peer, 
                 url ? url : "(null)");
     return NULL;
   }
-  if (!id_valid(room)) {
+  if (!sig_valid_id(room)) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                 "room \"%s\": want 1-64 characters of A-Z a-z 0-9 _ . -", room ? room : "");
     return NULL;
@@ -443,7 +425,7 @@ sig_room *sig_room_connect(const char *url, const char *room, const char *peer, 
   char *generated = NULL;
   if (!peer)
     peer = generated = g_strdup_printf("p-%08x", g_random_int());
-  if (!id_valid(peer)) {
+  if (!sig_valid_id(peer)) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                 "peer \"%s\": want 1-64 characters of A-Z a-z 0-9 _ . -", peer);
     return NULL;
@@ -488,7 +470,7 @@ gboolean sig_room_send(sig_room *r, const char *to, JsonObject *msg, GError **er
                         "a room message needs a string \"type\"");
     return FALSE;
   }
-  if (!id_valid(to)) {
+  if (!sig_valid_id(to)) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "\"%s\" is not a peer id",
                 to ? to : "(null)");
     return FALSE;
@@ -497,9 +479,9 @@ gboolean sig_room_send(sig_room *r, const char *to, JsonObject *msg, GError **er
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the room connection is closed");
     return FALSE;
   }
-  JsonObject *copy = copy_object(msg);
+  JsonObject *copy = sig_json_copy(msg);
   json_object_set_string_member(copy, "to", to);
-  char *text = to_json(copy);
+  char *text = sig_json_to_string(copy);
   json_object_unref(copy);
   if (!r->joined) {
     g_queue_push_tail(&r->early, text);

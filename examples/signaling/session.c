@@ -168,6 +168,23 @@ void sig_session_set_remote(sig_session *s, const char *remote) {
   s->remote = g_strdup(remote);
 }
 
+char *sig_json_to_string(JsonObject *o) {
+  JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+  json_node_set_object(n, o);
+  char *text = json_to_string(n, FALSE);
+  json_node_unref(n);
+  return text;
+}
+
+JsonObject *sig_json_copy(JsonObject *o) {
+  char *text = sig_json_to_string(o);
+  JsonNode *n = json_from_string(text, NULL);
+  g_free(text);
+  JsonObject *copy = json_node_dup_object(n);
+  json_node_unref(n);
+  return copy;
+}
+
 const char *sig_msg_type(JsonObject *msg) { return sig_msg_string(msg, "type"); }
 
 const char *sig_msg_string(JsonObject *msg, const char *member) {

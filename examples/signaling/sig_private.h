@@ -52,10 +52,11 @@ void sig_session_deliver(sig_session *s, JsonObject *msg);
 void sig_session_deliver_error(sig_session *s, guint status, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 
+/* A deep copy of @o (json_node_copy() would share the object). */
+JsonObject *sig_json_copy(JsonObject *o);
+
 /* Reads msg.type, NULL if missing or not a string. */
 const char *sig_msg_type(JsonObject *msg);
-/* Reads a string member, NULL if missing or not a string. */
-const char *sig_msg_string(JsonObject *msg, const char *member);
 /* Reads an integer member into *out; FALSE if missing, null or not an
  * integer. */
 gboolean sig_msg_int(JsonObject *msg, const char *member, gint64 *out);

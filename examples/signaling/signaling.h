@@ -99,6 +99,12 @@ const char *sig_session_get_remote(sig_session *s);
  * Idempotent. The caller still owns its references. */
 void sig_session_close(sig_session *s);
 
+/* @o (borrowed) as compact JSON text (g_free): no newline in it, control
+ * characters are escaped. */
+char *sig_json_to_string(JsonObject *o);
+/* Reads a string member of @msg, NULL if missing or not a string. */
+const char *sig_msg_string(JsonObject *msg, const char *member);
+
 /* ---- HTTP offer/answer server (WHIP shape) ------------------------------- */
 
 typedef struct sig_http_server sig_http_server;
@@ -198,6 +204,10 @@ sig_session *sig_http_client_new(const char *url, GError **error);
  *                                  "alice", &cb, app, &error);
  */
 typedef struct sig_room sig_room;
+
+/* The identifier rule of doc/rooms.md for room and peer ids: 1-64 of
+ * [A-Za-z0-9_.-]. FALSE for NULL. */
+gboolean sig_valid_id(const char *s);
 
 typedef struct sig_room_callbacks {
   void (*joined)(sig_room *room, JsonArray *peers, void *user_data);

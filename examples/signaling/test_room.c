@@ -8,6 +8,7 @@
  * (the command line that starts the server; "--port 0" is appended).
  */
 #include "signaling.h"
+#include "test_util.h"
 
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
@@ -16,30 +17,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      printf("ok   ");                                                                             \
-    } else {                                                                                       \
-      printf("FAIL ");                                                                             \
-      failures++;                                                                                  \
-    }                                                                                              \
-    printf(__VA_ARGS__);                                                                           \
-    printf("\n");                                                                                  \
-    fflush(stdout);                                                                                \
-  } while (0)
-
-/* Iterates the default context until @cond() or @ms pass. */
-#define RUN_UNTIL(cond, ms)                                                                        \
-  do {                                                                                             \
-    gint64 deadline_ = g_get_monotonic_time() + (gint64)(ms)*1000;                                 \
-    while (!(cond) && g_get_monotonic_time() < deadline_)                                          \
-      if (!g_main_context_iteration(NULL, FALSE))                                                  \
-        g_usleep(1000);                                                                            \
-  } while (0)
 
 /* What one room client saw. */
 typedef struct seen {
@@ -80,18 +57,10 @@ static gboolean has_event(seen *s, const char *ev) {
   return FALSE;
 }
 
-static char *obj_json(JsonObject *o) {
-  JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-  json_node_set_object(n, o);
-  char *t = json_to_string(n, FALSE);
-  json_node_unref(n);
-  return t;
-}
-
 static void on_session_msg(sig_session *s, JsonObject *msg, void *data) {
   (void)s;
   GPtrArray *into = data;
-  g_ptr_array_add(into, obj_json(msg));
+  g_ptr_array_add(into, sig_json_to_string(msg));
 }
 
 static void cb_joined(sig_room *r, JsonArray *peers, void *data) {

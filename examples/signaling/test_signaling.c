@@ -9,25 +9,11 @@
  * answer, a server freed with a POST pending.
  */
 #include "sig_private.h"
+#include "test_util.h"
 
 #include <gio/gio.h>
 #include <stdio.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      printf("ok   ");                                                                             \
-    } else {                                                                                       \
-      printf("FAIL ");                                                                             \
-      failures++;                                                                                  \
-    }                                                                                              \
-    printf(__VA_ARGS__);                                                                           \
-    printf("\n");                                                                                  \
-    fflush(stdout);                                                                                \
-  } while (0)
 
 static const char *OFFER =
     "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE a b\r\n"
@@ -36,15 +22,6 @@ static const char *OFFER =
     "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n"
     "a=ice-ufrag:med\r\na=ice-pwd:mediapasswordmediapasswd\r\na=mid:b\r\n";
 static const char *CAND = "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host";
-
-/* Iterates the default context until *@flag or @ms pass. */
-static gboolean run_until(const gboolean *flag, int ms) {
-  gint64 deadline = g_get_monotonic_time() + (gint64)ms * 1000;
-  while (!*flag && g_get_monotonic_time() < deadline)
-    if (!g_main_context_iteration(NULL, FALSE))
-      g_usleep(1000);
-  return *flag;
-}
 
 static JsonObject *msg_new(const char *type, const char *key, const char *value) {
   JsonObject *m = json_object_new();
@@ -281,10 +258,10 @@ static void test_trickle_order(void) {
   CHECK(send_msg(c, msg_new("candidate", "candidate", CAND)) == G_IO_ERROR_CLOSED,
         "nothing after bye (CLOSED)");
   /* The handler comes late: the answer waits for it. */
-  run_until(&fx.srv_bye, 500);
+  RUN_UNTIL(fx.srv_bye, 500);
   sig_session_set_handler(c, on_client_message, &fx, NULL);
-  run_until(&fx.srv_bye, 5000);
-  run_until(&fx.cli_done, 2000);
+  RUN_UNTIL(fx.srv_bye, 5000);
+  RUN_UNTIL(fx.cli_done, 2000);
   char *srv = joined(fx.srv_msgs), *cli = joined(fx.cli_msgs);
   CHECK(!strcmp(srv, "offer,candidate,candidate,end-of-candidates,bye"),
         "server saw the offer, both candidates, end-of-candidates, bye in order: %s", srv);
@@ -305,14 +282,14 @@ static void test_error(server_mode mode, guint want_status, const char *what, in
   sig_session_set_handler(c, on_client_message, &fx, NULL);
   gint64 t = g_get_monotonic_time();
   send_msg(c, msg_new("offer", "sdp", OFFER));
-  run_until(&fx.cli_done, wait_ms);
+  RUN_UNTIL(fx.cli_done, wait_ms);
   gint64 status = 0;
   const char *text = fx.cli_error ? sig_msg_string(fx.cli_error, "message") : NULL;
   CHECK(fx.cli_error && sig_msg_int(fx.cli_error, "status", &status) && status == want_status,
         "%s: the client gets error %u after %.1f s: %s", what, want_status,
         (double)(g_get_monotonic_time() - t) / 1e6, text ? text : "(none)");
   if (mode == IGNORE) {
-    run_until(&fx.srv_error, 1000);
+    RUN_UNTIL(fx.srv_error, 1000);
     CHECK(fx.srv_error && sig_http_server_get_session_count(fx.srv) == 0,
           "the application is told, and the session is gone");
   }
@@ -331,7 +308,7 @@ static void test_close_in_flight(void) {
   send_msg(c, msg_new("offer", "sdp", OFFER));
   sig_session_close(c);
   sig_session_unref(c);
-  run_until(&fx.srv_bye, 3000);
+  RUN_UNTIL(fx.srv_bye, 3000);
   CHECK(fx.srv_bye && fx.cli_msgs->len == 0,
         "closed while the POST was in flight: DELETE once answered, no client callback");
   fixture_clear(&fx);
@@ -356,7 +333,7 @@ static void test_unreachable(void) {
   sig_session *c = sig_http_client_new(url, NULL);
   sig_session_set_handler(c, on_client_message, &fx, NULL);
   send_msg(c, msg_new("offer", "sdp", OFFER));
-  run_until(&fx.cli_done, 5000);
+  RUN_UNTIL(fx.cli_done, 5000);
   const char *text = fx.cli_error ? sig_msg_string(fx.cli_error, "message") : NULL;
   CHECK(text && !json_object_has_member(fx.cli_error, "status"),
         "connection refused is an error without a status: %s", text ? text : "(none)");
@@ -396,7 +373,7 @@ static void test_client_gone(void) {
   gboolean have_session = FALSE;
   gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
   while (!fx.srv_session && g_get_monotonic_time() < deadline)
-    run_until(&have_session, 10);
+    RUN_UNTIL(have_session, 10);
   CHECK(fx.srv_session != NULL, "client gone: the POST created a session");
   if (conn) {
     g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
@@ -404,7 +381,7 @@ static void test_client_gone(void) {
   }
   g_object_unref(sc);
   gint64 t = g_get_monotonic_time();
-  run_until(&fx.srv_error, 5000);
+  RUN_UNTIL(fx.srv_error, 5000);
   CHECK(fx.srv_error && sig_http_server_get_session_count(fx.srv) == 0,
         "client gone before the answer: the application got an error after %.1f s, no session "
         "left",
@@ -424,11 +401,11 @@ static void test_free_pending(void) {
   gboolean never = FALSE;
   gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
   while (!fx.srv_session && g_get_monotonic_time() < deadline)
-    run_until(&never, 10);
+    RUN_UNTIL(never, 10);
   sig_http_server_free(fx.srv);
   fx.srv = NULL;
   gint64 t = g_get_monotonic_time();
-  run_until(&fx.cli_done, 5000);
+  RUN_UNTIL(fx.cli_done, 5000);
   const char *text = fx.cli_error ? sig_msg_string(fx.cli_error, "message") : NULL;
   CHECK(fx.srv_session && fx.cli_error,
         "server freed with a POST pending: the client gets an error after %.1f s: %s",
@@ -451,7 +428,7 @@ int main(int argc, char **argv) {
   test_error(IGNORE, 504, "no answer", 15000);
   /* Let in-flight DELETEs and connection teardown finish. */
   gboolean never = FALSE;
-  run_until(&never, 200);
+  RUN_UNTIL(never, 200);
   printf(failures ? "%d check(s) failed\n" : "all checks passed\n", failures);
   return failures ? 1 : 0;
 }

@@ -75,15 +75,6 @@ struct app {
   int16_t pcm[5760 * MC_AUDIO_CHANNELS];
 };
 
-static void ev_peer(const char *ev, const char *peer, const char *kind) {
-  JsonObject *o = json_object_new();
-  json_object_set_string_member(o, "ev", ev);
-  json_object_set_string_member(o, "peer", peer);
-  if (kind)
-    json_object_set_string_member(o, "kind", kind);
-  rp_print(o);
-}
-
 static void fail(app *a, const char *msg) {
   if (!a->error)
     a->error = g_strdup(msg);
@@ -185,7 +176,7 @@ static void on_video_frame(weft_track *t, const uint8_t *frame, size_t size,
   p->st->video_decoded += (guint64)n;
   if (n > 0 && !p->first_video) {
     p->first_video = TRUE;
-    ev_peer("first-frame", p->id, "video");
+    rp_print_ev("first-frame", p->id, "kind", "video");
   }
   if (a->ivf && recording(a, p)) {
     if (!a->ivf_started && !key)
@@ -217,7 +208,7 @@ static void on_audio_frame(weft_track *t, const uint8_t *frame, size_t size,
   p->st->audio_decoded++;
   if (!p->first_audio) {
     p->first_audio = TRUE;
-    ev_peer("first-frame", p->id, "audio");
+    rp_print_ev("first-frame", p->id, "kind", "audio");
   }
   if (a->wav && recording(a, p)) {
     size_t bytes = (size_t)n * MC_AUDIO_CHANNELS * sizeof(int16_t);
@@ -342,24 +333,6 @@ static void on_peer_closed(rp_room *r, rp_peer *rp, void *ud) {
   g_free(p);
 }
 
-static void on_joined(rp_room *r, void *ud) {
-  (void)ud;
-  JsonObject *o = json_object_new();
-  json_object_set_string_member(o, "ev", "joined");
-  json_object_set_string_member(o, "peer", rp_room_self(r));
-  rp_print(o);
-}
-
-static void on_peer_joined(rp_room *r, const char *peer, const char *name, void *ud) {
-  (void)r, (void)name, (void)ud;
-  ev_peer("peer-joined", peer, NULL);
-}
-
-static void on_peer_left(rp_room *r, const char *peer, void *ud) {
-  (void)r, (void)ud;
-  ev_peer("peer-left", peer, NULL);
-}
-
 static void on_error(rp_room *r, const char *msg, void *ud) {
   (void)r;
   fail(ud, msg);
@@ -473,33 +446,24 @@ static void print_done(app *a) {
 }
 
 int main(int argc, char **argv) {
-  char *url = NULL, *room = NULL, *peer = NULL, *name = NULL, *ivf = NULL, *wav = NULL;
-  gboolean loopback = FALSE, no_loopback = FALSE;
+  rp_cmdline cl = {0};
+  char *ivf = NULL, *wav = NULL;
   double seconds = 0;
   gint64 min_frames = 0;
-  GOptionEntry entries[] = {
-      {"url", 0, 0, G_OPTION_ARG_STRING, &url, "room server", "ws://HOST:PORT/ws"},
-      {"room", 0, 0, G_OPTION_ARG_STRING, &room, "room id", "R"},
-      {"peer", 0, 0, G_OPTION_ARG_STRING, &peer, "our peer id (default: random)", "P"},
-      /* FILENAME: the bytes as given, whatever the locale (room_peer checks UTF-8). */
-      {"name", 0, 0, G_OPTION_ARG_FILENAME, &name, "display name", "N"},
-      {"seconds", 0, 0, G_OPTION_ARG_DOUBLE, &seconds, "leave after S seconds (0: on a signal)",
-       "S"},
-      {"ivf", 0, 0, G_OPTION_ARG_FILENAME, &ivf, "write the first remote peer's video (IVF)",
-       "FILE"},
-      {"wav", 0, 0, G_OPTION_ARG_FILENAME, &wav, "write the first remote peer's audio (WAV)",
-       "FILE"},
-      {"min-frames", 0, 0, G_OPTION_ARG_INT64, &min_frames,
-       "fail unless every peer had at least N video frames decoded", "N"},
-      {"loopback", 0, 0, G_OPTION_ARG_NONE, &loopback, "gather ICE candidates on 127.0.0.1 only",
-       NULL},
-      {"no-loopback", 0, 0, G_OPTION_ARG_NONE, &no_loopback, "gather on the other interfaces",
-       NULL},
-      {NULL, 0, 0, 0, NULL, NULL, NULL}};
+  GOptionEntry entries[] = {{"seconds", 0, 0, G_OPTION_ARG_DOUBLE, &seconds,
+                             "leave after S seconds (0: on a signal)", "S"},
+                            {"ivf", 0, 0, G_OPTION_ARG_FILENAME, &ivf,
+                             "write the first remote peer's video (IVF)", "FILE"},
+                            {"wav", 0, 0, G_OPTION_ARG_FILENAME, &wav,
+                             "write the first remote peer's audio (WAV)", "FILE"},
+                            {"min-frames", 0, 0, G_OPTION_ARG_INT64, &min_frames,
+                             "fail unless every peer had at least N video frames decoded", "N"},
+                            {NULL, 0, 0, 0, NULL, NULL, NULL}};
   GOptionContext *oc = g_option_context_new("- a video call in a weft room (doc/rooms.md)");
+  rp_cmdline_add(&cl, oc);
   g_option_context_add_main_entries(oc, entries, NULL);
   GError *err = NULL;
-  int bad = !g_option_context_parse(oc, &argc, &argv, &err) || argc > 1 || !url || !room ||
+  int bad = !g_option_context_parse(oc, &argc, &argv, &err) || argc > 1 || !cl.url || !cl.room ||
             seconds < 0 || min_frames < 0;
   g_option_context_free(oc);
   app a = {0};
@@ -537,10 +501,10 @@ int main(int argc, char **argv) {
   a.stats = g_hash_table_new(g_str_hash, g_str_equal);
   a.order = g_ptr_array_new_with_free_func(stats_free);
   a.loop = g_main_loop_new(NULL, FALSE);
-  rp_options o = {url, room, peer, name, loopback ? 1 : no_loopback ? 0 : -1, "video-call"};
-  rp_callbacks cb = {.joined = on_joined,
-                     .peer_joined = on_peer_joined,
-                     .peer_left = on_peer_left,
+  rp_options o = rp_cmdline_options(&cl, "video-call");
+  rp_callbacks cb = {.joined = rp_print_joined,
+                     .peer_joined = rp_print_peer_joined,
+                     .peer_left = rp_print_peer_left,
                      .pc_new = on_pc_new,
                      .pc_state = on_pc_state,
                      .track = on_track,
@@ -581,6 +545,7 @@ out:
     g_main_loop_unref(a.loop);
   g_free(a.error);
   g_free(a.rec_peer);
-  g_free(url), g_free(room), g_free(peer), g_free(name), g_free(ivf), g_free(wav);
+  rp_cmdline_clear(&cl);
+  g_free(ivf), g_free(wav);
   return rc;
 }
