@@ -8,40 +8,20 @@
 # missing example, node, Chromium or playwright-core makes a test FAIL with a
 # message, never skip. Each runs in a network namespace with only lo
 # (tests/interop/netns-run), as the Chromium interop tests do.
-
-find_program(WEFT_NODE_EXECUTABLE node)
-if(NOT WEFT_NODE_EXECUTABLE)
-  set(WEFT_NODE_EXECUTABLE node) # fails at run time: "Could not find executable node"
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/../interop/chromium/driver.cmake)
 
 function(weft_e2e_tests dir)
-  foreach(example signaling-server chat file-transfer video-call)
-    if(TARGET ${example})
-      set(${example}_bin "$<TARGET_FILE:${example}>")
-    else()
-      set(${example}_bin "${example}-target-is-not-built")
-    endif()
-  endforeach()
-  # mode -> CTest timeout (s); run.mjs bounds itself to 30 s less.
+  weft_example_bins(signaling-server chat file-transfer video-call)
+  # mode -> CTest timeout (s)
   #   room   two pages + weft chat: join, chat exactly once, leave
   #   file   64 MiB weft -> page, page -> weft, and weft -> page cut half way
   #   video  video-call <-> page for 10 s; screenshot in e2e/video
   #   video-renegotiate  the page joins without a camera, weft offers, then
   #          the page starts video and re-offers: weft must keep its DTLS role
-  foreach(entry room=90 file=240 video=120 video-renegotiate=90)
-    string(REPLACE "=" ";" parts "${entry}")
-    list(GET parts 0 mode)
-    list(GET parts 1 timeout)
-    math(EXPR bound "${timeout} - 30")
-    add_test(NAME e2e_${mode}
-             COMMAND ${dir}/../interop/netns-run ${WEFT_NODE_EXECUTABLE} ${dir}/run.mjs ${mode}
-                     --server ${signaling-server_bin} --chat ${chat_bin}
-                     --file-transfer ${file-transfer_bin} --video-call ${video-call_bin}
-                     --web-root ${PROJECT_SOURCE_DIR}/examples/web
-                     --timeout ${bound} --out-dir ${CMAKE_BINARY_DIR}/e2e/${mode})
-    set_tests_properties(e2e_${mode} PROPERTIES LABELS e2e TIMEOUT ${timeout}
-                         RESOURCE_LOCK chromium)
-  endforeach()
+  weft_chromium_driver_tests(e2e e2e ${dir}/run.mjs e2e "room=90;file=240;video=120;video-renegotiate=90"
+                             --server ${signaling-server_bin} --chat ${chat_bin}
+                             --file-transfer ${file-transfer_bin} --video-call ${video-call_bin}
+                             --web-root ${PROJECT_SOURCE_DIR}/examples/web)
 endfunction()
 
 cmake_language(EVAL CODE "cmake_language(DEFER DIRECTORY \"${PROJECT_SOURCE_DIR}\"

@@ -29,8 +29,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { TestFailure, cleanupNow, fail, log, sleep, startBrowser, startChild, startServer, summarize, tempDir, withTimeout } from './lib.mjs';
-import { setVerbose } from '../interop/chromium/lib.mjs';
+import { driverMain, failures, log, parseDriverArgs, runCase, sleep, startChild, tempDir, withTimeout } from '../interop/chromium/lib.mjs';
+import { startBrowser, startServer } from './lib.mjs';
 
 const MODES = ['room', 'room-browsers', 'file', 'video', 'video-renegotiate'];
 const ROOM = 'e2e';
@@ -38,60 +38,21 @@ const FILE_SIZE = 64 * 1024 * 1024;
 const VIDEO_SECONDS = 10;
 const MIN_FRAMES = 100;
 
-function parseArgs(argv) {
-  const o = { mode: null, server: null, chat: null, fileTransfer: null, videoCall: null, webRoot: null, timeout: 240, outDir: null, verbose: false, screenshotCopy: null };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      if (i + 1 >= argv.length) throw new TestFailure(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--server') o.server = val();
-    else if (a === '--chat') o.chat = val();
-    else if (a === '--file-transfer') o.fileTransfer = val();
-    else if (a === '--video-call') o.videoCall = val();
-    else if (a === '--web-root') o.webRoot = val();
-    else if (a === '--timeout') o.timeout = Number(val());
-    else if (a === '--out-dir') o.outDir = val();
-    else if (a === '--screenshot-copy') o.screenshotCopy = val();
-    else if (a === '--verbose') o.verbose = true;
-    else if (!a.startsWith('-') && !o.mode) o.mode = a;
-    else throw new TestFailure(`unknown argument ${a}`);
-  }
-  if (!MODES.includes(o.mode)) throw new TestFailure(`usage: run.mjs {${MODES.join('|')}} --server PATH [--chat PATH] ...`);
-  o.outDir = path.resolve(o.outDir || `e2e-${o.mode}`);
-  return o;
-}
-
-// ---- result bookkeeping ----------------------------------------------------
-
-const failures = [];
-const summary = [];
-
-async function runCase(name, fn) {
-  const t0 = performance.now();
-  const problems = [];
-  const check = (cond, msg) => {
-    if (!cond) problems.push(msg);
-    return !!cond;
-  };
-  let note = '';
-  try {
-    note = (await fn(check)) || '';
-  } catch (e) {
-    problems.push(e instanceof TestFailure ? e.message : `${e.name}: ${e.message}\n${e.stack}`);
-  }
-  const ms = Math.round(performance.now() - t0);
-  if (problems.length) {
-    failures.push({ name, problems });
-    console.log(`FAIL ${name} (${ms} ms)`);
-    for (const p of problems) console.log(`     - ${p.replace(/\n/g, '\n       ')}`);
-  } else {
-    console.log(`ok   ${name} (${ms} ms) ${note}`);
-  }
-  summary.push({ name, ok: !problems.length, ms, note });
-  return !problems.length;
-}
+const parseArgs = (argv) =>
+  parseDriverArgs(argv, {
+    modes: MODES,
+    usage: '--server PATH [--chat PATH] ...',
+    outPrefix: 'e2e',
+    defaults: { server: null, chat: null, fileTransfer: null, videoCall: null, webRoot: null, timeout: 240, screenshotCopy: null },
+    options: {
+      '--server': 'server',
+      '--chat': 'chat',
+      '--file-transfer': 'fileTransfer',
+      '--video-call': 'videoCall',
+      '--web-root': 'webRoot',
+      '--screenshot-copy': 'screenshotCopy',
+    },
+  });
 
 const appArgs = (srv, peer, name) => ['--url', srv.wsUrl, '--room', ROOM, '--peer', peer, '--name', name];
 
@@ -549,52 +510,29 @@ async function modeVideo(o, b, srv, cases) {
 // ---- main ---------------------------------------------------------------------
 
 async function main() {
-  let o;
-  try {
-    o = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error(`FAIL: ${e.message}`);
-    return 2;
-  }
-  setVerbose(o.verbose);
+  const o = parseArgs(process.argv.slice(2));
+  if (!o) return 2;
   fs.mkdirSync(o.outDir, { recursive: true });
-  const t0 = performance.now();
-  const overall = setTimeout(() => {
-    console.log(`FAIL ${o.mode}: overall time bound of ${o.timeout} s exceeded`);
-    for (const f of failures) console.log(`  earlier failure: ${f.name}`);
-    cleanupNow();
-    process.exit(1);
-  }, o.timeout * 1000);
   let b = null;
   let srv = null;
-  try {
-    srv = await startServer(o.server, o.webRoot, { logFile: path.join(o.outDir, 'signaling-server.stderr') });
-    b = await startBrowser();
-    console.log(`Chromium ${b.version} (pid ${b.pid}); signaling-server on ${srv.origin} (pid ${srv.pid})`);
-    if (o.mode === 'room') await modeRoom(o, b, srv, true);
-    else if (o.mode === 'room-browsers') await modeRoom(o, b, srv, false);
-    else if (o.mode === 'file') await modeFile(o, b, srv);
-    else if (o.mode === 'video') await modeVideo(o, b, srv, VIDEO_CASES);
-    else if (o.mode === 'video-renegotiate') await modeVideo(o, b, srv, RENEGOTIATE_CASES);
-    if (b.pageErrors.length) failures.push({ name: 'page exceptions', problems: b.pageErrors });
-  } catch (e) {
-    const msg = e instanceof TestFailure ? e.message : `${e.stack}`;
-    console.log(`FAIL ${o.mode}: ${msg}`);
-    failures.push({ name: o.mode, problems: [msg] });
-  } finally {
-    if (b) await withTimeout(b.close(), 15000, 'closing Chromium').catch((e) => log(e.message));
-    if (srv) await stopServer(srv);
-    clearTimeout(overall);
-    cleanupNow();
-  }
-  const s = ((performance.now() - t0) / 1000).toFixed(1);
-  if (failures.length) {
-    console.log(`\nFAILED ${o.mode} after ${s} s: ${failures.length} failure(s):`);
-    for (const f of failures) console.log(`  ${f.name}: ${f.problems[0].split('\n')[0]}`);
-    return 1;
-  }
-  console.log(`\nPASSED ${o.mode}: ${summary.length} cases in ${s} s`);
-  return 0;
+  return driverMain(
+    o,
+    async () => {
+      srv = await startServer(o.server, o.webRoot, { logFile: path.join(o.outDir, 'signaling-server.stderr') });
+      b = await startBrowser();
+      console.log(`Chromium ${b.version} (pid ${b.pid}); signaling-server on ${srv.origin} (pid ${srv.pid})`);
+      if (o.mode === 'room') await modeRoom(o, b, srv, true);
+      else if (o.mode === 'room-browsers') await modeRoom(o, b, srv, false);
+      else if (o.mode === 'file') await modeFile(o, b, srv);
+      else if (o.mode === 'video') await modeVideo(o, b, srv, VIDEO_CASES);
+      else if (o.mode === 'video-renegotiate') await modeVideo(o, b, srv, RENEGOTIATE_CASES);
+      if (b.pageErrors.length) failures.push({ name: 'page exceptions', problems: b.pageErrors });
+    },
+    async () => {
+      if (b) await withTimeout(b.close(), 15000, 'closing Chromium').catch((e) => log(e.message));
+      if (srv) await stopServer(srv);
+    },
+  );
 }
 
 process.exitCode = await main();

@@ -27,6 +27,7 @@ precise FAIL line (and the children's logs).
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -241,6 +242,21 @@ def json_lines(lines):
         if isinstance(obj, dict):
             out.append(obj)
     return out
+
+
+def json_event(line, ev):
+    """The JSON object on `line` if it is an `ev` event, else None."""
+    try:
+        o = json.loads(line)
+    except ValueError:
+        return None
+    return o if isinstance(o, dict) and o.get("ev") == ev else None
+
+
+def first_event(evs, ev, **fields):
+    """Index of the first `ev` event in evs with these fields, or None."""
+    return next((i for i, o in enumerate(evs)
+                 if o.get("ev") == ev and all(o.get(k) == v for k, v in fields.items())), None)
 
 
 def child_env(debug):
@@ -672,14 +688,8 @@ def server_argv(args):
 
 async def start_echo_server(args, srv):
     await srv.start(server_argv(args), env=child_env(args.debug))
-
-    def listening(line):
-        try:
-            o = json.loads(line)
-        except ValueError:
-            return None
-        return o if isinstance(o, dict) and o.get("ev") == "listening" else None
-    ev = await srv.wait_line(listening, 10, what="'listening' line")
+    ev = await srv.wait_line(lambda line: json_event(line, "listening"), 10,
+                             what="'listening' line")
     check(isinstance(ev.get("port"), int) and ev["port"] > 0,
           f"echo-server: bad listening line {ev}")
     log(f"echo-server listening on {ev.get('host')}:{ev['port']}")
@@ -720,17 +730,62 @@ def strip_candidates(sdp):
     return "\r\n".join(out) + "\r\n", frags
 
 
-async def weft_answers(args, summary):
-    srv = None
+@contextlib.asynccontextmanager
+async def offer_to_echo_server(args):
+    """Starts echo-server and makes aiortc's peer connection (the offerer).
+    Yields (srv, port, pc, pc_states, receivers); `receivers` takes the
+    FrameCounters of what aiortc gets back. On a failure echo-server's output
+    is printed; on every exit the pc is closed (bounded), the receivers are
+    cancelled and echo-server is killed; with --debug, its log is printed."""
+    srv = Child("echo-server")
     pc = None
-    audio_rx = []
+    receivers = []
     try:
-        srv = Child("echo-server")
         port = await start_echo_server(args, srv)
-        summary["port"] = port
         pc = RTCPeerConnection(NO_ICE_SERVERS)
         pc_states = []
         pc.on("connectionstatechange", lambda: pc_states.append(pc.connectionState))
+        yield srv, port, pc, pc_states, receivers
+    except BaseException:
+        srv.dump()
+        raise
+    finally:
+        if pc is not None:
+            try:
+                await asyncio.wait_for(pc.close(), 5)
+            except Exception:
+                pass
+        for c in receivers:
+            c.task.cancel()
+        srv.kill()
+    if args.debug:
+        srv.dump(tail=400)
+
+
+def only_session(srv):
+    """The pc number of the one session echo-server logged."""
+    pcs = {o.get("pc") for o in json_lines(srv.out) if o.get("ev") == "session"}
+    check(len(pcs) == 1, f"echo-server logged sessions {pcs} (want exactly one)")
+    return pcs.pop()
+
+
+async def close_channel_then_pc(ch, closed, pc, summary):
+    """aiortc closes channel `ch`, waits until it is closed (the future
+    `closed`), then closes the pc."""
+    t = now()
+    ch.close()
+    try:
+        await asyncio.wait_for(asyncio.shield(closed), 10)
+    except asyncio.TimeoutError:
+        raise Failure(f"aiortc's {ch.label} not closed 10 s after close() (weft did not answer "
+                      "the outgoing stream reset)")
+    summary["channel_close_ms"] = round((now() - t) * 1000, 1)
+    await asyncio.wait_for(pc.close(), 10)
+
+
+async def weft_answers(args, summary):
+    async with offer_to_echo_server(args) as (srv, port, pc, pc_states, audio_rx):
+        summary["port"] = port
         chans = [pc.createDataChannel(f"echo-{i}") for i in range(8)]
         unordered = pc.createDataChannel("unordered", ordered=False, maxRetransmits=0)
         neg = pc.createDataChannel("negotiated", negotiated=True, id=42)
@@ -835,9 +890,7 @@ async def weft_answers(args, summary):
         log(f"echoes ok: {summary['ordered_msgs']} ordered, sizes {sizes[0]}..{sizes[-1]}")
 
         # What weft logged for the channels.
-        pcs = {o.get("pc") for o in json_lines(srv.out) if o.get("ev") == "session"}
-        check(len(pcs) == 1, f"echo-server logged sessions {pcs} (want exactly one)")
-        pcid = pcs.pop()
+        pcid = only_session(srv)
         mine = [o for o in json_lines(srv.out) if o.get("pc") == pcid]
         chev = {o.get("label"): o for o in mine if o.get("ev") == "channel"}
         for c in every:
@@ -863,32 +916,16 @@ async def weft_answers(args, summary):
             check(0.07 < rms < 0.25, f"echoed audio level {rms} (the tone is ~0.14)")
 
         # Remote close: aiortc closes echo-0, waits until closed, then closes the pc.
-        ch0 = chans[0]
-        t_close = now()
-        ch0.close()
-        try:
-            await asyncio.wait_for(asyncio.shield(st["echo-0"]["closed"]), 10)
-        except asyncio.TimeoutError:
-            raise Failure("aiortc's echo-0 not closed 10 s after close() (weft did not answer "
-                          "the outgoing stream reset)")
-        summary["channel_close_ms"] = round((now() - t_close) * 1000, 1)
-        await asyncio.wait_for(pc.close(), 10)
-        pc = None
+        await close_channel_then_pc(chans[0], st["echo-0"]["closed"], pc, summary)
         await asyncio.sleep(1.5)
 
         mine = [o for o in json_lines(srv.out) if o.get("pc") == pcid]
         evs = [(o.get("ev"), o.get("label"), o.get("state")) for o in mine]
         summary["server_close_events"] = [
             e for e in evs if e[0] in ("closing", "closed", "pc-state", "session-end", "error")]
-
-        def idx(pred):
-            for i, o in enumerate(mine):
-                if pred(o):
-                    return i
-            return None
-        i_closing = idx(lambda o: o.get("ev") == "closing" and o.get("label") == "echo-0")
-        i_closed = idx(lambda o: o.get("ev") == "closed" and o.get("label") == "echo-0")
-        i_pcclosed = idx(lambda o: o.get("ev") == "pc-state" and o.get("state") == "closed")
+        i_closing = first_event(mine, "closing", label="echo-0")
+        i_closed = first_event(mine, "closed", label="echo-0")
+        i_pcclosed = first_event(mine, "pc-state", state="closed")
         check(i_closing is not None, "echo-server: no 'closing' for echo-0 after aiortc closed it")
         check(i_closed is not None, "echo-server: no 'closed' for echo-0 after aiortc closed it")
         check(i_closing < i_closed, "echo-server: 'closed' before 'closing' for echo-0")
@@ -931,22 +968,6 @@ async def weft_answers(args, summary):
             if isinstance(mine[i_pcclosed].get("t"), (int, float)) else None
 
         await stop_echo_server(srv, summary)
-    except BaseException:
-        if srv is not None:
-            srv.dump()
-        raise
-    finally:
-        if pc is not None:
-            try:
-                await asyncio.wait_for(pc.close(), 5)
-            except Exception:
-                pass
-        for c in audio_rx:
-            c.task.cancel()
-        if srv is not None:
-            srv.kill()
-    if args.debug:
-        srv.dump(tail=400)
 
 
 async def media_answers(args, summary):
@@ -955,15 +976,8 @@ async def media_answers(args, summary):
     decodes what comes back. Two m-lines, no data section: this test is about
     media (and aiortc 1.4 as offerer puts the data section last, the layout of
     its known three-m-line problem)."""
-    srv = None
-    pc = None
     counters = {}
-    try:
-        srv = Child("echo-server")
-        port = await start_echo_server(args, srv)
-        pc = RTCPeerConnection(NO_ICE_SERVERS)
-        pc_states = []
-        pc.on("connectionstatechange", lambda: pc_states.append(pc.connectionState))
+    async with offer_to_echo_server(args) as (srv, port, pc, pc_states, receivers):
         pc.addTrack(ToneTrack())
         pc.addTrack(PatternTrack())
 
@@ -971,6 +985,7 @@ async def media_answers(args, summary):
             log(f"aiortc: remote {track.kind} track")
             check(track.kind not in counters, f"a second {track.kind} track")
             counters[track.kind] = FrameCounter(track, check_pattern=True)
+            receivers.append(counters[track.kind])
         pc.on("track", on_track)
 
         t_start = now()
@@ -1028,14 +1043,11 @@ async def media_answers(args, summary):
         check(0.07 < rms < 0.25, f"echoed audio level {rms} (the tone is ~0.14)")
 
         # What weft saw: both tracks, then at the end their counters.
-        pcs = {o.get("pc") for o in json_lines(srv.out) if o.get("ev") == "session"}
-        check(len(pcs) == 1, f"echo-server logged sessions {pcs} (want exactly one)")
-        pcid = pcs.pop()
+        pcid = only_session(srv)
         tracks, _ = track_events(srv, pcid)
         check(sorted(o.get("kind") for o in tracks) == ["audio", "video"],
               f"echo-server 'track' lines {tracks}")
         await asyncio.wait_for(pc.close(), 10)
-        pc = None
         deadline = time.monotonic() + 10
         while not any(o.get("ev") == "session-end" and o.get("pc") == pcid
                       for o in json_lines(srv.out)):
@@ -1051,22 +1063,6 @@ async def media_answers(args, summary):
         errors = [o for o in json_lines(srv.out) if o.get("ev") == "error"]
         check(not errors, f"echo-server logged errors: {errors}")
         await stop_echo_server(srv, summary)
-    except BaseException:
-        if srv is not None:
-            srv.dump()
-        raise
-    finally:
-        if pc is not None:
-            try:
-                await asyncio.wait_for(pc.close(), 5)
-            except Exception:
-                pass
-        for c in counters.values():
-            c.task.cancel()
-        if srv is not None:
-            srv.kill()
-    if args.debug:
-        srv.dump(tail=400)
 
 
 # ---------------------------------------------------------------- aiortc endpoint
@@ -1351,18 +1347,9 @@ async def remote_close(ep, summary):
     s = next(iter(ep.sessions.values()))
     chs = [c for c, _ in s["channels"] if c.label == "echo-0"]
     check(chs, "the endpoint has no channel echo-0 to close")
-    ch = chs[0]
     done = asyncio.get_event_loop().create_future()
-    ch.on("close", lambda: done.done() or done.set_result(True))
-    t = now()
-    ch.close()
-    try:
-        await asyncio.wait_for(done, 10)
-    except asyncio.TimeoutError:
-        raise Failure("aiortc's echo-0 not closed 10 s after close() (weft did not answer the "
-                      "outgoing stream reset)")
-    summary["channel_close_ms"] = round((now() - t) * 1000, 1)
-    await asyncio.wait_for(s["pc"].close(), 10)
+    chs[0].on("close", lambda: done.done() or done.set_result(True))
+    await close_channel_then_pc(chs[0], done, s["pc"], summary)
     log("aiortc closed echo-0, then the connection")
 
 
@@ -1460,12 +1447,8 @@ async def weft_offers(args, summary, extra, throughput=None):
             pli_task = asyncio.ensure_future(pli_when_flowing(ep, summary))
         awaiting = "--await-remote-close" in extra
         if awaiting:
-            def cue(line):
-                try:
-                    return json.loads(line).get("ev") == "awaiting-remote-close"
-                except (ValueError, AttributeError):
-                    return False
-            await cli.wait_line(cue, 60, stderr=True, what='{"ev":"awaiting-remote-close"}')
+            await cli.wait_line(lambda line: json_event(line, "awaiting-remote-close"), 60,
+                                stderr=True, what='{"ev":"awaiting-remote-close"}')
             await remote_close(ep, summary)
         budget = 60 + (throughput or 0)
         rc = await cli.wait_exit(budget)
@@ -1499,10 +1482,8 @@ async def weft_offers(args, summary, extra, throughput=None):
             check(not offer_cands, f"--trickle offer carried {len(offer_cands)} candidates")
             check(s["candidates"] >= 1, "--trickle: no candidate PATCHed")
             check(s["end_of_candidates"], "--trickle: no end-of-candidates PATCHed")
-            check(all(q[2] == 204 for q in patches), f"PATCH replies: {patches}")
             summary["trickled"] = s["candidates"]
-        else:
-            check(all(q[2] == 204 for q in patches), f"PATCH replies: {patches}")
+        check(all(q[2] == 204 for q in patches), f"PATCH replies: {patches}")
         labels = sorted(info["label"] for _, info in s["channels"])
         summary["aiortc_channels"] = labels
         if "--negotiated" in extra:
@@ -1530,11 +1511,9 @@ async def weft_offers(args, summary, extra, throughput=None):
             # weft's own events, in order: echo-0 closing then closed (aiortc
             # closed it alone first), then the connection closed.
             evs = json_lines(cli.err)
-            def at(pred):
-                return next((i for i, e in enumerate(evs) if pred(e)), None)
-            i_closing = at(lambda e: e.get("ev") == "closing" and e.get("label") == "echo-0")
-            i_closed = at(lambda e: e.get("ev") == "closed" and e.get("label") == "echo-0")
-            i_pc = at(lambda e: e.get("ev") == "pc-state" and e.get("state") == "closed")
+            i_closing = first_event(evs, "closing", label="echo-0")
+            i_closed = first_event(evs, "closed", label="echo-0")
+            i_pc = first_event(evs, "pc-state", state="closed")
             check(None not in (i_closing, i_closed, i_pc) and i_closing < i_closed < i_pc,
                   f"echo-client events out of order: closing {i_closing}, closed {i_closed}, "
                   f"pc closed {i_pc}")

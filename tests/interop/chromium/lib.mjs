@@ -1,9 +1,11 @@
-// Shared machinery of the Chromium interop driver (run.mjs) and the Chromium
-// benchmark (tests/bench/bench_chromium.mjs): headless Chromium driven over
-// CDP by playwright-core, the page server (which is also a WHIP-shaped
-// endpoint answering with Chromium), the echo examples as child processes,
-// and the HTTP offer/answer client. Every child is killed by its PID on every
-// exit path; every wait is bounded.
+// Shared machinery of the Chromium interop driver (run.mjs), the room
+// end-to-end tests (tests/e2e) and the Chromium benchmark
+// (tests/bench/bench_chromium.mjs): child processes, headless Chromium driven
+// over CDP by playwright-core, a driver's case bookkeeping and main(); for the
+// interop driver also the page server (which is also a WHIP-shaped endpoint
+// answering with Chromium), the echo examples and the HTTP offer/answer
+// client. Every child is killed by its PID on every exit path; every wait is
+// bounded.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -51,7 +53,7 @@ export function log(...a) {
   if (verbose) console.error('[driver]', ...a);
 }
 
-// ---- cleanup: children by PID, temp dirs --------------------------------
+// ---- children by PID, temp dirs: cleaned up on every exit path -----------
 
 const children = new Set(); // {pid, group, name, exited}
 const tempDirs = new Set();
@@ -97,6 +99,13 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
+// A fresh temporary directory, removed at exit at the latest.
+export function tempDir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(d);
+  return d;
+}
+
 function waitExit(proc, ms) {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
@@ -127,6 +136,220 @@ function lines(stream, onLine) {
   });
 }
 
+// Spawns `bin args` (stdout and stderr piped) as a child killed on every
+// exit path; a missing binary is a failure.
+function spawnChild(bin, args, name, { stdin = false, env = {} } = {}) {
+  if (!bin) fail(`no ${name} binary given`);
+  try {
+    fs.accessSync(bin, fs.constants.X_OK);
+  } catch {
+    fail(`${name} binary not found or not executable: ${bin} (is the ${name} example built?)`);
+  }
+  log('spawn', bin, args.join(' '));
+  const proc = spawn(bin, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  registerChild(proc, name, false);
+  return proc;
+}
+
+// A long-running child (a server, a weft app): stdout lines that are JSON
+// become `events`, the rest `badLines`; stderr is kept (its tail) and
+// optionally saved to `logFile`. Returns a handle with waitFor(pred, ms,
+// what), stop(), wait(), write(), endInput(), tail().
+export function startChild(bin, args, { name, stdin = false, env = {}, logFile = null } = {}) {
+  const proc = spawnChild(bin, args, name, { stdin, env });
+  const logStream = logFile ? fs.createWriteStream(logFile) : null;
+  const h = {
+    name,
+    proc,
+    pid: proc.pid,
+    events: [],
+    badLines: [],
+    stderr: [],
+    waiters: new Set(),
+    closed: new Promise((r) => proc.on('close', (code, signal) => r({ code, signal }))),
+  };
+  proc.on('error', (e) => h.stderr.push(`spawn error: ${e.message}`));
+  const wake = () => {
+    for (const w of h.waiters) w();
+  };
+  lines(proc.stdout, (l) => {
+    if (!l.trim()) return;
+    try {
+      h.events.push(JSON.parse(l));
+    } catch {
+      h.badLines.push(l);
+    }
+    log(`${name} >`, l);
+    wake();
+  });
+  lines(proc.stderr, (l) => {
+    h.stderr.push(l);
+    if (h.stderr.length > 4000) h.stderr.splice(0, 1000);
+    if (logStream) logStream.write(`${l}\n`);
+  });
+  proc.on('close', () => {
+    if (logStream) logStream.end();
+    wake();
+  });
+  h.running = () => proc.exitCode === null && proc.signalCode === null;
+  h.tail = (n = 25) => h.stderr.slice(-n).join('\n');
+  // Resolves with the first event matching pred (looking at past ones too).
+  h.waitFor = (pred, ms, what) =>
+    withTimeout(
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const ev = h.events.find(pred);
+          if (ev) {
+            h.waiters.delete(check);
+            resolve(ev);
+          } else if (!h.running() && proc.stdout.readableEnded) {
+            h.waiters.delete(check);
+            reject(new TestFailure(`${name} exited (${proc.exitCode ?? proc.signalCode}) before ${what}; stderr tail:\n${h.tail()}`));
+          }
+        };
+        h.waiters.add(check);
+        check();
+      }),
+      ms,
+      `${name}: ${what}`,
+    );
+  h.write = (text) => proc.stdin.write(text);
+  h.endInput = () => proc.stdin.end();
+  // SIGTERM, then SIGKILL after `ms`. Resolves {code, signal, hung}.
+  h.stop = async (ms = 8000) => {
+    if (h.running()) {
+      proc.kill('SIGTERM');
+      if (!(await waitExit(proc, ms))) {
+        proc.kill('SIGKILL');
+        await waitExit(proc, 2000);
+        return { ...(await h.closed), hung: true };
+      }
+    }
+    return h.closed;
+  };
+  // Waits (bounded) for it to exit by itself.
+  h.wait = async (ms) => {
+    if (!(await waitExit(proc, ms))) {
+      proc.kill('SIGKILL');
+      await waitExit(proc, 2000);
+      return { ...(await h.closed), timedOut: true };
+    }
+    return withTimeout(h.closed, 5000, `${name} output closed`);
+  };
+  return h;
+}
+
+// A server child (startChild) on a free port of 127.0.0.1 (`--host 127.0.0.1
+// --port 0 args`); resolves once its "listening" line came, with .port set.
+export async function startListener(bin, args, opts) {
+  const s = startChild(bin, ['--host', '127.0.0.1', '--port', '0', ...args], opts);
+  s.port = (await s.waitFor((e) => e.ev === 'listening', 10000, '"listening" line')).port;
+  return s;
+}
+
+// ---- a driver's cases, arguments and main ------------------------------------
+
+export const failures = []; // {name, problems}
+let cases = 0;
+
+// Runs one named case: fn(check) resolves with a note; a failed check or a
+// throw is recorded, and the next case still runs.
+export async function runCase(name, fn) {
+  const t0 = performance.now();
+  const problems = [];
+  const check = (cond, msg) => {
+    if (!cond) problems.push(msg);
+    return !!cond;
+  };
+  let note = '';
+  try {
+    note = (await fn(check)) || '';
+  } catch (e) {
+    problems.push(e instanceof TestFailure ? e.message : `${e.name}: ${e.message}\n${e.stack}`);
+  }
+  const ms = Math.round(performance.now() - t0);
+  if (problems.length) {
+    failures.push({ name, problems });
+    console.log(`FAIL ${name} (${ms} ms)`);
+    for (const p of problems) console.log(`     - ${p.replace(/\n/g, '\n       ')}`);
+  } else {
+    console.log(`ok   ${name} (${ms} ms) ${note}`);
+  }
+  cases++;
+}
+
+// MODE and options. `options` maps an option to the key of `defaults` it
+// sets: a key whose default is false is a flag, one whose default is a number
+// takes a number, any other a string. --timeout S (overall bound), --verbose
+// and --out-dir DIR (default ./<outPrefix>-MODE, made absolute) are common.
+// On a bad command line: prints why and returns null (exit status 2).
+export function parseDriverArgs(argv, spec) {
+  try {
+    return parseArgv(argv, spec);
+  } catch (e) {
+    console.error(`FAIL: ${e.message}`);
+    return null;
+  }
+}
+
+function parseArgv(argv, { modes, usage, outPrefix, defaults, options }) {
+  const o = { mode: null, verbose: false, outDir: null, ...defaults };
+  const keys = { '--timeout': 'timeout', '--verbose': 'verbose', '--out-dir': 'outDir', ...options };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!Object.hasOwn(keys, a)) {
+      if (!a.startsWith('-') && !o.mode) o.mode = a;
+      else throw new TestFailure(`unknown argument ${a}`);
+      continue;
+    }
+    const key = keys[a];
+    const kind = typeof o[key]; // (a flag stays boolean once set)
+    if (kind === 'boolean') {
+      o[key] = true;
+      continue;
+    }
+    if (i + 1 >= argv.length) throw new TestFailure(`${a} needs a value`);
+    o[key] = kind === 'number' ? Number(argv[++i]) : argv[++i];
+  }
+  if (!modes.includes(o.mode)) throw new TestFailure(`usage: run.mjs {${modes.join('|')}} ${usage}`);
+  o.outDir = path.resolve(o.outDir || `${outPrefix}-${o.mode}`);
+  return o;
+}
+
+// The frame of a driver's main(): body() under the overall bound of
+// o.timeout s (past it: FAIL and exit 1), a throw recorded as a failure of the
+// mode, teardown() and the cleanup always; then the verdict. Returns the exit
+// status.
+export async function driverMain(o, body, teardown) {
+  setVerbose(o.verbose);
+  const t0 = performance.now();
+  const overall = setTimeout(() => {
+    console.log(`FAIL ${o.mode}: overall time bound of ${o.timeout} s exceeded`);
+    for (const f of failures) console.log(`  earlier failure: ${f.name}`);
+    cleanupNow();
+    process.exit(1);
+  }, o.timeout * 1000);
+  try {
+    await body();
+  } catch (e) {
+    const msg = e instanceof TestFailure ? e.message : `${e.stack}`;
+    console.log(`FAIL ${o.mode}: ${msg}`);
+    failures.push({ name: o.mode, problems: [msg] });
+  } finally {
+    await teardown();
+    clearTimeout(overall);
+    cleanupNow();
+  }
+  const s = ((performance.now() - t0) / 1000).toFixed(1);
+  if (failures.length) {
+    console.log(`\nFAILED ${o.mode} after ${s} s: ${failures.length} failure(s):`);
+    for (const f of failures) console.log(`  ${f.name}: ${f.problems[0].split('\n')[0]}`);
+    return 1;
+  }
+  console.log(`\nPASSED ${o.mode}: ${cases} cases in ${s} s`);
+  return 0;
+}
+
 // ---- SDP helpers ---------------------------------------------------------
 
 export function maxMessageSize(sdp) {
@@ -141,11 +364,6 @@ export function autoSizes(remoteMax) {
   for (let n = 1; n <= 65536; n *= 2) s.push(n);
   if (remoteMax && remoteMax > 65536) s.push(remoteMax);
   return s;
-}
-
-function candidateType(c) {
-  const m = / typ (\S+)/.exec(c);
-  return m ? m[1] : null;
 }
 
 // Rewrites the address of every host candidate (a full SDP or one
@@ -167,10 +385,6 @@ export function mdnsRewrite(text, names = new Map()) {
   });
   // The default address must not leak the real one either.
   return out.map((l) => (/^c=IN IP4 /.test(l) && names.size ? 'c=IN IP4 0.0.0.0' : l)).join('\r\n');
-}
-
-export function isHostLocal(c) {
-  return candidateType(c) === 'host' && c.split(' ')[4].endsWith('.local');
 }
 
 // ---- HTTP offer/answer client (towards echo-server) -----------------------
@@ -212,82 +426,18 @@ export function httpRequest(url, { method = 'GET', headers = {}, body = null, ti
 
 // ---- child processes: the echo examples -----------------------------------
 
-function checkExecutable(bin, what) {
-  if (!bin) fail(`no ${what} binary given`);
-  try {
-    fs.accessSync(bin, fs.constants.X_OK);
-  } catch {
-    fail(`${what} binary not found or not executable: ${bin} (is the ${what} example built?)`);
-  }
-}
-
-// echo-server --port 0; resolves once its `listening` line came.
-export async function startEchoServer(bin, extraArgs = [], { env = {}, name = 'echo-server' } = {}) {
-  checkExecutable(bin, 'echo-server');
-  const args = ['--host', '127.0.0.1', '--port', '0', ...extraArgs];
-  log('spawn', bin, args.join(' '));
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  registerChild(proc, name, false);
-  const s = {
-    proc,
-    events: [],
-    badLines: [],
-    stderr: [],
-    port: null,
-    url: null,
-    exit: new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal }))),
-  };
-  let onEvent = () => {};
-  lines(proc.stdout, (l) => {
-    if (!l.trim()) return;
-    try {
-      const ev = JSON.parse(l);
-      s.events.push(ev);
-      onEvent(ev);
-    } catch {
-      s.badLines.push(l);
-    }
-  });
-  lines(proc.stderr, (l) => {
-    s.stderr.push(l);
-    if (s.stderr.length > 4000) s.stderr.splice(0, 1000);
-  });
-  const listening = await withTimeout(
-    new Promise((resolve, reject) => {
-      onEvent = (ev) => ev.ev === 'listening' && resolve(ev);
-      proc.on('error', (e) => reject(new TestFailure(`cannot start echo-server: ${e.message}`)));
-      // 'close', not 'exit': by then its stderr has been read to the end.
-      proc.on('close', (code, sig) =>
-        reject(new TestFailure(`echo-server exited (${code ?? sig}) before listening; stderr:\n${s.stderr.slice(-30).join('\n')}`)),
-      );
-    }),
-    10000,
-    'echo-server "listening" line',
-  );
-  s.port = listening.port;
-  s.url = `http://127.0.0.1:${listening.port}`;
+// echo-server (startListener); resolves once its `listening` line came.
+export async function startEchoServer(bin, extraArgs = [], { env = {} } = {}) {
+  const s = await startListener(bin, extraArgs, { name: 'echo-server', env });
+  s.url = `http://127.0.0.1:${s.port}`;
   s.forPc = (pc) => s.events.filter((e) => e.pc === pc);
-  // SIGTERM, then it must close everything and exit 0 with a `stopped` line.
-  s.stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return s.exit;
-    proc.kill('SIGTERM');
-    if (!(await waitExit(proc, 8000))) {
-      proc.kill('SIGKILL');
-      await waitExit(proc, 2000);
-      return { code: null, signal: 'SIGKILL', hung: true };
-    }
-    return s.exit;
-  };
   return s;
 }
 
 // Runs echo-client to completion. onStderr(line, json|null) sees every
 // stderr line as it comes. Resolves {code, signal, result, stdout, stderr}.
 export async function runEchoClient(bin, args, { env = {}, timeoutMs = 60000, onStderr = () => {} } = {}) {
-  checkExecutable(bin, 'echo-client');
-  log('spawn', bin, args.join(' '));
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  registerChild(proc, 'echo-client', false);
+  const proc = spawnChild(bin, args, 'echo-client', { env });
   const out = [];
   const err = [];
   lines(proc.stdout, (l) => out.push(l));
@@ -456,22 +606,20 @@ async function loadPlaywright() {
   }
 }
 
-// Starts Chromium (our own process, so we hold its PID), attaches
-// playwright-core over CDP, loads the peer page from the page server and
-// grants camera/microphone to its origin (without it Chromium gathers only on
-// the default-route interface). extraArgs: e.g. feature switches.
-export async function startBrowser({ extraArgs = [] } = {}) {
+// Starts Chromium with `flags` (our own child, so we hold its PID; detached,
+// it leads a process group with its helpers) and attaches playwright-core
+// over CDP. Returns {proc, pid, browser, version, reap}: reap() waits
+// (bounded) for Chromium to exit, SIGKILLs its group, removes its profile.
+export async function launchChromium(flags, tmpPrefix) {
   const { chromium } = await loadPlaywright();
   try {
     fs.accessSync(CHROMIUM, fs.constants.X_OK);
   } catch {
     fail(`Chromium not found at ${CHROMIUM} (Debian package "chromium"; scripts/deps installs it)`);
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-chromium-'));
-  tempDirs.add(dir);
-  const args = [...CHROMIUM_FLAGS, ...extraArgs, `--user-data-dir=${dir}`, '--remote-debugging-port=0', 'about:blank'];
+  const dir = tempDir(tmpPrefix);
+  const args = [...flags, `--user-data-dir=${dir}`, '--remote-debugging-port=0', 'about:blank'];
   log('spawn', CHROMIUM, args.join(' '));
-  const t0 = performance.now();
   const proc = spawn(CHROMIUM, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   const child = registerChild(proc, 'chromium', true);
   const stderrTail = [];
@@ -483,27 +631,8 @@ export async function startBrowser({ extraArgs = [] } = {}) {
     const m = /DevTools listening on (ws:\/\/\S+)/.exec(l);
     if (m) wsResolve(m[1]);
   });
-  const b = {
-    proc,
-    pid: proc.pid,
-    dir,
-    sessions: [],
-    endpointErrors: [],
-    pageErrors: [],
-    rewriteAnswer: null,
-    answerOptions: null, // passed to window.weft.answer() (e.g. {media: 'echo'})
-    onSession: () => {},
-    stderrTail,
-    listeners: new Set(),
-  };
-  const closeAll = async () => {
-    if (b.cdp) await withTimeout(b.cdp.send('Browser.close'), 3000, 'Browser.close').catch(() => {});
-    if (b.browser) await withTimeout(b.browser.close(), 3000, 'browser.close').catch(() => {});
-    if (b.server) {
-      // close() alone waits for the page's keep-alive connections.
-      b.server.closeAllConnections();
-      await withTimeout(new Promise((r) => b.server.close(r)), 3000, 'page server close').catch(() => {});
-    }
+  const c = { proc, pid: proc.pid };
+  c.reap = async () => {
     if (!(await waitExit(proc, 5000))) {
       log('chromium did not exit: SIGKILL to its process group', proc.pid);
       hardKill(child);
@@ -513,19 +642,56 @@ export async function startBrowser({ extraArgs = [] } = {}) {
     fs.rmSync(dir, { recursive: true, force: true });
     tempDirs.delete(dir);
   };
-  b.close = closeAll;
   try {
     const ws = await withTimeout(
       Promise.race([
         wsUrl,
         new Promise((_, rej) =>
-          proc.on('exit', (c, s) => rej(new TestFailure(`Chromium exited (${c ?? s}) at start:\n${stderrTail.join('\n')}`))),
+          proc.on('exit', (code, sig) => rej(new TestFailure(`Chromium exited (${code ?? sig}) at start:\n${stderrTail.join('\n')}`))),
         ),
       ]),
       30000,
       'Chromium DevTools endpoint',
     );
-    b.browser = await chromium.connectOverCDP(ws, { timeout: 15000 });
+    c.browser = await chromium.connectOverCDP(ws, { timeout: 15000 });
+    c.version = c.browser.version();
+  } catch (e) {
+    await c.reap();
+    throw e;
+  }
+  return c;
+}
+
+// Chromium (launchChromium) with the peer page loaded from the page server,
+// camera and microphone granted to its origin (without it Chromium gathers
+// only on the default-route interface). extraArgs: e.g. feature switches.
+export async function startBrowser({ extraArgs = [] } = {}) {
+  const t0 = performance.now();
+  const c = await launchChromium([...CHROMIUM_FLAGS, ...extraArgs], 'weft-chromium-');
+  const b = {
+    pid: c.pid,
+    browser: c.browser,
+    version: c.version,
+    sessions: [],
+    endpointErrors: [],
+    pageErrors: [],
+    rewriteAnswer: null,
+    answerOptions: null, // passed to window.weft.answer() (e.g. {media: 'echo'})
+    onSession: () => {},
+    listeners: new Set(),
+  };
+  const closeAll = async () => {
+    if (b.cdp) await withTimeout(b.cdp.send('Browser.close'), 3000, 'Browser.close').catch(() => {});
+    await withTimeout(b.browser.close(), 3000, 'browser.close').catch(() => {});
+    if (b.server) {
+      // close() alone waits for the page's keep-alive connections.
+      b.server.closeAllConnections();
+      await withTimeout(new Promise((r) => b.server.close(r)), 3000, 'page server close').catch(() => {});
+    }
+    await c.reap();
+  };
+  b.close = closeAll;
+  try {
     b.cdp = await b.browser.newBrowserCDPSession();
     const context = b.browser.contexts()[0];
     b.server = await startPageServer(b);
@@ -543,7 +709,6 @@ export async function startBrowser({ extraArgs = [] } = {}) {
     });
     await page.goto(`${b.origin}/peer.html`, { timeout: 15000 });
     await page.waitForFunction(() => !!window.weft, null, { timeout: 10000 });
-    b.version = b.browser.version();
     b.startMs = performance.now() - t0;
   } catch (e) {
     await closeAll();

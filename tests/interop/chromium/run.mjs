@@ -28,19 +28,19 @@
 // Exits 0 only if every check passed; otherwise prints every failure and exits 1.
 // Never skips: a missing Chromium, playwright-core or example binary is a failure.
 import fs from 'node:fs';
-import path from 'node:path';
 
 import {
   TestFailure,
   autoSizes,
-  cleanupNow,
-  isHostLocal,
+  driverMain,
+  failures,
   log,
   maxMessageSize,
   mdnsRewrite,
   offerToEndpoint,
+  parseDriverArgs,
+  runCase,
   runEchoClient,
-  setVerbose,
   sleep,
   startBrowser,
   startEchoServer,
@@ -62,57 +62,14 @@ export const PQ_OFF_SWITCH = '--disable-features=WebRtcPqcForDtls';
 const NEGOTIATED = { id: 42, label: 'negotiated' };
 const MODES = ['weft-answers', 'weft-offers', 'pq', 'mdns', 'pq-baseline', 'self', ...MEDIA_MODES];
 
-function parseArgs(argv) {
-  const o = { mode: null, echoServer: null, echoClient: null, timeout: 120, verbose: false, outDir: null, weftDebug: null };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      if (i + 1 >= argv.length) throw new TestFailure(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--echo-server') o.echoServer = val();
-    else if (a === '--echo-client') o.echoClient = val();
-    else if (a === '--timeout') o.timeout = Number(val());
-    else if (a === '--verbose') o.verbose = true;
-    else if (a === '--out-dir') o.outDir = val();
-    else if (a === '--weft-debug') o.weftDebug = val();
-    else if (!a.startsWith('-') && !o.mode) o.mode = a;
-    else throw new TestFailure(`unknown argument ${a}`);
-  }
-  if (!MODES.includes(o.mode)) throw new TestFailure(`usage: run.mjs {${MODES.join('|')}} --echo-server PATH --echo-client PATH`);
-  o.outDir = path.resolve(o.outDir || `chromium-${o.mode}`);
-  return o;
-}
-
-// ---- result bookkeeping ----------------------------------------------------
-
-const failures = [];
-const summary = [];
-
-// Runs one named case; a failure is recorded and the next case still runs.
-async function runCase(name, fn) {
-  const t0 = performance.now();
-  const problems = [];
-  const check = (cond, msg) => {
-    if (!cond) problems.push(msg);
-    return !!cond;
-  };
-  let note = '';
-  try {
-    note = (await fn(check)) || '';
-  } catch (e) {
-    problems.push(e instanceof TestFailure ? e.message : `${e.name}: ${e.message}\n${e.stack}`);
-  }
-  const ms = Math.round(performance.now() - t0);
-  if (problems.length) {
-    failures.push({ name, problems });
-    console.log(`FAIL ${name} (${ms} ms)`);
-    for (const p of problems) console.log(`     - ${p.replace(/\n/g, '\n       ')}`);
-  } else {
-    console.log(`ok   ${name} (${ms} ms) ${note}`);
-  }
-  summary.push({ name, ok: !problems.length, ms, note });
-}
+const parseArgs = (argv) =>
+  parseDriverArgs(argv, {
+    modes: MODES,
+    usage: '--echo-server PATH --echo-client PATH',
+    outPrefix: 'chromium',
+    defaults: { echoServer: null, echoClient: null, timeout: 120, weftDebug: null },
+    options: { '--echo-server': 'echoServer', '--echo-client': 'echoClient', '--weft-debug': 'weftDebug' },
+  });
 
 // Chromium's pc.close() aborts the SCTP association (ABORT, cause 12:
 // User-Initiated Abort); weft reports that as an sctp-failure error, as the
@@ -471,53 +428,30 @@ async function modeMdns(o, b) {
 // ---- main ---------------------------------------------------------------
 
 async function main() {
-  let o;
-  try {
-    o = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error(`FAIL: ${e.message}`);
-    return 2;
-  }
-  setVerbose(o.verbose);
-  const t0 = performance.now();
-  const overall = setTimeout(() => {
-    console.log(`FAIL ${o.mode}: overall time bound of ${o.timeout} s exceeded`);
-    for (const f of failures) console.log(`  earlier failure: ${f.name}`);
-    cleanupNow();
-    process.exit(1);
-  }, o.timeout * 1000);
+  const o = parseArgs(process.argv.slice(2));
+  if (!o) return 2;
   let b = null;
-  try {
-    const extra = o.mode === 'pq' ? [PQ_SWITCH] : o.mode === 'pq-baseline' ? [PQ_OFF_SWITCH] : MEDIA_MODES.includes(o.mode) ? MEDIA_SWITCHES : [];
-    if (o.weftDebug) fs.mkdirSync(o.outDir, { recursive: true });
-    b = await startBrowser({ extraArgs: extra });
-    console.log(`Chromium ${b.version} (pid ${b.pid}) up in ${Math.round(b.startMs)} ms${extra.length ? `, ${extra.join(' ')}` : ''}`);
-    if (o.mode === 'weft-answers') await modeWeftAnswers(o, b, false);
-    else if (o.mode === 'self') await modeWeftAnswers(o, b, true);
-    else if (o.mode === 'weft-offers') await modeWeftOffers(o, b);
-    else if (o.mode === 'pq') await modePq(o, b, true);
-    else if (o.mode === 'pq-baseline') await modePq(o, b, false);
-    else if (o.mode === 'mdns') await modeMdns(o, b);
-    else if (MEDIA_MODES.includes(o.mode)) await runMediaMode(o.mode, o, b, { runCase, stopServer });
-    if (b.pageErrors.length) failures.push({ name: 'page', problems: b.pageErrors });
-    if (b.endpointErrors.length) failures.push({ name: 'endpoint', problems: b.endpointErrors });
-  } catch (e) {
-    const msg = e instanceof TestFailure ? e.message : `${e.stack}`;
-    console.log(`FAIL ${o.mode}: ${msg}`);
-    failures.push({ name: o.mode, problems: [msg] });
-  } finally {
-    if (b) await withTimeout(b.close(), 15000, 'closing Chromium').catch((e) => log(e.message));
-    clearTimeout(overall);
-    cleanupNow();
-  }
-  const s = ((performance.now() - t0) / 1000).toFixed(1);
-  if (failures.length) {
-    console.log(`\nFAILED ${o.mode} after ${s} s: ${failures.length} failure(s):`);
-    for (const f of failures) console.log(`  ${f.name}: ${f.problems[0].split('\n')[0]}`);
-    return 1;
-  }
-  console.log(`\nPASSED ${o.mode}: ${summary.length} cases in ${s} s`);
-  return 0;
+  return driverMain(
+    o,
+    async () => {
+      const extra = o.mode === 'pq' ? [PQ_SWITCH] : o.mode === 'pq-baseline' ? [PQ_OFF_SWITCH] : MEDIA_MODES.includes(o.mode) ? MEDIA_SWITCHES : [];
+      if (o.weftDebug) fs.mkdirSync(o.outDir, { recursive: true });
+      b = await startBrowser({ extraArgs: extra });
+      console.log(`Chromium ${b.version} (pid ${b.pid}) up in ${Math.round(b.startMs)} ms${extra.length ? `, ${extra.join(' ')}` : ''}`);
+      if (o.mode === 'weft-answers') await modeWeftAnswers(o, b, false);
+      else if (o.mode === 'self') await modeWeftAnswers(o, b, true);
+      else if (o.mode === 'weft-offers') await modeWeftOffers(o, b);
+      else if (o.mode === 'pq') await modePq(o, b, true);
+      else if (o.mode === 'pq-baseline') await modePq(o, b, false);
+      else if (o.mode === 'mdns') await modeMdns(o, b);
+      else if (MEDIA_MODES.includes(o.mode)) await runMediaMode(o.mode, o, b, { runCase, stopServer });
+      if (b.pageErrors.length) failures.push({ name: 'page', problems: b.pageErrors });
+      if (b.endpointErrors.length) failures.push({ name: 'endpoint', problems: b.endpointErrors });
+    },
+    async () => {
+      if (b) await withTimeout(b.close(), 15000, 'closing Chromium').catch((e) => log(e.message));
+    },
+  );
 }
 
 process.exitCode = await main();
