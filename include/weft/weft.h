@@ -40,7 +40,8 @@
  *      you may be calling it from.
  *   4. Events that happen before a handler is set are not lost: state and
  *      one-shot events are replayed when the handler is set, data-channel
- *      messages are held (bounded) until on_message is set.
+ *      messages are held until on_message is set, within the pc's receive
+ *      budget (weft_config_set_receive_buffer_limit).
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -248,11 +249,30 @@ WEFT_API int weft_config_set_ice_transport_policy(weft_config *cfg, weft_ice_tra
  *  WEFT_ERR_RANGE if @min > @max. */
 WEFT_API int weft_config_set_port_range(weft_config *cfg, uint16_t min, uint16_t max);
 /** Extension: the a=max-message-size weft advertises (default 262144; 0 means
- *  "any size" per RFC 8841). */
+ *  "any size" per RFC 8841, which weft takes as up to 256 MiB). A remote that
+ *  sends a bigger message gets its channel closed: on_error with
+ *  WEFT_ERR_TOO_BIG, then closing/close (the bytes were discarded as they
+ *  came, never buffered). */
 WEFT_API int weft_config_set_max_message_size(weft_config *cfg, size_t bytes);
 /** Extension: bufferedAmount limit per data channel above which sends fail with
- *  WEFT_ERR_AGAIN (default 16 MiB). */
+ *  WEFT_ERR_AGAIN (default 16 MiB). It also bounds SCTP's send buffer, so the
+ *  largest message weft sends is the smaller of this and the remote's
+ *  max-message-size (WEFT_ERR_TOO_BIG above). bufferedAmount counts bytes
+ *  until the remote acknowledged them, so a remote that stops acknowledging
+ *  shows as a growing bufferedAmount and sends fail with WEFT_ERR_AGAIN. */
 WEFT_API int weft_config_set_send_buffer_limit(weft_config *cfg, size_t bytes);
+/** Extension: the receive budget of a peer connection (default 4 MiB, at
+ *  least 65536): bytes of data-channel messages SCTP delivered that the
+ *  application has not taken yet — queued for a callback, or held on a
+ *  channel without on_message. Each message counts its size plus 128 bytes.
+ *  When the budget is spent weft stops reading from SCTP: SCTP's receive
+ *  window closes, the remote stops sending and its bufferedAmount grows;
+ *  reading goes on once the application has taken half of it. No message is
+ *  dropped or reordered. The budget is shared by every channel of the pc: a
+ *  channel without on_message that holds messages can stall the others once
+ *  it holds the whole budget. One message bigger than the budget still gets
+ *  through (max-message-size bounds it). WEFT_ERR_RANGE below 65536. */
+WEFT_API int weft_config_set_receive_buffer_limit(weft_config *cfg, size_t bytes);
 /** Extension: gather on 127.0.0.1 only (instead of the machine's other
  *  interfaces). Off by default (like browsers); tests and single-machine demos
  *  turn it on. */

@@ -136,6 +136,16 @@ int weft_config_set_send_buffer_limit(weft_config *cfg, size_t bytes) {
   return WEFT_OK;
 }
 
+int weft_config_set_receive_buffer_limit(weft_config *cfg, size_t bytes) {
+  CHECK_CFG(cfg);
+  if (bytes < WEFT__MIN_RECEIVE_BUFFER_LIMIT)
+    return weft__error(WEFT_ERR_RANGE, "the receive-buffer limit must be at least %d bytes",
+                       WEFT__MIN_RECEIVE_BUFFER_LIMIT);
+  cfg->receive_buffer_limit = bytes;
+  weft__error_clear();
+  return WEFT_OK;
+}
+
 int weft_config_set_enable_loopback(weft_config *cfg, int enable) {
   CHECK_CFG(cfg);
   cfg->enable_loopback = enable != 0;

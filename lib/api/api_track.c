@@ -37,6 +37,7 @@ weft_track *weft_track_ref(weft_track *t) {
 void weft_track_unref(weft_track *t) {
   if (!t || !weft__ref_dec(&t->refs))
     return;
+  weft__track_drop_events(t);
   if (t->user_destroy)
     t->user_destroy(t->user_data);
   if (t->hist) {

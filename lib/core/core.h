@@ -112,6 +112,39 @@ typedef struct weft__srtp_keys {
   uint8_t server_salt[WEFT__SRTP_SALT_LEN];
 } weft__srtp_keys;
 
+/* ---- Receive budget (data-channel back-pressure) ------------------------ */
+/* Bytes a transport delivered and weft holds for the application (queued
+ * events, held messages), against a limit. The reader (the engine thread)
+ * asks weft__rx_budget_admit() before it reads more and stops when refused;
+ * the consumer (any thread) calls weft__rx_budget_release() as the
+ * application takes messages. Once the reader stopped, the first release
+ * that brings the count to half the limit or below calls @wake (on the
+ * releasing thread) exactly once, so the reader can go on. Lock-free: a stop
+ * and a release that cross each other end with the reader going on or with
+ * one wake, never with neither. No clock, no I/O (unit-tested in test_core). */
+typedef struct weft__rx_budget {
+  atomic_size_t used;
+  atomic_bool stopped;
+  size_t limit;
+  void (*wake)(void *ud);
+  void *ud;
+} weft__rx_budget;
+void weft__rx_budget_init(weft__rx_budget *b, size_t limit, void (*wake)(void *ud), void *ud);
+/* May the reader take more, with @pending bytes already read but not yet
+ * added (a message being reassembled)? Yes while used + pending < limit, and
+ * always when used is 0 (one message bigger than the limit still gets through:
+ * the reader bounds message size on its own). No: the reader stops, and
+ * @wake will be called. */
+bool weft__rx_budget_admit(weft__rx_budget *b, size_t pending);
+void weft__rx_budget_add(weft__rx_budget *b, size_t n);
+void weft__rx_budget_release(weft__rx_budget *b, size_t n);
+static inline size_t weft__rx_budget_used(weft__rx_budget *b) { return atomic_load(&b->used); }
+/* What one received message of @len bytes counts against a budget: its bytes
+ * plus the bookkeeping around it, so a flood of empty messages is bounded
+ * too. */
+enum { WEFT__RX_MSG_OVERHEAD = 128 };
+static inline size_t weft__rx_cost(size_t len) { return len + WEFT__RX_MSG_OVERHEAD; }
+
 /* ---- Small helpers ------------------------------------------------------ */
 /* Validates UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
  * U+0000 is valid UTF-8: callers that must refuse NUL check it themselves. */
@@ -141,5 +174,36 @@ static inline void weft__wr32(uint8_t *p, uint32_t v) {
   p[2] = (uint8_t)(v >> 8);
   p[3] = (uint8_t)v;
 }
+
+/* ---- Remote-triggered logs (ratelimit.c) ---------------------------------
+ * What a remote can trigger at will (a bad candidate, an m-section over a
+ * cap) is logged through a limiter: at most `burst` lines a second, the
+ * others counted and reported with the next line let through. */
+enum { WEFT__RATELIMIT_BURST = 5 };                /* default lines per window */
+#define WEFT__RATELIMIT_WINDOW_US INT64_C(1000000) /* 1 s */
+typedef struct weft__ratelimit { /* zero-initialise; one per pc/agent; owner's thread */
+  unsigned burst;                /* lines per window; 0 = WEFT__RATELIMIT_BURST */
+  unsigned in_window;            /* lines let through in the current window */
+  int64_t window_start_us;
+  uint64_t suppressed; /* held back since the last line let through */
+  uint64_t events;     /* every event offered, let through or not */
+} weft__ratelimit;
+/* Whether an event at @now_us may be logged (time is an argument: tests drive
+ * it). When it may, *@suppressed (NULL ok) gets the events held back since
+ * the last one let through, and that count restarts. */
+bool weft__ratelimit_allow(weft__ratelimit *rl, int64_t now_us, uint64_t *suppressed);
+/* weft__log through @rl at weft__now_us(); a line let through after others
+ * were held back ends with " (K similar suppressed)". Nothing is counted
+ * when @level is disabled for @component. */
+void weft__log_limited(weft__ratelimit *rl, weft_log_level level, const char *component,
+                       const char *fmt, ...) WEFT__PRINTF(4, 5);
+/* A remote-supplied string made safe for a log line or an error message:
+ * printable ASCII is kept, any other byte and the backslash become \xNN, the
+ * result is cut with "..." to fit @cap (>= 4) with its NUL. @s is @len
+ * bytes (NULs escaped like the rest), or a C string when @len is SIZE_MAX;
+ * NULL gives "(null)". Reads no further than the output needs. Returns @out.
+ * WEFT__ESCAPE_BUF fits 64 characters and the "...". */
+enum { WEFT__ESCAPE_BUF = 68 };
+const char *weft__escape(char *out, size_t cap, const char *s, size_t len);
 
 #endif

@@ -85,3 +85,45 @@ bool weft__utf8_valid(const void *data, size_t len) {
   }
   return true;
 }
+
+/* ---- Receive budget -------------------------------------------------------- */
+
+void weft__rx_budget_init(weft__rx_budget *b, size_t limit, void (*wake)(void *ud), void *ud) {
+  atomic_init(&b->used, 0);
+  atomic_init(&b->stopped, false);
+  b->limit = limit ? limit : 1;
+  b->wake = wake;
+  b->ud = ud;
+}
+
+static bool budget_room(weft__rx_budget *b, size_t pending) {
+  size_t used = atomic_load(&b->used);
+  return used == 0 || used + pending < b->limit;
+}
+
+bool weft__rx_budget_admit(weft__rx_budget *b, size_t pending) {
+  if (budget_room(b, pending))
+    return true;
+  /* Announce the stop first, then look again: a release that ran before the
+   * announcement is seen here; one that runs after it sees `stopped`. */
+  atomic_store(&b->stopped, true);
+  if (!budget_room(b, pending))
+    return false;
+  /* Room after all. If a releaser took the flag first it will wake us too:
+   * one spurious wake, harmless. */
+  atomic_exchange(&b->stopped, false);
+  return true;
+}
+
+void weft__rx_budget_add(weft__rx_budget *b, size_t n) { atomic_fetch_add(&b->used, n); }
+
+void weft__rx_budget_release(weft__rx_budget *b, size_t n) {
+  if (!n)
+    return;
+  size_t after = atomic_fetch_sub(&b->used, n) - n;
+  /* Hysteresis: wake at half the limit, so a reader at the limit is not
+   * woken once per message. */
+  if (after <= b->limit / 2 && atomic_load(&b->stopped) && atomic_exchange(&b->stopped, false) &&
+      b->wake)
+    b->wake(b->ud);
+}

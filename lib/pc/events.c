@@ -4,6 +4,7 @@
  * at delivery time that its object is still open (rule 3 of weft.h) and,
  * when no handler is set, is remembered for replay (rule 4).
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include "pc/pc.h"
@@ -30,6 +31,7 @@ typedef enum {
   EV_TRACK_RTCP,
   EV_TRACK_FRAME,
   EV_TRACK_KEYFRAME,
+  EV_TRACK_DRAIN, /* runs the media events waiting in a track's own queue */
 } ev_kind;
 
 typedef struct pc_event {
@@ -48,10 +50,13 @@ typedef struct pc_event {
   weft_error_detail detail;
   int alert, cause;
   uint64_t seq;          /* emission order, for remote_end() in pc.c */
+  size_t rx_cost;        /* share of pc->rx_budget, released with the event */
   uint8_t inline_data[]; /* media packets and frames: data lives here, one allocation */
 } pc_event;
 
 static void ev_destroy(pc_event *e) {
+  if (e->rx_cost)
+    weft__rx_budget_release(&e->pc->rx_budget, e->rx_cost);
   if (e->dc)
     weft_dc_unref(e->dc);
   if (e->track)
@@ -91,12 +96,13 @@ static pc_event *ev_new(ev_kind kind, weft_pc *pc, weft_dc *dc) {
   return ev_alloc(kind, pc, dc, 0);
 }
 
-/* A track event carrying a copy of @data (packet or frame) in the same
- * allocation: one malloc per packet on the receive path, not two. */
-static pc_event *ev_track_data(ev_kind kind, weft_pc *pc, weft_track *t, const uint8_t *data,
-                               size_t len) {
-  pc_event *e = ev_alloc(kind, pc, NULL, len);
-  e->track = weft_track_ref(t);
+/* A media event for a track's own queue, carrying a copy of @data (packet or
+ * frame) in the same allocation: one malloc per packet on the receive path.
+ * It holds no reference (the queue belongs to the track; the drain event
+ * holds the track and the pc). */
+static pc_event *ev_media(ev_kind kind, const uint8_t *data, size_t len) {
+  pc_event *e = g_malloc0(sizeof(pc_event) + len);
+  e->kind = kind;
   if (len)
     memcpy(e->inline_data, data, len);
   e->data = e->inline_data;
@@ -184,14 +190,8 @@ static void run_dc_message(pc_event *e) {
   /* Keep order: anything held goes first, this one joins the queue. */
   g_mutex_lock(&dc->lock);
   if (!dc->on_message || !g_queue_is_empty(&dc->held_msgs)) {
-    if (dc->held_bytes + e->len > 64u * 1024 * 1024 || dc->held_msgs.length >= 65536) {
-      g_mutex_unlock(&dc->lock);
-      WLOG_W("dc",
-             "channel '%s': no on_message handler and the hold queue is full; dropping "
-             "a message of %zu bytes",
-             dc->label, e->len);
-      return;
-    }
+    /* Held messages keep their share of the pc's receive budget: once it is
+     * spent, SCTP stops reading and the remote waits (no message is lost). */
     e->kept = true;
     dc->held_bytes += e->len;
     g_queue_push_tail(&dc->held_msgs, e);
@@ -204,6 +204,103 @@ static void run_dc_message(pc_event *e) {
   weft_dc_message_fn fn = dc->on_message;
   g_mutex_unlock(&dc->lock);
   fn(dc, e->type, e->data, e->len, dc->user_data);
+}
+
+/* Engine thread: queues a media event on its track; over the bound the
+ * oldest waiting ones are dropped and counted (a stat, and a log line at most
+ * once a second). The first event of an empty queue schedules a drain. */
+static void track_enqueue(weft_track *t, weft_pc *pc, pc_event *item) {
+  unsigned dropped = 0;
+  g_mutex_lock(&t->lock);
+  while (t->evq.length && (t->evq.length >= WEFT__TRACK_MAX_EVENTS ||
+                           t->evq_bytes + item->len > WEFT__TRACK_MAX_EVENT_BYTES)) {
+    pc_event *old = g_queue_pop_head(&t->evq);
+    t->evq_bytes -= old->len;
+    ev_destroy(old);
+    dropped++;
+  }
+  g_queue_push_tail(&t->evq, item);
+  t->evq_bytes += item->len;
+  bool schedule = !t->evq_scheduled;
+  t->evq_scheduled = true;
+  g_mutex_unlock(&t->lock);
+  if (dropped) {
+    uint64_t total = atomic_fetch_add(&t->events_dropped, dropped) + dropped;
+    int64_t now = weft__now_us();
+    if (now - t->evq_warned_us >= G_USEC_PER_SEC) {
+      t->evq_warned_us = now;
+      WLOG_W("media",
+             "track %s: the application takes media events too slowly; %" PRIu64
+             " dropped so far (oldest first)",
+             t->mid ? t->mid : "?", total);
+    }
+  }
+  if (schedule) {
+    pc_event *d = ev_new(EV_TRACK_DRAIN, pc, NULL);
+    d->track = weft_track_ref(t);
+    emit(d);
+  }
+}
+
+/* Callback thread: runs one media event of @t. */
+static void run_media(weft_track *t, pc_event *e) {
+  if (atomic_load(&t->stopped_by_app))
+    return;
+  g_mutex_lock(&t->lock);
+  weft_track_packet_fn pfn = e->kind == EV_TRACK_RTP    ? t->on_rtp
+                             : e->kind == EV_TRACK_RTCP ? t->on_rtcp
+                                                        : NULL;
+  weft_track_frame_fn ffn = e->kind == EV_TRACK_FRAME ? t->on_frame : NULL;
+  weft_track_event_fn kfn = e->kind == EV_TRACK_KEYFRAME ? t->on_keyframe_request : NULL;
+  void *tud = t->user_data;
+  g_mutex_unlock(&t->lock);
+  if (pfn)
+    pfn(t, e->data, e->len, tud);
+  if (ffn)
+    ffn(t, e->data, e->len, &e->finfo, tud);
+  if (kfn)
+    kfn(t, tud);
+}
+
+/* Callback thread: the drain event runs what waits in the track's queue, at
+ * most a queue's worth, then goes to the back of the context's queue if more
+ * came meanwhile (fair to other tracks and channels). */
+static void run_track_drain(pc_event *d) {
+  weft_track *t = d->track;
+  for (int i = 0;; i++) {
+    g_mutex_lock(&t->lock);
+    pc_event *e = NULL;
+    if (i < WEFT__TRACK_MAX_EVENTS)
+      e = g_queue_pop_head(&t->evq);
+    if (e)
+      t->evq_bytes -= e->len;
+    else if (!t->evq.length)
+      t->evq_scheduled = false;
+    bool again = !e && t->evq.length;
+    g_mutex_unlock(&t->lock);
+    if (again) {
+      pc_event *n = ev_new(EV_TRACK_DRAIN, d->pc, NULL);
+      n->track = weft_track_ref(t);
+      n->seq = d->seq; /* the same place in the pc's event order */
+      weft__context_emit(d->pc->ctx, &n->base);
+    }
+    if (!e)
+      return;
+    if (ev_live(d))
+      run_media(t, e);
+    ev_destroy(e);
+  }
+}
+
+void weft__track_drop_events(weft_track *t) {
+  g_mutex_lock(&t->lock);
+  GQueue q = t->evq;
+  g_queue_init(&t->evq);
+  t->evq_bytes = 0;
+  g_mutex_unlock(&t->lock);
+  pc_event *e;
+  while ((e = g_queue_pop_head(&q)))
+    ev_destroy(e);
 }
 
 static bool dc_alive(const pc_event *e) {
@@ -247,6 +344,15 @@ static void ev_run(weft__event *base) {
     held = hold_if_unhandled(e, &pc->held_channels, h.on_data_channel != NULL);
     break;
   case EV_PC_ERROR:
+    /* A remote can cause errors without end: only the first few wait for a
+     * handler; the rest are counted and dropped. */
+    if (!h.on_error && pc->held_errors.length >= WEFT__MAX_HELD_ERRORS) {
+      if (pc->dropped_errors++ == 0)
+        WLOG_W("pc", "pc %p: %d errors wait for an on_error handler; dropping later ones",
+               (void *)pc, WEFT__MAX_HELD_ERRORS);
+      held = true; /* not run, freed by the queue */
+      break;
+    }
     held = hold_if_unhandled(e, &pc->held_errors, h.on_error != NULL);
     break;
   case EV_TRACK:
@@ -305,26 +411,11 @@ static void ev_run(weft__event *base) {
   case EV_TRACK_RTP:
   case EV_TRACK_RTCP:
   case EV_TRACK_FRAME:
-  case EV_TRACK_KEYFRAME: {
-    weft_track *t = e->track;
-    if (atomic_load(&t->stopped_by_app))
-      break;
-    g_mutex_lock(&t->lock);
-    weft_track_packet_fn pfn = e->kind == EV_TRACK_RTP    ? t->on_rtp
-                               : e->kind == EV_TRACK_RTCP ? t->on_rtcp
-                                                          : NULL;
-    weft_track_frame_fn ffn = e->kind == EV_TRACK_FRAME ? t->on_frame : NULL;
-    weft_track_event_fn kfn = e->kind == EV_TRACK_KEYFRAME ? t->on_keyframe_request : NULL;
-    void *tud = t->user_data;
-    g_mutex_unlock(&t->lock);
-    if (pfn)
-      pfn(t, e->data, e->len, tud);
-    if (ffn)
-      ffn(t, e->data, e->len, &e->finfo, tud);
-    if (kfn)
-      kfn(t, tud);
+  case EV_TRACK_KEYFRAME:
+    break; /* only ever in a track's queue */
+  case EV_TRACK_DRAIN:
+    run_track_drain(e);
     break;
-  }
   case EV_DC_OPEN:
   case EV_DC_CLOSING:
   case EV_DC_CLOSE:
@@ -414,20 +505,24 @@ void weft__pc_emit_track(weft_pc *pc, weft_track *t) {
 
 void weft__track_emit_packet(weft_track *t, weft_pc *pc, bool rtcp, const uint8_t *data,
                              size_t len) {
-  emit(ev_track_data(rtcp ? EV_TRACK_RTCP : EV_TRACK_RTP, pc, t, data, len));
+  if (pc->events_sealed)
+    return;
+  track_enqueue(t, pc, ev_media(rtcp ? EV_TRACK_RTCP : EV_TRACK_RTP, data, len));
 }
 
 void weft__track_emit_frame(weft_track *t, weft_pc *pc, const uint8_t *data, size_t len,
                             const weft_frame_info *info) {
-  pc_event *e = ev_track_data(EV_TRACK_FRAME, pc, t, data, len);
+  if (pc->events_sealed)
+    return;
+  pc_event *e = ev_media(EV_TRACK_FRAME, data, len);
   e->finfo = *info;
-  emit(e);
+  track_enqueue(t, pc, e);
 }
 
 void weft__track_emit_keyframe_request(weft_track *t, weft_pc *pc) {
-  pc_event *e = ev_new(EV_TRACK_KEYFRAME, pc, NULL);
-  e->track = weft_track_ref(t);
-  emit(e);
+  if (pc->events_sealed)
+    return;
+  track_enqueue(t, pc, ev_media(EV_TRACK_KEYFRAME, NULL, 0));
 }
 
 void weft__dc_emit_open(weft_dc *dc, weft_pc *pc) { emit(ev_new(EV_DC_OPEN, pc, dc)); }
@@ -443,7 +538,7 @@ void weft__dc_emit_error(weft_dc *dc, weft_pc *pc, int code, const char *message
 }
 
 void weft__dc_emit_message(weft_dc *dc, weft_pc *pc, weft_msg_type type, const uint8_t *data,
-                           size_t len) {
+                           size_t len, size_t rx_cost) {
   /* One allocation: the event, then the message and a NUL (weft.h: TEXT
    * messages arrive NUL-terminated). */
   pc_event *e = ev_alloc(EV_DC_MESSAGE, pc, dc, len + 1);
@@ -453,6 +548,7 @@ void weft__dc_emit_message(weft_dc *dc, weft_pc *pc, weft_msg_type type, const u
   e->data = e->inline_data;
   e->type = type;
   e->len = len;
+  e->rx_cost = rx_cost;
   emit(e);
 }
 

@@ -64,6 +64,7 @@ void weft__config_init_defaults(weft_config *cfg) {
   cfg->servers = g_array_new(FALSE, TRUE, sizeof(weft__ice_server));
   cfg->max_message_size = 262144;
   cfg->send_buffer_limit = 16u * 1024 * 1024;
+  cfg->receive_buffer_limit = WEFT__DEFAULT_RECEIVE_BUFFER_LIMIT;
   cfg->certificate_reuse = true;
 }
 
@@ -161,6 +162,25 @@ static void dc_mark_open(weft_pc *pc, weft_dc *dc) {
   weft__dc_emit_open(dc, pc);
 }
 
+/* A remote that opens and resets channels in a loop must not make the pc
+ * remember every channel: beyond WEFT__MAX_CLOSED_CHANNELS closed ones, the
+ * oldest half is let go (detached: inert, as after weft_pc_close). */
+static void prune_closed_channels(weft_pc *pc) {
+  if (pc->closed_channels <= WEFT__MAX_CLOSED_CHANNELS)
+    return;
+  guint keep = WEFT__MAX_CLOSED_CHANNELS / 2;
+  for (guint i = 0; i < pc->channels_all->len && pc->closed_channels > keep;) {
+    weft_dc *dc = pc->channels_all->pdata[i];
+    if (atomic_load(&dc->state) != WEFT_DC_CLOSED) {
+      i++;
+      continue;
+    }
+    weft__dc_detach(dc);
+    g_ptr_array_remove_index(pc->channels_all, i); /* drops the array's reference */
+    pc->closed_channels--;
+  }
+}
+
 static void dc_finish_close(weft_pc *pc, weft_dc *dc) {
   if (atomic_load(&dc->state) == WEFT_DC_CLOSED)
     return;
@@ -170,6 +190,7 @@ static void dc_finish_close(weft_pc *pc, weft_dc *dc) {
     g_hash_table_remove(pc->channels_by_stream, GUINT_TO_POINTER((guint)id));
   g_ptr_array_remove(pc->channels_pending, dc);
   weft__dc_emit_close(dc, pc);
+  pc->closed_channels++;
 }
 
 static weft__sctp_send_opts dc_send_opts(const weft_dc *dc) {
@@ -359,6 +380,17 @@ static void handle_dcep(weft_pc *pc, uint16_t stream, const uint8_t *data, size_
     return;
   }
   /* DATA_CHANNEL_OPEN */
+  if (o.label_len > WEFT__MAX_LABEL_BYTES || o.protocol_len > WEFT__MAX_LABEL_BYTES) {
+    char *msg = g_strdup_printf("DCEP OPEN on stream %u refused: label of %u or protocol of %u "
+                                "bytes (at most %d each)",
+                                stream, o.label_len, o.protocol_len, WEFT__MAX_LABEL_BYTES);
+    WLOG_W("dc", "%s", msg);
+    weft__pc_emit_error(pc, WEFT_ERR_TOO_BIG, WEFT_DETAIL_DATA_CHANNEL_FAILURE, -1, -1, msg);
+    g_free(msg);
+    if (!dc)
+      weft__sctp_reset_stream(pc->sctp, stream);
+    return;
+  }
   if (dc) {
     WLOG_W("dc", "DCEP OPEN on stream %u, which is already in use: ignored", stream);
     return;
@@ -410,12 +442,17 @@ static void sctp_on_connected(void *ud) {
 static void sctp_on_message(void *ud, uint16_t stream, uint32_t ppid, const uint8_t *data,
                             size_t len) {
   weft_pc *pc = ud;
+  /* sctp/ added weft__rx_cost(len) to the budget: every path below either
+   * hands it to an event (released when the application has it) or releases
+   * it here. */
   if (ppid == WEFT__PPID_DCEP) {
+    weft__rx_budget_release(&pc->rx_budget, weft__rx_cost(len));
     handle_dcep(pc, stream, data, len);
     return;
   }
   weft_dc *dc = channel_by_stream(pc, stream);
   if (!dc) {
+    weft__rx_budget_release(&pc->rx_budget, weft__rx_cost(len));
     WLOG_W("dc", "message on stream %u without a channel: dropped", stream);
     return;
   }
@@ -438,10 +475,35 @@ static void sctp_on_message(void *ud, uint16_t stream, uint32_t ppid, const uint
     len = 0;
     break;
   default:
+    weft__rx_budget_release(&pc->rx_budget, weft__rx_cost(len));
     WLOG_W("dc", "channel '%s': unknown PPID %u, message dropped", dc->label, ppid);
     return;
   }
-  weft__dc_emit_message(dc, pc, type, data, len);
+  weft__dc_emit_message(dc, pc, type, data, len, weft__rx_cost(len));
+}
+
+/* A message bigger than we advertised (or than weft ever reassembles): its
+ * bytes were discarded, so the reliable stream has a hole: the channel fails
+ * with TOO_BIG and closes, as browsers do. */
+static void sctp_on_oversize(void *ud, uint16_t stream, size_t cap) {
+  weft_pc *pc = ud;
+  weft_dc *dc = channel_by_stream(pc, stream);
+  if (!dc)
+    return;
+  char *msg = g_strdup_printf("channel '%s': received a message over %zu bytes (the receive "
+                              "cap); the channel is closed",
+                              dc->label, cap);
+  weft__dc_emit_error(dc, pc, WEFT_ERR_TOO_BIG, msg);
+  g_free(msg);
+  if (atomic_load(&dc->state) == WEFT_DC_OPEN) {
+    set_dc_state(dc, WEFT_DC_CLOSING);
+    weft__dc_emit_closing(dc, pc);
+  }
+  if (!dc->reset_out_requested) {
+    dc->reset_out_requested = true;
+    if (weft__sctp_reset_stream(pc->sctp, stream) < 0)
+      dc_finish_close(pc, dc);
+  }
 }
 
 static void sctp_on_stream_reset(void *ud, uint16_t stream, bool incoming) {
@@ -477,6 +539,7 @@ static void sctp_on_low(void *ud, uint16_t stream, size_t amount) {
 static void close_all_channels(weft_pc *pc) {
   for (guint i = 0; i < pc->channels_all->len; i++)
     dc_finish_close(pc, pc->channels_all->pdata[i]);
+  prune_closed_channels(pc);
 }
 
 static void sctp_on_closed(void *ud, int cause, const char *message) {
@@ -493,6 +556,50 @@ static void sctp_on_closed(void *ud, int cause, const char *message) {
   if (!was_up || cause >= 0)
     weft__pc_emit_error(pc, WEFT_ERR_OPERATION, WEFT_DETAIL_SCTP_FAILURE, -1, cause,
                         message ? message : "SCTP association closed");
+}
+
+/* ---- Datagrams that arrive early --------------------------------------- */
+
+/* A datagram for a layer not there yet (ICE checks of a fast peer succeed,
+ * and its first DTLS flight or SRTP arrives, before our side reports
+ * connected or has keys): keep it, bounded, instead of costing the peer a
+ * retransmission timeout (1 s for DTLS). */
+static void hold_early(weft_pc *pc, GQueue *q, const uint8_t *data, size_t len) {
+  if (q->length >= WEFT__MAX_EARLY_DATAGRAMS || pc->early_bytes + len > WEFT__MAX_EARLY_BYTES) {
+    if (pc->early_dropped++ == 0)
+      WLOG_D("pc", "pc %p: early datagrams over %d / %d bytes: dropping", (void *)pc,
+             WEFT__MAX_EARLY_DATAGRAMS, WEFT__MAX_EARLY_BYTES);
+    return;
+  }
+  pc->early_bytes += len;
+  g_queue_push_tail(q, g_bytes_new(data, len));
+}
+
+static void clear_early(weft_pc *pc, GQueue *q) {
+  GBytes *b;
+  while ((b = g_queue_pop_head(q))) {
+    pc->early_bytes -= g_bytes_get_size(b);
+    g_bytes_unref(b);
+  }
+}
+
+/* Feeds what was held to @input, in arrival order. */
+static void feed_early(weft_pc *pc, GQueue *q,
+                       void (*input)(weft_pc *pc, const uint8_t *data, size_t len)) {
+  GBytes *b;
+  while ((b = g_queue_pop_head(q))) {
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(b, &len);
+    pc->early_bytes -= len;
+    if (!atomic_load(&pc->closed))
+      input(pc, p, len);
+    g_bytes_unref(b);
+  }
+}
+
+static void dtls_input(weft_pc *pc, const uint8_t *data, size_t len) {
+  if (pc->dtls)
+    weft__dtls_input(pc->dtls, data, len);
 }
 
 /* ---- DTLS callbacks -------------------------------------------------------- */
@@ -512,14 +619,24 @@ static int sctp_out(void *ctx, const uint8_t *data, size_t len) {
 static void start_sctp(weft_pc *pc) {
   if (pc->sctp || !pc->dtls_connected || !pc->remote_sctp_port || atomic_load(&pc->closed))
     return;
-  weft__sctp_callbacks cb = {sctp_on_connected, sctp_on_message, sctp_on_stream_reset,
-                             sctp_on_low,       sctp_on_closed,  pc};
+  weft__sctp_callbacks cb = {sctp_on_connected,
+                             sctp_on_message,
+                             sctp_on_stream_reset,
+                             sctp_on_low,
+                             sctp_on_closed,
+                             sctp_on_oversize,
+                             pc};
   weft__dgram_sink out = {sctp_out, pc};
-  size_t mms = pc->remote_max_message_size == SIZE_MAX ? 0 : pc->remote_max_message_size;
+  /* The send buffer follows local policy, never the remote's word alone: a
+   * remote advertising 2^31-1 must not size it to 2 GiB. The largest message
+   * is the smaller of its max-message-size and our send-buffer limit. */
+  size_t mms = MIN(pc->remote_max_message_size, pc->cfg.send_buffer_limit);
   pc->sctp = weft__sctp_new(weft__context_gctx(pc->ctx), out, WEFT__SCTP_PORT, pc->remote_sctp_port,
                             mms, &cb);
-  if (pc->sctp) /* what we advertised in a=max-message-size bounds what we buffer */
+  if (pc->sctp) { /* what we advertised in a=max-message-size bounds what we buffer */
     weft__sctp_set_max_receive_size(pc->sctp, pc->cfg.max_message_size);
+    weft__sctp_set_receive_budget(pc->sctp, &pc->rx_budget);
+  }
   if (!pc->sctp || weft__sctp_connect(pc->sctp) < 0)
     fail_pc(pc, WEFT_ERR_OPERATION, WEFT_DETAIL_SCTP_FAILURE, -1, weft_last_error_message());
 }
@@ -528,6 +645,7 @@ static void dtls_on_connected(void *ud, const weft__srtp_keys *keys) {
   weft_pc *pc = ud;
   pc->dtls_connected = true;
   weft__pc_media_dtls_keys(pc, keys);
+  feed_early(pc, &pc->early_media, weft__pc_media_input);
   WLOG_I("pc", "pc %p: DTLS connected as %s (%.1f ms)", (void *)pc,
          pc->dtls_is_client ? "client" : "server",
          (double)(weft__now_us() - pc->created_us) / 1000.0);
@@ -591,8 +709,14 @@ static void maybe_start_dtls(weft_pc *pc) {
     return;
   }
   if (weft__dtls_set_remote_fingerprint(pc->dtls, sec->fingerprint_alg, sec->fingerprint) < 0 ||
-      weft__dtls_start(pc->dtls) < 0)
+      weft__dtls_start(pc->dtls) < 0) {
     fail_pc(pc, WEFT_ERR_OPERATION, WEFT_DETAIL_DTLS_FAILURE, -1, weft_last_error_message());
+    return;
+  }
+  if (pc->early_dtls.length)
+    WLOG_D("pc", "pc %p: feeding %u DTLS records that arrived before ICE was connected", (void *)pc,
+           pc->early_dtls.length);
+  feed_early(pc, &pc->early_dtls, dtls_input);
 }
 
 /* ---- ICE callbacks --------------------------------------------------------- */
@@ -630,9 +754,14 @@ static void ice_on_recv(void *ud, const uint8_t *data, size_t len) {
   case WEFT__DEMUX_DTLS:
     if (pc->dtls)
       weft__dtls_input(pc->dtls, data, len);
+    else
+      hold_early(pc, &pc->early_dtls, data, len);
     break;
   case WEFT__DEMUX_RTP:
-    weft__pc_media_input(pc, data, len);
+    if (!pc->dtls_connected && !pc->dtls_failed)
+      hold_early(pc, &pc->early_media, data, len);
+    else
+      weft__pc_media_input(pc, data, len);
     break;
   default:
     WLOG_T("pc", "datagram of %zu bytes dropped (RFC 7983: not DTLS/RTP)", len);
@@ -643,6 +772,20 @@ static void ice_on_recv(void *ud, const uint8_t *data, size_t len) {
 /* ---- Creation and teardown ------------------------------------------------- */
 
 static void *cert_create(void) { return weft__dtls_cert_new(); }
+
+static void rx_resume(void *data) {
+  weft_pc *pc = data;
+  if (!atomic_load(&pc->closed) && pc->sctp)
+    weft__sctp_resume_receive(pc->sctp);
+}
+static void rx_release_pc(void *data) { weft__pc_release(data); }
+
+/* The receive budget's wake (any thread, often the application's): reading
+ * goes on on the engine. */
+static void rx_wake(void *ud) {
+  weft_pc *pc = ud;
+  weft__context_post(pc->ctx, rx_resume, weft__pc_hold(pc), rx_release_pc);
+}
 static void cert_destroy(void *c) { weft__dtls_cert_unref(c); }
 
 weft_pc *weft__pc_new(weft_context *ctx, const weft_config *cfg) {
@@ -656,10 +799,13 @@ weft_pc *weft__pc_new(weft_context *ctx, const weft_config *cfg) {
   g_queue_init(&pc->held_candidates);
   g_queue_init(&pc->held_channels);
   g_queue_init(&pc->held_errors);
+  g_queue_init(&pc->early_dtls);
+  g_queue_init(&pc->early_media);
   g_queue_init(&pc->sendq);
   weft__config_init_defaults(&pc->cfg);
   if (cfg)
     weft__config_copy_into(&pc->cfg, cfg);
+  weft__rx_budget_init(&pc->rx_budget, pc->cfg.receive_buffer_limit, rx_wake, pc);
   pc->local_candidates = g_ptr_array_new_with_free_func(g_free);
   pc->channels_by_stream =
       g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)weft_dc_unref);
@@ -735,6 +881,8 @@ void weft__pc_engine_teardown(weft_pc *pc, bool by_app) {
   }
   weft__ice_free(pc->ice);
   pc->ice = NULL;
+  clear_early(pc, &pc->early_dtls);
+  clear_early(pc, &pc->early_media);
   weft__pc_media_teardown(pc);
   weft__pc_engine_drain_sendq(pc); /* closed: discards what apps queued */
   for (guint i = 0; i < pc->tracks->len; i++)

@@ -23,6 +23,24 @@
 #include "sctp/sctp.h"
 #include "srtp/srtp.h"
 
+/* ---- Bounds on what a remote controls (doc/datachannels.md) --------------- */
+enum {
+  WEFT__DEFAULT_RECEIVE_BUFFER_LIMIT = 4 * 1024 * 1024,
+  WEFT__MIN_RECEIVE_BUFFER_LIMIT = 64 * 1024,
+  WEFT__MAX_CLOSED_CHANNELS = 256, /* closed channels a pc remembers */
+  WEFT__MAX_LABEL_BYTES = 4096,    /* label and protocol of a remote DCEP OPEN */
+  WEFT__MAX_HELD_ERRORS = 64,      /* error events held until on_error is set */
+  /* Datagrams that arrive before the layer that takes them exists (a fast
+   * peer's first DTLS flight before our ICE reports connected, SRTP before
+   * the keys): held, then fed in order. */
+  WEFT__MAX_EARLY_DATAGRAMS = 32,
+  /* Media events waiting for the application, per track: over either bound
+   * the oldest are dropped (never a data-channel message). */
+  WEFT__TRACK_MAX_EVENTS = 1024,
+  WEFT__TRACK_MAX_EVENT_BYTES = 8 * 1024 * 1024,
+  WEFT__MAX_EARLY_BYTES = 64 * 1024,
+};
+
 /* ---- Configuration (weft_config) ----------------------------------------- */
 struct weft_config {
   GArray *servers; /* weft__ice_server */
@@ -30,6 +48,7 @@ struct weft_config {
   uint16_t port_min, port_max;
   size_t max_message_size;
   size_t send_buffer_limit;
+  size_t receive_buffer_limit;
   bool enable_loopback;
   bool certificate_reuse;
 };
@@ -73,7 +92,8 @@ struct weft_pc {
   GQueue held_candidates; /* weft__event* waiting for on_ice_candidate */
   GQueue held_channels;   /* weft__event* waiting for on_data_channel */
   GQueue held_errors;
-  GQueue held_tracks; /* weft__event* waiting for on_track */
+  GQueue held_tracks;      /* weft__event* waiting for on_track */
+  uint64_t dropped_errors; /* error events dropped: WEFT__MAX_HELD_ERRORS were held */
 
   /* Lock-free reads from any thread. */
   atomic_int conn_state, ice_state, gathering_state, signaling_state;
@@ -93,7 +113,10 @@ struct weft_pc {
   weft__ice *ice;
   weft__dtls *dtls;
   weft__sctp *sctp;
-  bool ice_started; /* gathering started */
+  bool ice_started;               /* gathering started */
+  GQueue early_dtls, early_media; /* GBytes*: see WEFT__MAX_EARLY_DATAGRAMS */
+  size_t early_bytes;             /* of both queues */
+  uint64_t early_dropped;         /* over the bound: dropped (counted) */
   bool controlling;
   bool dtls_is_client; /* known once the answer is applied */
   bool dtls_role_known;
@@ -116,7 +139,12 @@ struct weft_pc {
   uint16_t remote_sctp_port;
   GHashTable *channels_by_stream; /* uint16 stream -> weft_dc* (ref held) */
   GPtrArray *channels_pending;    /* weft_dc* created before ids could be assigned */
-  GPtrArray *channels_all;        /* every dc ever attached (ref held), for close */
+  GPtrArray *channels_all;        /* every dc attached (ref held), for close; closed ones
+                                     beyond WEFT__MAX_CLOSED_CHANNELS are pruned */
+  guint closed_channels;          /* closed channels still in channels_all */
+  /* Data-channel receive back-pressure: bytes SCTP delivered that the
+   * application has not taken yet (queued events and held messages). */
+  weft__rx_budget rx_budget;
   int64_t created_us;
 
   /* ---- Media (pc/media.c) ---- */
@@ -139,6 +167,9 @@ struct weft_pc {
   uint32_t test_drop_state;
   uint32_t test_drop_seen; /* the first 20 packets always pass: a receiver cannot NACK what
                               precedes its first packet */
+  /* The unannounced SSRCs of ssrc_tracks, learnt by mid or payload type and
+   * capped (rtp/ bounds, issue 12); the others are the a=ssrc announced. */
+  weft__ssrc_table ssrc_learnt;
 };
 
 /* ---- Data channels ------------------------------------------------------- */
@@ -182,6 +213,7 @@ typedef struct weft__hist_slot { /* one sent RTP packet, for NACK answers */
   size_t len;
   uint16_t seq;
   bool used;
+  int64_t rtx_us; /* last NACK answer, WEFT__RTX_NEVER (one per window: rtp/ bounds) */
 } weft__hist_slot;
 enum {
   WEFT__HIST_SIZE = 1024,
@@ -200,6 +232,10 @@ typedef struct weft__track_counters {
   _Atomic uint64_t packets_sent, bytes_sent, frames_sent, packets_received, bytes_received;
   _Atomic uint64_t frames_received, frames_dropped, packets_lost, nacks_sent, nacks_received;
   _Atomic uint64_t retransmitted, plis_sent, plis_received, srtp_failures;
+  /* issue 12 bounds: NACKed packets not resent (duplicate in the window, over
+   * the budget, past the per-RTCP cap); PLI/FIR not passed on (throttled,
+   * FIR repeats). */
+  _Atomic uint64_t rtx_dropped, keyframe_requests_throttled;
   _Atomic int64_t rtt_us;
 } weft__track_counters;
 
@@ -230,6 +266,14 @@ struct weft_track {
   weft_track_event_fn on_keyframe_request;
   void *user_data;
   void (*user_destroy)(void *);
+  /* Media events (packets, frames, keyframe requests) wait here, not in the
+   * context's queue, bounded by WEFT__TRACK_MAX_EVENTS / _BYTES: over it the
+   * oldest are dropped and counted (events.c). Under lock. */
+  GQueue evq;
+  size_t evq_bytes;
+  bool evq_scheduled;              /* a drain event is queued on the context */
+  _Atomic uint64_t events_dropped; /* media events dropped: the app was too slow */
+  int64_t evq_warned_us;           /* last "dropped" log line (engine) */
 
   weft__track_counters n;
 
@@ -275,6 +319,9 @@ struct weft_track {
   uint32_t last_sr_compact;
   int64_t last_sr_us;
   int64_t last_pli_us;
+  /* bounds on what the remote makes this track do (rtp/ bounds, issue 12) */
+  weft__rtx_limiter rtx;      /* NACK answers */
+  weft__keyframe_throttle kf; /* PLI/FIR received */
 };
 
 /* User data of a pc, dc or track (weft_*_set_user_data): swaps @ud in
@@ -395,9 +442,11 @@ void weft__dc_emit_closing(weft_dc *dc, weft_pc *pc);
 void weft__dc_emit_close(weft_dc *dc, weft_pc *pc);
 void weft__dc_emit_low(weft_dc *dc, weft_pc *pc);
 void weft__dc_emit_error(weft_dc *dc, weft_pc *pc, int code, const char *message);
-/* Copies @data (NUL-terminated at data[len] in the copy, for text). */
+/* Copies @data (NUL-terminated at data[len] in the copy, for text). The
+ * event carries @rx_cost of pc->rx_budget and releases it when it is freed
+ * (delivered, dropped, or purged). */
 void weft__dc_emit_message(weft_dc *dc, weft_pc *pc, weft_msg_type type, const uint8_t *data,
-                           size_t len);
+                           size_t len, size_t rx_cost);
 /* Replays for handlers set late (any thread). */
 void weft__pc_replay(weft_pc *pc, unsigned which);
 void weft__pc_flush_held(weft_pc *pc);
@@ -405,6 +454,8 @@ void weft__pc_flush_held(weft_pc *pc);
  * dropped, and these still run after `closed` is set (remote end). */
 void weft__pc_seal_events(weft_pc *pc);
 void weft__dc_replay(weft_dc *dc);
+/* Frees the media events still waiting in @t's queue (any thread). */
+void weft__track_drop_events(weft_track *t);
 void weft__dc_flush_held(weft_dc *dc);
 
 #endif

@@ -39,6 +39,12 @@ enum {
   SCTP_PACKET_MAX = 1200,
   PATH_MTU = SCTP_PACKET_MAX - 12,
   MIN_SOCKBUF = 1024 * 1024,
+  /* Largest message kept when the caller sets no receive cap (0). */
+  MAX_RECV_ANY = 256 * 1024 * 1024,
+  /* usrsctp's getsockopt for the bytes an association holds (queued or sent
+   * and not yet acknowledged); FreeBSD's sctp.h value, which usrsctp shares
+   * but does not export in usrsctp.h. */
+  WEFT_SCTP_GET_SNDBUF_USE = 0x00001101,
   RECV_CHUNK = 64 * 1024,
   MAX_EARLY_PACKETS = 32,
   MAX_DIRTY = 32,
@@ -94,7 +100,20 @@ typedef struct qmsg {
   weft__sctp_send_opts opts;
 } qmsg;
 
-typedef enum { EV_CONNECTED, EV_MESSAGE, EV_RESET, EV_CLOSED } ev_type;
+/* FreeBSD's struct sctp_sockstat (the result of SCTP_GET_SNDBUF_USE). */
+struct weft_sctp_sockstat {
+  sctp_assoc_t ss_assoc_id;
+  uint32_t ss_total_sndbuf;
+  uint32_t ss_total_recv_buf;
+};
+
+/* Bytes handed to usrsctp on one stream, in handing order (coalesced). */
+typedef struct inflight_rec {
+  uint16_t stream;
+  size_t bytes;
+} inflight_rec;
+
+typedef enum { EV_CONNECTED, EV_MESSAGE, EV_RESET, EV_CLOSED, EV_OVERSIZE } ev_type;
 typedef struct event {
   ev_type type;
   uint16_t stream;
@@ -126,8 +145,16 @@ struct weft__sctp {
   bool any_low_pending;
   GArray *pending_resets; /* uint16_t: to send as soon as usrsctp takes them */
 
+  /* Bytes usrsctp still holds (queued or unacknowledged), attributed to
+   * streams in the order they were handed over. */
+  size_t inflight[WEFT__SCTP_MAX_STREAMS];
+  size_t inflight_total;
+  GArray *inflight_recs; /* inflight_rec, oldest at inflight_head */
+  guint inflight_head;
+
   /* Receive side (owner thread, filled under g_usr_lock). */
-  GByteArray *msg; /* message being reassembled until MSG_EOR */
+  weft__rx_budget *budget; /* NULL: read everything usrsctp has */
+  GByteArray *msg;         /* message being reassembled until MSG_EOR */
   uint16_t msg_sid;
   uint32_t msg_ppid;
   bool msg_started, msg_discarding;
@@ -136,6 +163,7 @@ struct weft__sctp {
 };
 
 static void process(weft__sctp *s, bool allow_cb);
+static void inflight_add(weft__sctp *s, uint16_t stream, size_t bytes);
 
 /* ---- Small helpers ------------------------------------------------------ */
 
@@ -437,6 +465,7 @@ static int usr_sendv(weft__sctp *s, uint16_t stream, uint32_t ppid, const uint8_
   if (n >= 0) {
     if ((size_t)n != len)
       WLOG_W("sctp", "usrsctp_sendv took %zd of %zu bytes", n, len);
+    inflight_add(s, stream, len);
     return 0;
   }
   int err = errno;
@@ -448,6 +477,60 @@ static int usr_sendv(weft__sctp *s, uint16_t stream, uint32_t ppid, const uint8_
 static void note_low(weft__sctp *s, uint16_t stream) {
   s->low_pending[stream / 8] |= (uint8_t)(1u << (stream % 8));
   s->any_low_pending = true;
+}
+
+/* A message of @bytes went into usrsctp on @stream. */
+static void inflight_add(weft__sctp *s, uint16_t stream, size_t bytes) {
+  s->inflight[stream] += bytes;
+  s->inflight_total += bytes;
+  guint n = s->inflight_recs->len;
+  if (n > s->inflight_head) {
+    inflight_rec *last = &g_array_index(s->inflight_recs, inflight_rec, n - 1);
+    if (last->stream == stream) {
+      last->bytes += bytes;
+      return;
+    }
+  }
+  inflight_rec r = {stream, bytes};
+  g_array_append_val(s->inflight_recs, r);
+}
+
+/* Under g_usr_lock: usrsctp released what it no longer holds (acknowledged
+ * or abandoned); take it off the oldest records. */
+static void inflight_update(weft__sctp *s) {
+  if (!s->inflight_total)
+    return;
+  struct weft_sctp_sockstat ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t len = (socklen_t)sizeof ss;
+  size_t held;
+  if (s->closed)
+    held = 0;
+  else if (usrsctp_getsockopt(s->sock, IPPROTO_SCTP, WEFT_SCTP_GET_SNDBUF_USE, &ss, &len) == 0)
+    held = ss.ss_total_sndbuf;
+  else
+    return;
+  if (held >= s->inflight_total)
+    return;
+  size_t gone = s->inflight_total - held;
+  while (gone && s->inflight_head < s->inflight_recs->len) {
+    inflight_rec *r = &g_array_index(s->inflight_recs, inflight_rec, s->inflight_head);
+    size_t take = MIN(gone, r->bytes);
+    r->bytes -= take;
+    gone -= take;
+    s->inflight[r->stream] -= take;
+    s->inflight_total -= take;
+    note_low(s, r->stream);
+    if (!r->bytes)
+      s->inflight_head++;
+  }
+  if (s->inflight_head == s->inflight_recs->len) {
+    g_array_set_size(s->inflight_recs, 0);
+    s->inflight_head = 0;
+  } else if (s->inflight_head > 1024 && s->inflight_head > s->inflight_recs->len / 2) {
+    g_array_remove_range(s->inflight_recs, 0, s->inflight_head);
+    s->inflight_head = 0;
+  }
 }
 
 /* Under g_usr_lock: hands pending stream resets to usrsctp. */
@@ -613,11 +696,18 @@ static void finish_message(weft__sctp *s) {
     len = 0;
   uint8_t *data = g_byte_array_free(s->msg, FALSE);
   s->msg = g_byte_array_new();
+  if (s->budget)
+    weft__rx_budget_add(s->budget, weft__rx_cost(len));
   push_event(s, EV_MESSAGE, s->msg_sid, ppid, false, 0, data, len);
 }
 
 static void do_recv(weft__sctp *s) {
   for (;;) {
+    /* Receive back-pressure: what is not read stays in usrsctp's receive
+     * buffer, whose free space is the window SCTP advertises (RFC 4960
+     * §6.2), so a full budget closes the window and the remote stops. */
+    if (s->budget && !weft__rx_budget_admit(s->budget, s->msg->len))
+      return;
     struct sctp_rcvinfo rcv;
     socklen_t infolen = (socklen_t)sizeof rcv;
     unsigned int infotype = 0;
@@ -654,11 +744,14 @@ static void do_recv(weft__sctp *s) {
       s->msg_ppid = infotype == SCTP_RECVV_RCVINFO ? ntohl(rcv.rcv_ppid) : 0;
     }
     if (!s->msg_discarding) {
-      if (s->max_recv && s->msg->len + (size_t)n > s->max_recv) {
-        WLOG_W("sctp", "association %u: discarding a message over %zu bytes on stream %u", s->id,
-               s->max_recv, s->msg_sid);
+      size_t cap = s->max_recv ? s->max_recv : MAX_RECV_ANY;
+      if (s->msg->len + (size_t)n > cap) {
+        WLOG_W("sctp", "association %u: a message over %zu bytes on stream %u: discarded", s->id,
+               cap, s->msg_sid);
         s->msg_discarding = true;
         g_byte_array_set_size(s->msg, 0);
+        /* Reliable data cannot just vanish: the owner closes the channel. */
+        push_event(s, EV_OVERSIZE, s->msg_sid, s->msg_ppid, false, 0, NULL, cap);
       } else {
         g_byte_array_append(s->msg, g_recv_buf, (guint)n);
       }
@@ -709,6 +802,12 @@ static void deliver(weft__sctp *s) {
       if (s->cb.on_message)
         s->cb.on_message(s->cb.ud, e->stream, e->ppid, e->data ? e->data : (const uint8_t *)"",
                          e->len);
+      else if (s->budget)
+        weft__rx_budget_release(s->budget, weft__rx_cost(e->len));
+      break;
+    case EV_OVERSIZE:
+      if (s->cb.on_oversize)
+        s->cb.on_oversize(s->cb.ud, e->stream, e->len);
       break;
     case EV_RESET:
       if (s->cb.on_stream_reset)
@@ -732,7 +831,7 @@ static void deliver(weft__sctp *s) {
         s->low_pending[i] &= (uint8_t) ~(1u << bit);
         uint16_t stream = (uint16_t)(i * 8 + bit);
         if (s->cb.on_buffered_amount_low)
-          s->cb.on_buffered_amount_low(s->cb.ud, stream, s->buffered[stream]);
+          s->cb.on_buffered_amount_low(s->cb.ud, stream, weft__sctp_buffered_amount(s, stream));
       }
     }
   }
@@ -760,6 +859,7 @@ static void process(weft__sctp *s, bool allow_cb) {
       usr_lock();
       do_recv(s);
       flush_fifo(s);
+      inflight_update(s);
       usr_unlock();
       /* Upcalls raised by these very calls are covered by what they did. */
       take_work(s);
@@ -893,6 +993,7 @@ weft__sctp *weft__sctp_new(GMainContext *ctx, weft__dgram_sink out, uint16_t loc
   s->remote_port = remote_port;
   s->max_message_size = max_message_size;
   s->sndbuf = MAX((size_t)MIN_SOCKBUF, max_message_size);
+  s->inflight_recs = g_array_new(FALSE, FALSE, sizeof(inflight_rec));
   s->max_recv = DEFAULT_MAX_RECV;
   s->msg = g_byte_array_new();
   s->notif = g_byte_array_new();
@@ -943,6 +1044,7 @@ weft__sctp *weft__sctp_new(GMainContext *ctx, weft__dgram_sink out, uint16_t loc
     g_byte_array_unref(s->msg);
     g_byte_array_unref(s->notif);
     g_array_unref(s->pending_resets);
+    g_array_unref(s->inflight_recs);
     g_free(s);
     return NULL;
   }
@@ -1104,7 +1206,23 @@ int weft__sctp_send_owned(weft__sctp *s, uint16_t stream, uint32_t ppid, uint8_t
 size_t weft__sctp_buffered_amount(const weft__sctp *s, uint16_t stream) {
   if (!s || stream >= WEFT__SCTP_MAX_STREAMS)
     return 0;
-  return s->buffered[stream];
+  return s->buffered[stream] + s->inflight[stream];
+}
+
+size_t weft__sctp_inflight_total(const weft__sctp *s) { return s ? s->inflight_total : 0; }
+
+void weft__sctp_set_receive_budget(weft__sctp *s, weft__rx_budget *b) {
+  if (s)
+    s->budget = b;
+}
+
+void weft__sctp_resume_receive(weft__sctp *s) {
+  if (!s || s->closed)
+    return;
+  g_mutex_lock(&s->src->lock);
+  s->src->work = true;
+  g_mutex_unlock(&s->src->lock);
+  kick(s->src);
 }
 
 int weft__sctp_reset_stream(weft__sctp *s, uint16_t stream) {
@@ -1172,11 +1290,17 @@ void weft__sctp_free(weft__sctp *s) {
   g_source_destroy(&a->base);
   g_source_unref(&a->base);
   fifo_clear(s);
-  g_queue_clear_full(&s->events, event_free);
+  event *e;
+  while ((e = g_queue_pop_head(&s->events))) {
+    if (e->type == EV_MESSAGE && s->budget)
+      weft__rx_budget_release(s->budget, weft__rx_cost(e->len));
+    event_free(e);
+  }
   g_queue_clear_full(&s->early, (GDestroyNotify)g_bytes_unref);
   g_byte_array_unref(s->msg);
   g_byte_array_unref(s->notif);
   g_array_unref(s->pending_resets);
+  g_array_unref(s->inflight_recs);
   g_main_context_unref(s->ctx);
   atomic_fetch_sub(&g_live_count, 1);
   WLOG_D("sctp", "association %u freed", s->id);
@@ -1186,3 +1310,12 @@ void weft__sctp_free(weft__sctp *s) {
 int weft__sctp_debug_live_count(void) { return atomic_load(&g_live_count); }
 bool weft__sctp_debug_usrsctp_running(void) { return atomic_load(&g_running_flag); }
 unsigned weft__sctp_debug_finish_count(void) { return atomic_load(&g_finish_count); }
+
+/* Tests and fuzzing (tests/fuzz/fuzz_sctp.c): @buf as one notification read
+ * from the socket, then the events it produced delivered. Owner thread. */
+void weft__sctp_test_notification(weft__sctp *s, const uint8_t *buf, size_t len) {
+  usr_lock();
+  handle_notification(s, buf, len);
+  usr_unlock();
+  deliver(s);
+}

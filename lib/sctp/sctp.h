@@ -53,6 +53,10 @@ typedef struct weft__sctp_callbacks {
   void (*on_buffered_amount_low)(void *ud, uint16_t stream, size_t amount);
   /* Association lost/aborted/shut down, or setup failed. Called at most once. */
   void (*on_closed)(void *ud, int sctp_cause /* -1 unknown */, const char *message);
+  /* A message on @stream grew past the receive cap (@cap bytes, see
+   * weft__sctp_set_max_receive_size): its bytes are discarded up to its end.
+   * The stream has lost reliable data: close it. May be NULL. */
+  void (*on_oversize)(void *ud, uint16_t stream, size_t cap);
   void *ud;
 } weft__sctp_callbacks;
 
@@ -92,9 +96,29 @@ int weft__sctp_send(weft__sctp *s, uint16_t stream, uint32_t ppid, const uint8_t
 int weft__sctp_send_owned(weft__sctp *s, uint16_t stream, uint32_t ppid, uint8_t *data, size_t len,
                           const weft__sctp_send_opts *opts);
 
-/* Bytes of this stream in weft's FIFO, not yet accepted by usrsctp (0 for an
- * out-of-range stream). */
+/* Bytes of this stream still held on the send side (0 for an out-of-range
+ * stream): in weft's FIFO, and inside usrsctp — queued or sent and not yet
+ * acknowledged (or abandoned, PR-SCTP). usrsctp only reports the
+ * association's total; it is attributed to streams in the order messages were
+ * handed to it. on_buffered_amount_low reports every decrease. A remote that
+ * stops acknowledging thus shows as a growing amount, bounded by the send
+ * buffer, and the caller's send limit refuses more. */
 size_t weft__sctp_buffered_amount(const weft__sctp *s, uint16_t stream);
+/* Bytes inside usrsctp for all streams (the in-flight part of the above). */
+size_t weft__sctp_inflight_total(const weft__sctp *s);
+
+/* Receive back-pressure. Before each read from usrsctp the association asks
+ * weft__rx_budget_admit(@b, bytes of the message being reassembled) and stops
+ * reading when refused: the data stays in usrsctp's receive buffer, whose
+ * free space is the window SCTP advertises, so the remote's sender stops
+ * (its bufferedAmount grows). Each completed message adds
+ * weft__rx_cost(len) to @b before on_message runs; the callee releases
+ * exactly that when the message is consumed or dropped (on_message not set:
+ * released here). @b must outlive the association; its wake must arrange a
+ * call to weft__sctp_resume_receive() on the owner thread. NULL = none. */
+void weft__sctp_set_receive_budget(weft__sctp *s, weft__rx_budget *b);
+/* Owner thread: read again (after the budget refused). No-op when closed. */
+void weft__sctp_resume_receive(weft__sctp *s);
 
 /* RFC 8831 §6.7: reset our outgoing stream (after the data queued before it
  * has been handed to usrsctp). Completion is reported by on_stream_reset(stream,
@@ -103,9 +127,10 @@ int weft__sctp_reset_stream(weft__sctp *s, uint16_t stream);
 
 bool weft__sctp_is_connected(const weft__sctp *s);
 
-/* Largest incoming message kept (bytes); bigger ones are discarded with a
- * warning so a peer cannot make us buffer without bound. Default 16 MiB;
- * 0 = no limit. Set it to the a=max-message-size weft advertises. */
+/* Largest incoming message kept (bytes); a bigger one is discarded (with a
+ * warning and on_oversize) so a peer cannot make us buffer without bound.
+ * Default 16 MiB; 0 = 256 MiB, the most weft ever reassembles. Set it to the
+ * a=max-message-size weft advertises. */
 void weft__sctp_set_max_receive_size(weft__sctp *s, size_t max);
 
 /* Aborts the association (SO_LINGER 0), closes, deregisters; no callback after
@@ -117,5 +142,10 @@ void weft__sctp_free(weft__sctp *s);
 int weft__sctp_debug_live_count(void);
 bool weft__sctp_debug_usrsctp_running(void);
 unsigned weft__sctp_debug_finish_count(void);
+
+/* Tests and fuzzing: handles @buf as one SCTP notification (usrsctp's
+ * struct sctp_notification layout, host byte order) as if read from the
+ * socket, and delivers the callbacks it causes. Owner thread only. */
+void weft__sctp_test_notification(weft__sctp *s, const uint8_t *buf, size_t len);
 
 #endif

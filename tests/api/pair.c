@@ -355,6 +355,9 @@ pair *pair_new(const pair_opts *opts) {
   g_assert_cmpint(weft_config_set_enable_loopback(cfg, 1), ==, WEFT_OK);
   if (p->opts.send_buffer_limit)
     g_assert_cmpint(weft_config_set_send_buffer_limit(cfg, p->opts.send_buffer_limit), ==, WEFT_OK);
+  if (p->opts.receive_buffer_limit)
+    g_assert_cmpint(weft_config_set_receive_buffer_limit(cfg, p->opts.receive_buffer_limit), ==,
+                    WEFT_OK);
   if (p->opts.max_message_size)
     g_assert_cmpint(weft_config_set_max_message_size(
                         cfg, p->opts.max_message_size == (size_t)-1 ? 0 : p->opts.max_message_size),

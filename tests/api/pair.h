@@ -99,17 +99,18 @@ struct pair_side {
 
 typedef struct pair_opts {
   pair_mode mode;
-  gboolean trickle;          /* default TRUE */
-  gboolean echo_remote;      /* channels surfaced by on_data_channel echo (default FALSE) */
-  size_t send_buffer_limit;  /* 0 = library default */
-  size_t max_message_size;   /* 0 = library default; (size_t)-1 = advertise 0 ("any") */
-  gboolean no_forward_cands; /* never forward trickled candidates (non-trickle tests) */
-  weft_context *ctx;         /* share this context (THREAD/QUEUED kind as mode); NULL = new */
-  gboolean late_dc_handler;  /* do not set B's on_data_channel (pair_install_dc_handler) */
-  gboolean default_ctx;      /* weft_pc_new(NULL, ...): the process-wide context (THREAD) */
+  gboolean trickle;            /* default TRUE */
+  gboolean echo_remote;        /* channels surfaced by on_data_channel echo (default FALSE) */
+  size_t send_buffer_limit;    /* 0 = library default */
+  size_t max_message_size;     /* 0 = library default; (size_t)-1 = advertise 0 ("any") */
+  gboolean no_forward_cands;   /* never forward trickled candidates (non-trickle tests) */
+  weft_context *ctx;           /* share this context (THREAD/QUEUED kind as mode); NULL = new */
+  gboolean late_dc_handler;    /* do not set B's on_data_channel (pair_install_dc_handler) */
+  gboolean default_ctx;        /* weft_pc_new(NULL, ...): the process-wide context (THREAD) */
+  size_t receive_buffer_limit; /* 0 = library default */
 } pair_opts;
 #define PAIR_OPTS_INIT                                                                             \
-  { PAIR_THREAD, TRUE, FALSE, 0, 0, FALSE, NULL, FALSE, FALSE }
+  { PAIR_THREAD, TRUE, FALSE, 0, 0, FALSE, NULL, FALSE, FALSE, 0 }
 
 struct pair {
   pair_opts opts;

@@ -129,6 +129,95 @@ static void test_random(void) {
   g_assert_cmpint(weft__now_us(), >, 0);
 }
 
+static void count_wake(void *ud) { atomic_fetch_add((atomic_int *)ud, 1); }
+
+static void test_rx_budget(void) {
+  atomic_int wakes = 0;
+  weft__rx_budget b;
+  weft__rx_budget_init(&b, 1000, count_wake, &wakes);
+  g_assert_true(weft__rx_budget_admit(&b, 5000)); /* empty: one big message passes */
+  weft__rx_budget_add(&b, 600);
+  g_assert_true(weft__rx_budget_admit(&b, 399));
+  g_assert_false(weft__rx_budget_admit(&b, 400)); /* 600 + 400 reaches the limit */
+  weft__rx_budget_add(&b, 500);                   /* a reader may overshoot by one message */
+  g_assert_false(weft__rx_budget_admit(&b, 0));
+  weft__rx_budget_release(&b, 500); /* 600 left: above half, no wake yet */
+  g_assert_cmpint(atomic_load(&wakes), ==, 0);
+  weft__rx_budget_release(&b, 100); /* 500: at half the limit */
+  g_assert_cmpint(atomic_load(&wakes), ==, 1);
+  weft__rx_budget_release(&b, 500); /* not stopped any more: no second wake */
+  g_assert_cmpint(atomic_load(&wakes), ==, 1);
+  g_assert_cmpuint(weft__rx_budget_used(&b), ==, 0);
+  weft__rx_budget_release(&b, 0);
+  g_assert_cmpint(atomic_load(&wakes), ==, 1);
+}
+
+/* A reader and a consumer on two threads: every stop is followed by a wake
+ * (no lost wake-up), and the count never exceeds limit + one message. */
+typedef struct budget_race {
+  weft__rx_budget b;
+  GMutex lock;
+  GCond cond;
+  bool woken;
+  GAsyncQueue *q; /* message sizes handed from reader to consumer */
+  atomic_size_t peak;
+} budget_race;
+
+static void race_wake(void *ud) {
+  budget_race *r = ud;
+  g_mutex_lock(&r->lock);
+  r->woken = true;
+  g_cond_signal(&r->cond);
+  g_mutex_unlock(&r->lock);
+}
+
+static gpointer race_consumer(gpointer ud) {
+  budget_race *r = ud;
+  for (;;) {
+    gpointer p = g_async_queue_pop(r->q);
+    size_t n = GPOINTER_TO_SIZE(p);
+    if (n == 1)
+      return NULL; /* end marker */
+    weft__rx_budget_release(&r->b, n);
+  }
+}
+
+static void test_rx_budget_threads(void) {
+  budget_race r;
+  memset(&r, 0, sizeof r);
+  g_mutex_init(&r.lock);
+  g_cond_init(&r.cond);
+  r.q = g_async_queue_new();
+  weft__rx_budget_init(&r.b, 64 * 100, race_wake, &r);
+  GThread *t = g_thread_new("consumer", race_consumer, &r);
+  int stops = 0;
+  for (int i = 0; i < 200000; i++) {
+    while (!weft__rx_budget_admit(&r.b, 0)) {
+      stops++;
+      g_mutex_lock(&r.lock);
+      gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+      while (!r.woken)
+        g_assert_true(g_cond_wait_until(&r.cond, &r.lock, end)); /* a lost wake hangs here */
+      r.woken = false;
+      g_mutex_unlock(&r.lock);
+    }
+    size_t n = 64 + (size_t)(i % 7) * 2; /* even sizes, never the end marker */
+    weft__rx_budget_add(&r.b, n);
+    size_t used = weft__rx_budget_used(&r.b);
+    if (used > atomic_load(&r.peak))
+      atomic_store(&r.peak, used);
+    g_async_queue_push(r.q, GSIZE_TO_POINTER(n));
+  }
+  g_async_queue_push(r.q, GSIZE_TO_POINTER((gsize)1));
+  g_thread_join(t);
+  g_assert_cmpuint(weft__rx_budget_used(&r.b), ==, 0);
+  g_assert_cmpuint(atomic_load(&r.peak), <, 64 * 100 + 128);
+  g_test_message("%d stops, peak %zu bytes", stops, (size_t)atomic_load(&r.peak));
+  g_async_queue_unref(r.q);
+  g_mutex_clear(&r.lock);
+  g_cond_clear(&r.cond);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/core/errors", test_error_tables);
@@ -136,5 +225,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/core/log", test_log);
   g_test_add_func("/core/utf8", test_utf8);
   g_test_add_func("/core/random", test_random);
+  g_test_add_func("/core/rx-budget", test_rx_budget);
+  g_test_add_func("/core/rx-budget-threads", test_rx_budget_threads);
   return g_test_run();
 }

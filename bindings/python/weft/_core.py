@@ -859,6 +859,7 @@ class Configuration:
         port_range: Optional[Tuple[int, int]] = None,
         max_message_size: Optional[int] = None,
         send_buffer_limit: Optional[int] = None,
+        receive_buffer_limit: Optional[int] = None,
         enable_loopback: bool = False,
         certificate_reuse: bool = True,
     ) -> None:
@@ -872,6 +873,7 @@ class Configuration:
         self._port_range = (0, 0)
         self._max_message_size = 262144
         self._send_buffer_limit = 16 * 1024 * 1024
+        self._receive_buffer_limit = 4 * 1024 * 1024
         self._loopback = False
         self._cert_reuse = True
         for s in ice_servers:
@@ -883,6 +885,8 @@ class Configuration:
             self.max_message_size = max_message_size
         if send_buffer_limit is not None:
             self.send_buffer_limit = send_buffer_limit
+        if receive_buffer_limit is not None:
+            self.receive_buffer_limit = receive_buffer_limit
         self.enable_loopback = enable_loopback
         self.certificate_reuse = certificate_reuse
 
@@ -955,6 +959,18 @@ class Configuration:
     def send_buffer_limit(self, n: int) -> None:
         check(lib.weft_config_set_send_buffer_limit(self._handle, n))
         self._send_buffer_limit = n
+
+    @property
+    def receive_buffer_limit(self) -> int:
+        """Bytes of received messages the application has not taken yet
+        (per peer connection) above which weft stops reading: the remote
+        waits (its buffered_amount grows), nothing is dropped."""
+        return self._receive_buffer_limit
+
+    @receive_buffer_limit.setter
+    def receive_buffer_limit(self, n: int) -> None:
+        check(lib.weft_config_set_receive_buffer_limit(self._handle, n))
+        self._receive_buffer_limit = n
 
     @property
     def enable_loopback(self) -> bool:
