@@ -22,9 +22,14 @@ struct _WsGuardInput {
   GInputStream *base; /* the socket's input stream (a reference) */
   guint64 max_message;
   gboolean armed, tripped;
-  /* Parser state. */
-  guint crlf;      /* progress through the "\r\n\r\n" that ends the HTTP request */
-  gboolean frames; /* past it: the bytes are WebSocket frames */
+  /* Parser state. The end of the request's header, found exactly as
+   * libsoup finds it (soup_message_io_data_read_headers): an empty line,
+   * "\n" or "\r\n", after at least 2 resp. 3 header bytes; so bare-LF
+   * headers and leading blank lines cannot leave us out of step. */
+  guint hdr_before; /* header bytes before the current line (saturates at 16) */
+  guint line_len;   /* bytes of the current line so far (saturates at 2) */
+  gboolean line_cr; /* the current line starts with '\r' */
+  gboolean frames;  /* past the header: the bytes are WebSocket frames */
   guint8 hdr[14];
   guint hlen;
   guint64 payload_left; /* of the frame in progress */
@@ -43,13 +48,17 @@ static void feed(WsGuardInput *in, const guint8 *p, gsize n) {
   for (gsize i = 0; i < n && !in->tripped; i++) {
     if (!in->frames) {
       guint8 b = p[i];
-      if (b == '\r')
-        in->crlf = in->crlf == 2 ? 3 : 1;
-      else if (b == '\n')
-        in->crlf = in->crlf == 1 ? 2 : in->crlf == 3 ? 4 : 0;
-      else
-        in->crlf = 0;
-      in->frames = in->crlf == 4;
+      if (b == '\n') {
+        in->frames = in->line_len == 0 ? in->hdr_before >= 2
+                                       : in->line_len == 1 && in->line_cr && in->hdr_before >= 3;
+        in->hdr_before = MIN(in->hdr_before + in->line_len + 1, 16);
+        in->line_len = 0;
+        in->line_cr = FALSE;
+      } else {
+        if (in->line_len == 0)
+          in->line_cr = b == '\r';
+        in->line_len = MIN(in->line_len + 1, 2);
+      }
       continue;
     }
     if (in->payload_left) {

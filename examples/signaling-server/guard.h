@@ -7,11 +7,14 @@
  * The server hands this stream, not the accepted GSocketConnection, to
  * SoupServer. Every byte libsoup reads passes through it: after the HTTP
  * request's blank line it follows the frame headers and sums the payloads
- * of the message in progress. Once armed (the connection became a
- * WebSocket), a message over the limit makes the read fail with
- * G_IO_ERROR_MESSAGE_TOO_LARGE before libsoup buffers it: libsoup emits
- * "error" (where the server says too-big and closes with 1009) and drops the
- * connection. Output goes straight to the socket.
+ * of the message in progress (the header's end is found the way libsoup
+ * finds it, bare "\n" line ends included). That only works if no request
+ * body sits between the header and the first frame: the server refuses
+ * every request that announces a body (main.c, on_early). Once armed (the
+ * connection became a WebSocket), a message over the limit makes the read
+ * fail with G_IO_ERROR_MESSAGE_TOO_LARGE before libsoup buffers it: libsoup
+ * emits "error" (where the server says too-big and closes with 1009) and
+ * drops the connection. Output goes straight to the socket.
  */
 #ifndef WEFT_SIGNALING_SERVER_GUARD_H
 #define WEFT_SIGNALING_SERVER_GUARD_H

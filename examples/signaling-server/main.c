@@ -17,6 +17,29 @@
  *   - permessage-deflate is switched off: a small compressed frame could
  *     inflate to any size inside libsoup before we see it.
  *   - Invalid messages: counted per connection; the 101st gets a 1008 close.
+ *   - JSON nesting: json-glib 1.6 recurses once per level and overflows its
+ *     stack at about 75,000 nested '['. Every message first goes through a
+ *     linear scan (json_precheck) that counts the nesting outside strings
+ *     and refuses anything deeper than --max-depth. The scan also refuses
+ *     the non-JSON that json-glib's scanner would tokenize differently
+ *     (single-quoted strings, comments, "\uD800" without its pair, ...):
+ *     otherwise a '"' that the scan takes for a string could hide brackets
+ *     that json-glib parses.
+ *   - Request bodies: libsoup reads a request's body before answering it,
+ *     and the frame guard (guard.c) would take that body for frames and be
+ *     out of step for every later frame. Every request that announces a
+ *     body is refused (413, in the early handler), its body discarded, not
+ *     buffered, as libsoup reads it.
+ *   - Connections that are not (yet) WebSockets: at most --max-pending at
+ *     once, and each is shut down --handshake-timeout seconds after it was
+ *     accepted unless it became a WebSocket. At most --max-per-address
+ *     connections (of either kind) per client IP address; more are closed at
+ *     accept.
+ *   - Relay rate: each connection has a token bucket of --relay-burst bytes
+ *     refilled at --relay-rate bytes/s; a relay costs its size plus 256
+ *     bytes. A relay over the budget is dropped and the sender gets a
+ *     rate-limited error, so a flooding sender is throttled instead of its
+ *     (slower) receiver being cut off by the backlog limit below.
  *   - Slow readers: SoupWebsocketConnection queues outgoing frames in memory
  *     without bound and has no API telling how much is queued. We accept the
  *     TCP connections ourselves, so we know each WebSocket's socket, and
@@ -54,6 +77,8 @@
 #define MAX_INVALID 100
 #define MAX_BACKLOG (1024 * 1024)
 #define MAX_FILE (16 * 1024 * 1024)
+#define MAX_DEPTH_CAP 1000 /* --max-depth at most: far below json-glib's stack limit */
+#define RELAY_OVERHEAD 256 /* what a relay costs beyond its bytes (rate limit) */
 
 typedef struct server server;
 typedef struct room room;
@@ -70,6 +95,11 @@ typedef struct client {
   guint64 given;        /* bytes handed to libsoup since the upgrade, frame headers included */
   guint64 written_base; /* bytes written to the socket before the upgrade's end */
   gboolean dropping;    /* being disconnected by us */
+  char *ip;             /* counted in srv->per_ip (NULL: not counted) */
+  double tokens;        /* relay budget in bytes; below 0 after a relay larger than the burst */
+  gint64 refilled_us;   /* when @tokens was last brought up to date */
+  guint64 dropped;      /* relays dropped by the rate limit */
+  gboolean throttled;   /* the last relay was dropped (one log line per episode) */
 } client;
 
 struct room {
@@ -86,14 +116,30 @@ struct server {
   char *web_root;
   guint64 max_message;
   guint max_peers, max_clients;
+  guint max_depth, max_pending, max_per_address; /* max_per_address 0: no cap */
+  guint handshake_ms;
+  double relay_rate, relay_burst; /* bytes/s and bytes; relay_rate 0: no limit */
   gboolean verbose;
   gboolean stopping;
   guint grace;         /* the shutdown's deadline source */
   GHashTable *rooms;   /* id -> room * (owned) */
   GHashTable *clients; /* client * set (owned) */
-  GHashTable *conns; /* "host:port" -> GIOStream * (guard.h, a reference), accepted, not upgraded */
+  GHashTable *conns;   /* "host:port" -> pending * (owned): accepted, not upgraded */
+  GHashTable *per_ip;  /* IP address -> its connections (pending and WebSocket), as a guint */
+  struct {             /* refusals by reason, for the "stopped" line */
+    guint64 per_address, pending, timeout, body, depth, rate;
+  } refused;
   guint16 port;
 };
+
+/* An accepted connection that has not become a WebSocket (yet). */
+typedef struct pending {
+  server *srv;
+  char *key;        /* "host:port", its key in srv->conns */
+  char *ip;         /* counted in srv->per_ip; moves to the client on upgrade */
+  GIOStream *guard; /* what SoupServer reads (guard.h) */
+  guint timer;      /* --handshake-timeout */
+} pending;
 
 /* ---- Logging ------------------------------------------------------------------ */
 
@@ -130,6 +176,33 @@ static char *address_string(GSocketAddress *a) {
   char *s = g_strdup_printf("%s:%u", ip, g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(a)));
   g_free(ip);
   return s;
+}
+
+/* "127.0.0.1" of @a ("?" if it is not an IP address): what the per-address
+ * cap counts. */
+static char *address_ip(GSocketAddress *a) {
+  if (!G_IS_INET_SOCKET_ADDRESS(a))
+    return g_strdup("?");
+  return g_inet_address_to_string(g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(a)));
+}
+
+/* One connection from @ip less; frees @ip. */
+static void ip_release(server *srv, char *ip) {
+  guint n = GPOINTER_TO_UINT(g_hash_table_lookup(srv->per_ip, ip));
+  if (n <= 1)
+    g_hash_table_remove(srv->per_ip, ip);
+  else
+    g_hash_table_insert(srv->per_ip, g_strdup(ip), GUINT_TO_POINTER(n - 1));
+  g_free(ip);
+}
+
+/* {"ev":"refused"}: a connection or request refused before it became a
+ * WebSocket. */
+static void log_refused(const char *reason, const char *remote) {
+  JsonObject *log = ev_new("refused");
+  json_object_set_string_member(log, "reason", reason);
+  json_object_set_string_member(log, "remote", remote);
+  log_obj(log);
 }
 
 /* Every byte the application ever wrote to @conn's socket (acked or still in
@@ -330,6 +403,52 @@ static gboolean optional_of(JsonObject *o, const char *m, GType t) {
          (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == t);
 }
 
+/* Takes a relay of @bytes out of @c's token bucket; FALSE if over budget.
+ * A relay larger than the whole burst passes when the bucket is full and
+ * leaves it in debt, so no message within --max-message is refused
+ * forever. */
+static gboolean relay_allowed(client *c, gsize bytes) {
+  server *srv = c->srv;
+  if (srv->relay_rate <= 0)
+    return TRUE;
+  gint64 now = g_get_monotonic_time();
+  c->tokens = MIN(srv->relay_burst,
+                  c->tokens + srv->relay_rate * (double)(now - c->refilled_us) / G_USEC_PER_SEC);
+  c->refilled_us = now;
+  double cost = (double)bytes + RELAY_OVERHEAD;
+  if (c->tokens < MIN(cost, srv->relay_burst))
+    return FALSE;
+  c->tokens -= cost;
+  return TRUE;
+}
+
+/* A relay over the budget: dropped, the sender told (not counted as an
+ * invalid message), one log line per run of drops. */
+static void relay_throttled(client *c, const char *type, const char *to) {
+  server *srv = c->srv;
+  c->dropped++;
+  srv->refused.rate++;
+  char *text = g_strdup_printf("over the relay budget of %.0f bytes/s (burst %.0f): this %s to %s "
+                               "was dropped",
+                               srv->relay_rate, srv->relay_burst, type, to);
+  if (!c->throttled) {
+    JsonObject *log = ev_new("error");
+    json_object_set_string_member(log, "code", "rate-limited");
+    json_object_set_string_member(log, "message", text);
+    ev_client(log, c);
+    json_object_set_int_member(log, "dropped", (gint64)c->dropped);
+    log_obj(log);
+  }
+  c->throttled = TRUE;
+  JsonObject *o = json_object_new();
+  json_object_set_string_member(o, "type", "error");
+  json_object_set_string_member(o, "code", "rate-limited");
+  json_object_set_string_member(o, "message", text);
+  send_obj(c, o);
+  json_object_unref(o);
+  g_free(text);
+}
+
 static void handle_relay(client *c, const char *type, JsonObject *msg, gsize bytes) {
   if (!c->room) {
     send_error(c, "not-joined", "join a room first");
@@ -359,6 +478,11 @@ static void handle_relay(client *c, const char *type, JsonObject *msg, gsize byt
     send_error(c, "unknown-peer", "no such peer in this room");
     return;
   }
+  if (!relay_allowed(c, bytes)) {
+    relay_throttled(c, type, to);
+    return;
+  }
+  c->throttled = FALSE;
   JsonObject *log = ev_new("relay");
   json_object_set_string_member(log, "room", c->room->id);
   json_object_set_string_member(log, "type", type);
@@ -372,7 +496,93 @@ static void handle_relay(client *c, const char *type, JsonObject *msg, gsize byt
   send_obj(target, msg);
 }
 
+typedef enum { JSON_SCAN_OK, JSON_SCAN_TOO_DEEP, JSON_SCAN_BAD } json_scan;
+
+/* @p[0..3] are hex digits (within @n bytes): their value in @out. */
+static gboolean hex4(const char *p, gsize n, guint *out) {
+  if (n < 4)
+    return FALSE;
+  *out = 0;
+  for (int k = 0; k < 4; k++) {
+    if (!g_ascii_isxdigit(p[k]))
+      return FALSE;
+    *out = *out << 4 | (guint)g_ascii_xdigit_value(p[k]);
+  }
+  return TRUE;
+}
+
+/* One linear pass over @t before json-glib parses it: the nesting of arrays
+ * and objects (brackets inside strings do not count) must stay within
+ * @max_depth. The pass follows strings exactly as json-glib 1.6's scanner
+ * does, and to be sure of that it refuses what the two could read
+ * differently: outside strings only JSON's own characters (no comments,
+ * no single-quoted strings, a '.' only before a digit); inside them only
+ * JSON's escapes, "\u" with 4 hex digits, surrogates only as pairs; no NUL
+ * anywhere. None of that is valid JSON anyway. @at: where it stopped. */
+static json_scan json_precheck(const char *t, gsize len, guint max_depth, gsize *at) {
+  guint depth = 0;
+  for (gsize i = 0; i < len; i++) {
+    *at = i;
+    char ch = t[i];
+    if (ch == '"') {
+      for (i++; i < len && t[i] != '"'; i++) {
+        *at = i;
+        if (t[i] == '\0')
+          return JSON_SCAN_BAD;
+        if (t[i] != '\\')
+          continue;
+        if (++i >= len)
+          return JSON_SCAN_BAD;
+        char e = t[i];
+        guint u, lo;
+        if (e != 'u') {
+          if (e == '\0' || !strchr("\"\\/bfnrt", e))
+            return JSON_SCAN_BAD;
+          continue;
+        }
+        if (!hex4(t + i + 1, len - i - 1, &u) || (u >= 0xdc00 && u <= 0xdfff))
+          return JSON_SCAN_BAD;
+        i += 4;
+        if (u >= 0xd800 && u <= 0xdbff) {
+          /* json-glib reads the next 6 bytes as the pair's other half. */
+          if (i + 2 >= len || t[i + 1] != '\\' || t[i + 2] != 'u' ||
+              !hex4(t + i + 3, len - i - 3, &lo) || lo < 0xdc00 || lo > 0xdfff)
+            return JSON_SCAN_BAD;
+          i += 6;
+        }
+      }
+      if (i >= len)
+        return JSON_SCAN_BAD; /* unterminated */
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > max_depth)
+        return JSON_SCAN_TOO_DEEP;
+    } else if (ch == ']' || ch == '}') {
+      if (depth > 0)
+        depth--;
+    } else if (ch == '.') {
+      /* json-glib's scanner takes the byte after a '.' unseen. */
+      if (i + 1 >= len || !g_ascii_isdigit(t[i + 1]))
+        return JSON_SCAN_BAD;
+    } else if (!g_ascii_isdigit(ch) && (ch == '\0' || !strchr(" \t\r\n:,-+truefalsnE", ch))) {
+      return JSON_SCAN_BAD;
+    }
+  }
+  return JSON_SCAN_OK;
+}
+
 static void handle_text(client *c, const char *text, gsize len) {
+  gsize at = 0;
+  json_scan scan = json_precheck(text, len, c->srv->max_depth, &at);
+  if (scan != JSON_SCAN_OK) {
+    char *why = scan == JSON_SCAN_TOO_DEEP
+                    ? g_strdup_printf("JSON nested deeper than %u levels", c->srv->max_depth)
+                    : g_strdup_printf("not JSON text (byte %" G_GSIZE_FORMAT ")", at);
+    if (scan == JSON_SCAN_TOO_DEEP)
+      c->srv->refused.depth++;
+    send_error(c, "bad-json", why);
+    g_free(why);
+    return;
+  }
   JsonParser *parser = json_parser_new();
   GError *error = NULL;
   JsonNode *root = NULL;
@@ -470,6 +680,8 @@ static void client_free(client *c) {
   g_object_unref(c->ws);
   g_clear_object(&c->conn);
   g_clear_object(&c->guard);
+  if (c->ip)
+    ip_release(c->srv, c->ip);
   g_free(c->remote);
   g_free(c->peer);
   g_free(c->name);
@@ -500,15 +712,18 @@ static void on_websocket(SoupServer *soup, SoupServerMessage *msg, const char *p
   c->srv = srv;
   c->ws = g_object_ref(ws);
   c->remote = address_string(soup_server_message_get_remote_address(msg));
-  GIOStream *guard = g_hash_table_lookup(srv->conns, c->remote);
-  if (guard) {
-    c->guard = g_object_ref(guard);
+  pending *p = g_hash_table_lookup(srv->conns, c->remote);
+  if (p) {
+    c->guard = g_object_ref(p->guard);
+    c->ip = g_steal_pointer(&p->ip); /* still one connection from there */
     g_hash_table_remove(srv->conns, c->remote);
     ws_guard_arm(c->guard);
     c->conn = g_object_ref(ws_guard_get_base(c->guard));
     if (!socket_written(c->conn, &c->written_base))
       g_clear_object(&c->conn);
   }
+  c->tokens = srv->relay_burst;
+  c->refilled_us = g_get_monotonic_time();
   g_hash_table_add(srv->clients, c);
   soup_websocket_connection_set_max_incoming_payload_size(ws, srv->max_message);
   g_signal_connect(ws, "message", G_CALLBACK(on_message), c);
@@ -606,13 +821,32 @@ static void on_http(SoupServer *soup, SoupServerMessage *msg, const char *path, 
   g_free(full);
 }
 
-/* Refuses an upgrade once --max-clients WebSockets are open: the client sees
- * 503 instead of a WebSocket. */
+/* Every request, once its header is read. Refuses one that announces a body
+ * (413): libsoup reads the body before it answers, or before it hands the
+ * connection over as a WebSocket, and the frame guard would take that body
+ * for frames. Then refuses an upgrade once --max-clients WebSockets are open
+ * (503 instead of a WebSocket). */
 static void on_early(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
                      gpointer data) {
   (void)soup;
   (void)query;
   server *srv = data;
+  SoupMessageHeaders *req = soup_server_message_get_request_headers(msg);
+  SoupEncoding enc = soup_message_headers_get_encoding(req);
+  if (enc != SOUP_ENCODING_NONE &&
+      !(enc == SOUP_ENCODING_CONTENT_LENGTH && soup_message_headers_get_content_length(req) == 0)) {
+    /* libsoup still reads it (up to --handshake-timeout): drop it as it
+     * comes instead of buffering it. */
+    soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
+                                 "close");
+    set_text(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "requests with a body are not accepted");
+    srv->refused.body++;
+    char *remote = address_string(soup_server_message_get_remote_address(msg));
+    log_refused("request-body", remote);
+    g_free(remote);
+    return;
+  }
   if (strcmp(path, "/ws") == 0 &&
       (srv->stopping || g_hash_table_size(srv->clients) >= srv->max_clients)) {
     soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
@@ -625,7 +859,34 @@ static void on_early(SoupServer *soup, SoupServerMessage *msg, const char *path,
 static gboolean conn_is_closed(gpointer key, gpointer value, gpointer data) {
   (void)key;
   (void)data;
-  return g_io_stream_is_closed(G_IO_STREAM(value));
+  return g_io_stream_is_closed(((pending *)value)->guard);
+}
+
+static void pending_free(pending *p) {
+  if (p->timer)
+    g_source_remove(p->timer);
+  if (p->ip)
+    ip_release(p->srv, p->ip);
+  g_object_unref(p->guard);
+  g_free(p->key);
+  g_free(p);
+}
+
+/* --handshake-timeout after the accept, and still no WebSocket: shut the
+ * socket down (libsoup then reads EOF or fails its write, and closes the
+ * connection itself) and forget it. */
+static gboolean pending_timeout(gpointer data) {
+  pending *p = data;
+  server *srv = p->srv;
+  p->timer = 0;
+  if (!g_io_stream_is_closed(p->guard)) {
+    srv->refused.timeout++;
+    log_refused("handshake-timeout", p->key);
+    g_socket_shutdown(g_socket_connection_get_socket(ws_guard_get_base(p->guard)), TRUE, TRUE,
+                      NULL);
+  }
+  g_hash_table_remove(srv->conns, p->key);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GObject *source,
@@ -638,20 +899,45 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
   g_hash_table_foreach_remove(srv->conns, conn_is_closed, NULL);
   GSocketAddress *local = g_socket_connection_get_local_address(conn, NULL);
   GSocketAddress *remote = g_socket_connection_get_remote_address(conn, NULL);
-  GError *error = NULL;
-  GIOStream *guard = ws_guard_new(conn, srv->max_message);
+  char *key = address_string(remote), *ip = address_ip(remote);
+  guint from_ip = GPOINTER_TO_UINT(g_hash_table_lookup(srv->per_ip, ip));
+  const char *refuse = NULL;
+  if (srv->max_per_address && from_ip >= srv->max_per_address) {
+    refuse = "too-many-from-address";
+    srv->refused.per_address++;
+  } else if (g_hash_table_size(srv->conns) >= srv->max_pending) {
+    refuse = "too-many-pending";
+    srv->refused.pending++;
+  }
+  if (refuse) {
+    /* Closed before libsoup sees a byte of it. */
+    log_refused(refuse, key);
+    g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+    g_free(key);
+    g_free(ip);
+    g_clear_object(&local);
+    g_clear_object(&remote);
+    return TRUE;
+  }
+  g_hash_table_insert(srv->per_ip, g_strdup(ip), GUINT_TO_POINTER(from_ip + 1));
+  pending *p = g_new0(pending, 1);
+  p->srv = srv;
+  p->key = key;
+  p->ip = ip;
+  p->guard = ws_guard_new(conn, srv->max_message);
+  p->timer = g_timeout_add(srv->handshake_ms, pending_timeout, p);
   /* Small JSON messages must not wait for Nagle; and the error + close
    * frames written just before libsoup drops an oversized sender must be on
    * the wire before the close turns into a reset (unread input). */
   g_socket_set_option(g_socket_connection_get_socket(conn), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-  char *key = address_string(remote);
-  g_hash_table_replace(srv->conns, g_strdup(key), guard);
-  if (!local || !remote || !soup_server_accept_iostream(srv->soup, guard, local, remote, &error)) {
+  g_hash_table_replace(srv->conns, p->key, p);
+  GError *error = NULL;
+  if (!local || !remote ||
+      !soup_server_accept_iostream(srv->soup, p->guard, local, remote, &error)) {
     g_clear_error(&error);
-    g_io_stream_close(guard, NULL, NULL);
-    g_hash_table_remove(srv->conns, key);
+    g_io_stream_close(p->guard, NULL, NULL);
+    g_hash_table_remove(srv->conns, p->key);
   }
-  g_free(key);
   g_clear_object(&local);
   g_clear_object(&remote);
   return TRUE;
@@ -702,8 +988,9 @@ static gboolean on_lifetime(gpointer data) {
 int main(int argc, char **argv) {
   char *host = NULL, *web_root = NULL;
   gint port = 8080, max_peers = 32, max_clients = 1024;
-  gint64 max_message = 65536;
-  double lifetime = 0;
+  gint max_depth = 32, max_pending = 256, max_per_address = 64;
+  gint64 max_message = 65536, relay_rate = 65536, relay_burst = 524288;
+  double lifetime = 0, handshake_timeout = 10;
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
       {"host", 0, 0, G_OPTION_ARG_STRING, &host, "address to listen on (127.0.0.1)", "IP"},
@@ -712,6 +999,17 @@ int main(int argc, char **argv) {
       {"max-message", 0, 0, G_OPTION_ARG_INT64, &max_message, "largest message (65536)", "BYTES"},
       {"max-peers-per-room", 0, 0, G_OPTION_ARG_INT, &max_peers, "peers per room (32)", "N"},
       {"max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients, "WebSocket clients (1024)", "N"},
+      {"max-depth", 0, 0, G_OPTION_ARG_INT, &max_depth, "JSON nesting of a message (32; <= 1000)",
+       "N"},
+      {"max-pending", 0, 0, G_OPTION_ARG_INT, &max_pending,
+       "connections not (yet) WebSockets (256)", "N"},
+      {"handshake-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &handshake_timeout,
+       "seconds a connection may take to become a WebSocket (10)", "S"},
+      {"max-per-address", 0, 0, G_OPTION_ARG_INT, &max_per_address,
+       "connections per client IP address (64; 0 = no cap)", "N"},
+      {"relay-rate", 0, 0, G_OPTION_ARG_INT64, &relay_rate,
+       "relayed bytes/s per connection (65536; 0 = no limit)", "BYTES"},
+      {"relay-burst", 0, 0, G_OPTION_ARG_INT64, &relay_burst, "relay burst (524288)", "BYTES"},
       {"lifetime", 0, 0, G_OPTION_ARG_DOUBLE, &lifetime, "stop after S seconds", "S"},
       {"verbose", 0, 0, G_OPTION_ARG_NONE, &verbose, "more logs on stderr", NULL},
       {NULL, 0, 0, 0, NULL, NULL, NULL}};
@@ -720,7 +1018,9 @@ int main(int argc, char **argv) {
   GError *error = NULL;
   if (!g_option_context_parse(octx, &argc, &argv, &error) || argc != 1 || port < 0 ||
       port > 65535 || max_message < 16 || max_message > 64 * 1024 * 1024 || max_peers < 1 ||
-      max_clients < 1 || lifetime < 0) {
+      max_clients < 1 || lifetime < 0 || max_depth < 1 || max_depth > MAX_DEPTH_CAP ||
+      max_pending < 1 || max_per_address < 0 || !(handshake_timeout > 0) ||
+      handshake_timeout > 3600 || relay_rate < 0 || relay_burst < 1) {
     g_printerr("signaling-server: %s\n", error ? error->message : "bad arguments (see --help)");
     g_clear_error(&error);
     g_option_context_free(octx);
@@ -738,16 +1038,24 @@ int main(int argc, char **argv) {
   srv.max_message = (guint64)max_message;
   srv.max_peers = (guint)max_peers;
   srv.max_clients = (guint)max_clients;
+  srv.max_depth = (guint)max_depth;
+  srv.max_pending = (guint)max_pending;
+  srv.max_per_address = (guint)max_per_address;
+  srv.handshake_ms = (guint)(handshake_timeout * 1000);
+  srv.relay_rate = (double)relay_rate;
+  srv.relay_burst = (double)relay_burst;
   srv.verbose = verbose;
   srv.rooms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)room_free);
   srv.clients =
       g_hash_table_new_full(g_direct_hash, g_direct_equal, (GDestroyNotify)client_free, NULL);
-  srv.conns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
+  srv.conns = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)pending_free);
+  srv.per_ip = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   srv.loop = g_main_loop_new(NULL, FALSE);
   srv.soup = soup_server_new("server-header", "weft-signaling-server ", NULL);
   /* No permessage-deflate: see the top of the file. */
   soup_server_remove_websocket_extension(srv.soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   soup_server_add_early_handler(srv.soup, "/ws", on_early, &srv, NULL);
+  soup_server_add_early_handler(srv.soup, NULL, on_early, &srv, NULL);
   soup_server_add_websocket_handler(srv.soup, "/ws", NULL, NULL, on_websocket, &srv, NULL);
   soup_server_add_handler(srv.soup, NULL, on_http, &srv, NULL);
 
@@ -803,9 +1111,20 @@ int main(int argc, char **argv) {
   g_hash_table_unref(srv.clients);
   g_hash_table_unref(srv.rooms);
   g_hash_table_unref(srv.conns);
+  g_hash_table_unref(srv.per_ip);
   g_main_loop_unref(srv.loop);
-  if (rc == 0)
-    log_obj(ev_new("stopped"));
+  if (rc == 0) {
+    JsonObject *log = ev_new("stopped");
+    JsonObject *refused = json_object_new();
+    json_object_set_int_member(refused, "too-many-from-address", (gint64)srv.refused.per_address);
+    json_object_set_int_member(refused, "too-many-pending", (gint64)srv.refused.pending);
+    json_object_set_int_member(refused, "handshake-timeout", (gint64)srv.refused.timeout);
+    json_object_set_int_member(refused, "request-body", (gint64)srv.refused.body);
+    json_object_set_int_member(refused, "too-deep", (gint64)srv.refused.depth);
+    json_object_set_int_member(refused, "rate-limited", (gint64)srv.refused.rate);
+    json_object_set_object_member(log, "refused", refused);
+    log_obj(log);
+  }
   g_free(srv.host);
   g_free(srv.web_root);
   return rc;

@@ -3,14 +3,21 @@
 outside: the protocol, every error code, the limits, shutdown, and the abuse
 test of issue 5 (200 clients joining and leaving in a loop, malformed JSON, a
 10 MB message, a client that never reads: the server stays up, its memory
-stays bounded and a normal client's ping/pong latency stays low).
+stays bounded and a normal client's ping/pong latency stays low), and the
+limits of issue 12, each driven past its bound while well-behaved clients
+keep being served: JSON nesting (--max-depth), request bodies (413),
+connections that never upgrade (--max-pending, --handshake-timeout), the
+per-address cap (--max-per-address) and the relay rate limit (--relay-rate,
+--relay-burst).
 
 usage: test_signaling_server.py path/to/signaling-server
 Every server runs on 127.0.0.1 port 0 and is killed by PID on every path.
 """
 
+import base64
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -390,8 +397,434 @@ def test_shutdown():
     check(rc == 0, f"SIGINT with a client connected -> exit 0 ({rc})")
 
 
+# ---- Facing the network (issue 12): each limit driven past its bound ------------
+
+def raw_exchange(port, data, timeout=5.0):
+    """Sends @data on a fresh connection and reads until the server closes it.
+    Returns (status line, everything read, closed by the server in time)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    out = b""
+    closed = False
+    deadline = time.monotonic() + timeout
+    try:
+        s.sendall(data)
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            out += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        closed = True
+    except socket.timeout:
+        pass
+    finally:
+        s.close()
+    return out.split(b"\r\n", 1)[0].decode(errors="replace"), out, closed
+
+
+def wait_closed(s, timeout):
+    """Seconds until the server closes @s (EOF or reset), or None."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    try:
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            if not s.recv(4096):
+                return time.monotonic() - t0
+    except (ConnectionResetError, BrokenPipeError):
+        return time.monotonic() - t0
+    except socket.timeout:
+        pass
+    return None
+
+
+def relay_works(a, b, peer_b, what):
+    """@a relays an offer to @b (peer id @peer_b); checks b gets it."""
+    a.send({"type": "offer", "to": peer_b, "sdp": "v=0"})
+    try:
+        got = b.expect("offer", 5)
+    except (TimeoutError, OSError, Closed) as e:
+        got = repr(e)
+    check(isinstance(got, dict) and got.get("sdp") == "v=0", f"{what}: a relay still arrives ({got})")
+
+
+def stopped_counts(srv, what):
+    """Stops @srv (SIGTERM, exit 0 checked) and returns its refusal counts."""
+    rc = srv.stop()
+    check(rc == 0, f"{what}: SIGTERM -> exit 0 ({rc})")
+    last = srv.events[-1] if srv.events else {}
+    return last.get("refused", {}) if last.get("ev") == "stopped" else {}
+
+
+def refused_events(srv, reason, want=1, timeout=3.0):
+    """The "refused" lines for @reason, once there are @want (the reader
+    thread may lag the server a little) or after @timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with srv.lock:
+            evs = [e for e in srv.events if e.get("ev") == "refused" and e.get("reason") == reason]
+        if len(evs) >= want or time.monotonic() > deadline:
+            return evs
+        time.sleep(0.02)
+
+
+def test_json_depth():
+    """JSON nesting is checked by a linear scan before json-glib parses (json-glib
+    1.6.6 overflows its stack at ~75,000 nested '['; --max-message above ~72 KiB
+    lets such a message through)."""
+    srv = Server("--max-message", str(1024 * 1024), "--max-depth", "32")
+    try:
+        a, _ = srv.join("deep", "a")
+        b, _ = srv.join("deep", "b")
+        a.expect("peer-joined")
+
+        def answer(text):
+            a.send_text(text)
+            m = a.recv(10)
+            return m
+
+        m = answer("[" * 200000)
+        check(m.get("code") == "bad-json" and "deeper than 32" in m.get("message", ""),
+              f"200,000 nested '[' (200 KB, --max-message 1 MiB) -> bad-json, too deep: {m}")
+        check(srv.proc.poll() is None, "... and the server is still up")
+        a.send({"type": "ping"})
+        check(a.recv() == {"type": "pong"}, "... and the sender's connection still works")
+        # The bound exactly: the message object is level 1.
+        ok31 = '{"type":"ping","x":' + "[" * 31 + "]" * 31 + "}"
+        check(answer(ok31) == {"type": "pong"}, "nesting of exactly --max-depth 32 is accepted")
+        m = answer('{"type":"ping","x":' + "[" * 32 + "]" * 32 + "}")
+        check(m.get("code") == "bad-json" and "deeper" in m.get("message", ""),
+              f"nesting of 33 -> bad-json: {m}")
+        # Brackets inside strings do not count, escaped quotes included.
+        pad = "[" * 100000 + '"\\{' + "{" * 1000
+        check(answer(json.dumps({"type": "ping", "pad": pad, "k[": "]"})) == {"type": "pong"},
+              "100,000 '[' inside a string (with escaped quotes) do not count")
+        # An escaped backslash before the closing quote ends the string: what
+        # follows is structure and counts.
+        m = answer('{"type":"ping","s":"a\\\\","t":' + "[" * 40 + "]" * 40 + "}")
+        check(m.get("code") == "bad-json" and "deeper" in m.get("message", ""),
+              f"'\"a\\\\\\\\\"' then 40 levels -> too deep (the string ended at its quote): {m}")
+        # What json-glib's scanner reads differently from JSON (single-quoted
+        # strings, comments, a lone surrogate that swallows the next quote):
+        # refused. A scan that only knew JSON strings would see a string
+        # opening at the '"' and let the 100,000 levels through to json-glib,
+        # which crashes on each of the first four (checked against 1.6.6).
+        deep = "[" * 100000
+        for what, text in [("a single-quoted string", '{"type":"ping","a":\'"\',\'b\':' + deep),
+                           ("a comment", '{"type":"ping",/*"*/"x":' + deep),
+                           ("a '/' comment", '{"type":"ping",/"/"x":' + deep),
+                           ("a lone surrogate", '{"\\ud800" ":' + deep),
+                           ("a '.' not before a digit", '{"type":"ping","x":[1 ."' + deep)]:
+            m = answer(text)
+            check(m.get("code") == "bad-json", f"{what} before 100,000 '[' -> bad-json: {m}")
+        check(srv.proc.poll() is None, "the server survived every deep message")
+        relay_works(a, b, "b", "after the deep messages")
+        c = srv.ws()
+        c.send({"type": "ping"})
+        check(c.recv() == {"type": "pong"}, "a new client is served")
+        c.close()
+        a.close()
+        b.close()
+    finally:
+        counts = stopped_counts(srv, "--max-depth")
+        srv.kill()
+    check(counts.get("too-deep") == 3, f"the stopped line counts 3 too-deep messages: {counts}")
+
+
+def test_request_body():
+    """A request that announces a body is refused (413), never upgraded: libsoup
+    would read the body before the handshake and the frame guard would take it
+    for frames. And the guard finds the end of a request as libsoup does."""
+    srv = Server("--max-message", "4096")
+    try:
+        a, _ = srv.join("body", "a")
+        b, _ = srv.join("body", "b")
+        a.expect("peer-joined")
+        key = base64.b64encode(os.urandom(16)).decode()
+        up = ("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
+        # The body is a frame header announcing 2^62 bytes: a guard that took
+        # it for a frame would skip every later frame.
+        fake = bytes([0x81, 0xFF]) + (1 << 62).to_bytes(8, "big") + b"MASK"
+        for what, req in [("Content-Length", up.encode() + b"Content-Length: %d\r\n\r\n" % len(fake)
+                           + fake),
+                          ("chunked", up.encode() + b"Transfer-Encoding: chunked\r\n\r\n"
+                           + b"%x\r\n" % len(fake) + fake + b"\r\n0\r\n\r\n")]:
+            status, _, closed = raw_exchange(srv.port, req)
+            check(" 413 " in status and closed,
+                  f"an upgrade request with a body ({what}) -> 413, connection closed ({status!r})")
+        # A large body elsewhere is read and dropped, not buffered.
+        rss0 = srv.status_kib("VmHWM")
+        big = 32 * 1024 * 1024
+        status, _, closed = raw_exchange(srv.port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                                         b"%d\r\n\r\n" % big + b"B" * big, timeout=10)
+        grew = srv.status_kib("VmHWM") - rss0
+        check(" 413 " in status and grew < 16 * 1024,
+              f"a 32 MiB POST body -> 413 ({status!r}), peak RSS grew {grew} KiB (bound 16 MiB)")
+        check(len(refused_events(srv, "request-body", 3)) == 3, "each is logged as refused request-body")
+        # Bare "\n" line ends and leading blank lines: libsoup upgrades such a
+        # request, and the guard must still find where the frames start (a
+        # fragmented message over --max-message 4096 is refused).
+        for what, kw in [("bare LF", {"eol": "\n"}), ("leading blank lines", {"lead": "\n\r\n"})]:
+            g = srv.ws(**kw)
+            try:
+                g.frame(1, b'{"type":"ping","pad":"', fin=False)
+                for _ in range(3):
+                    g.frame(0, b"y" * 2000, fin=False)
+                g.frame(0, b'"}', fin=True)
+            except OSError:
+                pass
+            ok, m = expect_error(g, "too-big")
+            code = closed_with(g)
+            check(ok and code == 1009, f"{what} request: fragmented message over the limit -> "
+                  f"too-big, close 1009 ({m}, {code})")
+            g.sock.close()
+        relay_works(a, b, "b", "after the refused bodies")
+        c = srv.ws()
+        c.send({"type": "ping"})
+        check(c.recv() == {"type": "pong"}, "a new client is served")
+        for x in (a, b, c):
+            x.close()
+    finally:
+        counts = stopped_counts(srv, "request bodies")
+        srv.kill()
+    check(counts.get("request-body") == 3, f"the stopped line counts 3 request bodies: {counts}")
+
+
+def test_pending():
+    """Connections that never upgrade: at most --max-pending at once, each shut
+    down --handshake-timeout after its accept (a trickling client too)."""
+    srv = Server("--max-pending", "4", "--handshake-timeout", "1.5")
+    idle = []
+    try:
+        a, _ = srv.join("pend", "a")
+        b, _ = srv.join("pend", "b")
+        a.expect("peer-joined")
+        t_open = []
+        for i in range(4):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            idle.append(s)
+            t_open.append(time.monotonic())
+        idle[0].sendall(b"GET /ws HTTP/1.1\r\n")  # then a header byte now and then
+        time.sleep(0.2)  # the server has accepted all four
+        extra = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        dt = wait_closed(extra, 1.0)
+        extra.close()
+        check(dt is not None and dt < 1.0,
+              f"the 5th connection over --max-pending 4 is closed at once ({dt})")
+        check(len(refused_events(srv, "too-many-pending")) == 1, "... logged as too-many-pending")
+        # WebSockets do not count: the room keeps working meanwhile.
+        relay_works(a, b, "b", "with 4 idle connections pending")
+        # The trickler keeps sending; every pending one is cut at ~1.5 s.
+        closed_at = [None] * 4
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and None in closed_at:
+            r, _, _ = select.select([s for i, s in enumerate(idle) if closed_at[i] is None], [], [],
+                                    0.2)
+            for s in r:
+                i = idle.index(s)
+                try:
+                    data = s.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    closed_at[i] = time.monotonic() - t_open[i]
+            if closed_at[0] is None:
+                try:
+                    idle[0].sendall(b"X")
+                except OSError:
+                    closed_at[0] = time.monotonic() - t_open[0]
+        ok = all(t is not None and 1.3 < t < 3.5 for t in closed_at)
+        check(ok, "--handshake-timeout 1.5: every idle connection is shut down after 1.3-3.5 s, "
+              f"the trickling one too ({['%.2f' % t if t else t for t in closed_at]})")
+        check(len(refused_events(srv, "handshake-timeout", 4)) == 4, "... logged as handshake-timeout")
+        # The slots are free again: new clients connect and join.
+        c, _ = srv.join("pend", "c")
+        relay_works(c, a, "a", "a client that connected after the timeouts")
+        st = srv.http("/health")[0]
+        check(st == 200, f"plain HTTP is served again ({st})")
+        for x in (a, b, c):
+            x.close()
+    finally:
+        for s in idle:
+            s.close()
+        counts = stopped_counts(srv, "--max-pending")
+        srv.kill()
+    check(counts.get("too-many-pending") == 1 and counts.get("handshake-timeout") == 4,
+          f"the stopped line counts them: {counts}")
+
+
+def test_per_address():
+    """At most --max-per-address connections (pending or WebSocket) from one
+    IP address; other addresses are not affected."""
+    srv = Server("--max-per-address", "3")
+    try:
+        a, _ = srv.join("addr", "a")
+        b, _ = srv.join("addr", "b")
+        a.expect("peer-joined")
+        pend = socket.create_connection(("127.0.0.1", srv.port), timeout=5)  # the 3rd
+        time.sleep(0.2)
+        try:
+            srv.ws()
+            refused = "accepted"
+        except (ConnectionError, OSError) as e:
+            refused = repr(e)
+        check(refused != "accepted", f"a 4th connection from 127.0.0.1 is closed ({refused})")
+        check(len(refused_events(srv, "too-many-from-address")) == 1,
+              "... logged as too-many-from-address")
+        relay_works(a, b, "b", "the capped address's WebSockets")
+        # Another address (127.0.0.2 is loopback too) is served.
+        try:
+            o = WS("127.0.0.1", srv.port, source=("127.0.0.2", 0))
+            o.send({"type": "join", "room": "addr", "peer": "o"})
+            jo = o.expect("joined")
+            check([p["peer"] for p in jo["peers"]] == ["a", "b"], "a client from 127.0.0.2 joins")
+            relay_works(o, a, "a", "the client from 127.0.0.2")
+            o.close()
+        except (ConnectionError, OSError, TimeoutError) as e:
+            check(False, f"a client from 127.0.0.2 is served ({e!r})")
+        # A slot frees up when a connection from there ends.
+        pend.close()
+        ok = False
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not ok:
+            try:
+                c, _ = srv.join("addr", "c")
+                ok = True
+            except (ConnectionError, OSError):
+                time.sleep(0.05)
+        check(ok, "after one closes, 127.0.0.1 may connect again")
+        if ok:
+            relay_works(c, a, "a", "the new client")
+            c.close()
+        a.close()
+        b.close()
+    finally:
+        counts = stopped_counts(srv, "--max-per-address")
+        srv.kill()
+    check(counts.get("too-many-from-address", 0) >= 1, f"the stopped line counts them: {counts}")
+
+
+def rate_flood(srv, n, size):
+    """In a room of a slow receiver (reads nothing during the flood; default
+    buffers: a tiny receive window would make loopback TCP itself deliver in
+    zero-window probes), a flooder and an honest peer: the flooder sends @n
+    offers of @size bytes to the receiver as fast as it can. Returns the
+    receiver, the flooder, the honest peer, the flooder's rate-limited count
+    and the flood's duration."""
+    slow = srv.ws()
+    slow.send({"type": "join", "room": "rate", "peer": "slow"})
+    slow.expect("joined")
+    flood, _ = srv.join("rate", "flood")
+    honest, _ = srv.join("rate", "honest")
+    blob = "f" * size
+    limited = 0
+    t0 = time.monotonic()
+    for i in range(n):
+        try:
+            flood.send({"type": "offer", "to": "slow", "sdp": blob, "n": i})
+        except OSError:
+            break
+        while True:  # its answers, without waiting
+            try:
+                m = flood.recv(0.0001)
+            except (TimeoutError, socket.timeout):
+                break
+            except (OSError, Closed):
+                break
+            limited += m.get("code") == "rate-limited"
+    return slow, flood, honest, limited, time.monotonic() - t0
+
+
+def drain(c, quiet=1.0, timeout=20):
+    """Every message until @quiet seconds pass without one; (list, how it ended)."""
+    got = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            got.append(c.recv(quiet))
+    except (TimeoutError, socket.timeout):
+        return got, "quiet"
+    except Closed as e:
+        return got, f"closed {e.code}"
+    except OSError as e:
+        return got, repr(e)
+    return got, "timeout"
+
+
+def test_rate_limit():
+    """A flooding sender is throttled (its relays over --relay-rate/--relay-burst
+    dropped, with a rate-limited error back to it), so the slow receiver it
+    floods is not cut off; the same flood without the limit does cut it."""
+    n, size = 3000, 8000
+    rate, burst = 20000, 40000
+    srv = Server("--relay-rate", str(rate), "--relay-burst", str(burst))
+    try:
+        slow, flood, honest, limited, dt = rate_flood(srv, n, size)
+        time.sleep(0.5)
+        got, how = drain(slow)
+        relays = [m for m in got if m.get("type") == "offer" and m.get("from") == "flood"]
+        peers_left = [m for m in got if m.get("type") == "peer-left"]
+        # Each relay costs its bytes + 256 against burst + rate * time.
+        cost = size + 300
+        bound = (burst + rate * (dt + 0.5)) / cost + 2
+        check(how == "quiet" and not peers_left,
+              f"the slow receiver is still connected after a {n} x {size} B flood ({how})")
+        check(0 < len(relays) <= bound,
+              f"it got {len(relays)} relays of the flood in {dt:.1f}s (bound {bound:.0f})")
+        extra, _ = drain(flood, quiet=0.5)
+        limited += sum(m.get("code") == "rate-limited" for m in extra)
+        check(limited == n - len(relays),
+              f"the flooder got rate-limited for each dropped relay ({limited} + {len(relays)} "
+              f"relayed = {n})")
+        flood.send({"type": "ping"})
+        check(flood.expect("pong") == {"type": "pong"},
+              "the flooder is throttled, not disconnected (rate-limited does not count as invalid)")
+        relay_works(honest, slow, "slow", "another sender of the room, to the flooded receiver")
+        with srv.lock:
+            logs = [e for e in srv.events if e.get("code") == "rate-limited"]
+            cut = [e for e in srv.events if e.get("code") == "disconnect"]
+        # A run of drops ends with a relay that passes: at most one line more
+        # than there were relays, for thousands of drops.
+        check(logs and logs[0].get("peer") == "flood" and len(logs) <= len(relays) + 1,
+              f"the throttling is logged once per run of drops ({len(logs)} lines, "
+              f"{len(relays)} relays)")
+        check(not cut, f"nobody was disconnected: {cut}")
+        for x in (slow, flood, honest):
+            x.close()
+    finally:
+        counts = stopped_counts(srv, "--relay-rate")
+        srv.kill()
+    check(counts.get("rate-limited") == limited, f"the stopped line counts the drops: {counts}")
+
+    # The control: without the limit the same flood cuts the slow receiver
+    # (its queue passes 1 MiB), so the test above does measure the limit.
+    srv = Server("--relay-rate", "0")
+    try:
+        slow, flood, honest, _, _ = rate_flood(srv, n, size)
+        left = None
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and left is None:
+                m = honest.recv(max(0.01, deadline - time.monotonic()))
+                if m.get("type") == "peer-left":
+                    left = m.get("peer")
+        except (TimeoutError, OSError, Closed):
+            pass
+        check(left == "slow", f"control, --relay-rate 0: the same flood cuts the receiver ({left})")
+        for x in (slow, flood, honest):
+            x.sock.close()
+    finally:
+        srv.stop()
+        srv.kill()
+
+
 def test_abuse():
-    srv = Server()
+    # Without the relay rate limit (the slow reader below is fed as fast as
+    # possible) and the per-address cap (200 clients from 127.0.0.1).
+    srv = Server("--relay-rate", "0", "--max-per-address", "0")
     pinger = None
     try:
         # Warm up (allocator arenas, first rooms) before the baseline.
@@ -617,6 +1050,11 @@ def main():
         srv.stop()
     test_max_clients()
     test_shutdown()
+    test_json_depth()
+    test_request_body()
+    test_pending()
+    test_per_address()
+    test_rate_limit()
     test_abuse()
     print(f"{failures} failure(s)")
     return 1 if failures else 0

@@ -19,8 +19,14 @@ class Closed(Exception):
 
 
 class WS:
-    def __init__(self, host, port, path="/ws", timeout=5.0, rcvbuf=None):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, path="/ws", timeout=5.0, rcvbuf=None, source=None, eol="\r\n",
+                 lead=""):
+        """@source: the local address to connect from; @eol: the request's
+        line end ("\n" is what some clients send); @lead: bytes before the
+        request line (blank lines)."""
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=source)
         # Without this, a ping right after a relay waits for the delayed ACK
         # of the relay (Nagle): ~25 ms of latency that is not the server's.
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -29,10 +35,10 @@ class WS:
         key = base64.b64encode(os.urandom(16)).decode()
         req = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n")
-        self.sock.sendall(req.encode())
+               "Sec-WebSocket-Version: 13\r\n\r\n").replace("\r\n", eol)
+        self.sock.sendall((lead + req).encode())
         self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
+        while b"\r\n\r\n" not in self.buf:  # the server's answer is always CRLF
             chunk = self.sock.recv(4096)
             if not chunk:
                 raise ConnectionError("closed during the handshake")
@@ -56,6 +62,8 @@ class WS:
             head += bytes([0x80 | 127]) + struct.pack("!Q", n)
         masked = bytes(b ^ mask[i & 3] for i, b in enumerate(payload)) if n < 4096 else \
             _xor_big(payload, mask)
+        # recv() leaves its own (maybe tiny) timeout on the socket.
+        self.sock.settimeout(self.timeout)
         self.sock.sendall(head + mask + masked)
 
     def send_text(self, text):
