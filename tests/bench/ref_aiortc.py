@@ -4,6 +4,7 @@ measures weft. Prints the same JSON lines with "impl":"aiortc".
 
     /usr/bin/python3 ref_aiortc.py [--quick] [--only setup,goodput,rtt,rss,max]
                                    [--max-pairs N] [--max-pairs-seconds S]
+                                   [--plausible-mb-s N]
 
 Both peers of a pair live in this process, on one asyncio loop (aiortc is
 single-threaded). aiortc has no trickle ICE: candidates travel inside the
@@ -30,6 +31,13 @@ HIGH = 4 << 20
 LOW = 1 << 20
 BATCH = 10
 STEP_TIMEOUT = 20.0
+# RSS during a goodput transfer, as weft-bench: sampled by a task every 5 ms
+# (when the loop gets to it), by the receiver every 1 MiB received, and once
+# at the end; the max is kept.
+RSS_SAMPLE_S = 0.005
+RSS_SAMPLE_BYTES = 1 << 20
+# Set when a goodput figure was rejected as implausible: exit status 1.
+IMPLAUSIBLE = []
 
 
 def now_ms():
@@ -192,38 +200,75 @@ async def bench_goodput(P, size, metric):
         emit(metric=metric, error=err_text(e))
         return
     payload = bytes((i * 13) & 0xFF for i in range(size))
-    state = {"stop": False, "first": 0.0, "cpu0": 0.0, "bytes": 0}
+    state = {"stop": False, "first": 0.0, "cpu0": 0.0, "bytes": 0, "rss_at": 0}
     done = asyncio.get_running_loop().create_future()
 
     def fill():
         while not state["stop"] and p.dc_a.bufferedAmount <= HIGH:
+            if not state["first"]:
+                # The clock starts when the first byte is handed to send.
+                state["cpu0"], state["first"] = cpu_seconds(), now_ms()
             p.dc_a.send(payload)
 
     p.dc_a.bufferedAmountLowThreshold = LOW
     p.dc_a.on("bufferedamountlow", fill)
     p.on_a = lambda m: fill() if m == "go" else None
 
+    # RSS baseline: the connected pair, before anything is sent.
+    rss_base = rss_kb()
+    rss = {"peak": rss_base}
+
+    def rss_note():
+        rss["peak"] = max(rss["peak"], rss_kb())
+
+    async def sampler():
+        while True:
+            rss_note()
+            await asyncio.sleep(RSS_SAMPLE_S)
+
     def on_b(m):
         t = now_ms()
         if done.done():
             return
         if not state["first"]:
-            state["first"], state["cpu0"] = t, cpu_seconds()
+            done.set_exception(RuntimeError("B received bytes before A sent any"))
             return
         state["bytes"] += len(m)
+        if state["bytes"] - state["rss_at"] >= RSS_SAMPLE_BYTES:
+            rss_note()
+            state["rss_at"] = state["bytes"]
         if state["bytes"] >= P["goodput_bytes"] or t - state["first"] >= P["goodput_seconds"] * 1e3:
+            rss_note()
             state["stop"] = True
-            done.set_result((state["bytes"], (t - state["first"]) / 1e3, cpu_seconds() - state["cpu0"]))
+            done.set_result((state["bytes"], max(t - state["first"], 1e-6) / 1e3,
+                             cpu_seconds() - state["cpu0"]))
 
     p.on_b = on_b
+    sampling = asyncio.ensure_future(sampler())
     p.dc_b.send("go")
     try:
         nbytes, secs, cpu = await asyncio.wait_for(done, P["goodput_seconds"] + 20)
-        emit(metric=metric, mb_per_s=round(nbytes / 1e6 / secs, 2),
-             cpu_s_per_gb=round(cpu / (nbytes / 1e9), 3), bytes=nbytes, seconds=round(secs, 3),
-             msg_size=size)
+        rss_note()
+        peak = rss["peak"] - rss_base
+        mbps = nbytes / 1e6 / secs
+        if mbps > P["plausible_mb_s"]:
+            # Beyond what this machine's loopback can carry: the bench measured
+            # something else (e.g. dispatch of data already received).
+            IMPLAUSIBLE.append(metric)
+            emit(metric=metric,
+                 error=f"implausible: {mbps:.2f} MB/s ({nbytes} bytes in {secs:.6f} s) "
+                       f"is above the {P['plausible_mb_s']:g} MB/s bound",
+                 rejected_mb_per_s=round(mbps, 2), bytes=nbytes, seconds=round(secs, 6),
+                 rss_peak_kb=peak, msg_size=size)
+        else:
+            emit(metric=metric, mb_per_s=round(mbps, 2),
+                 cpu_s_per_gb=round(cpu / (nbytes / 1e9), 3), bytes=nbytes, seconds=round(secs, 3),
+                 msg_size=size, rss_peak_kb=peak, rss_base_kb=rss_base)
     except asyncio.TimeoutError:
         emit(metric=metric, error=f"timed out after {state['bytes']} bytes")
+    except RuntimeError as e:
+        emit(metric=metric, error=err_text(e))
+    sampling.cancel()
     state["stop"] = True
     await p.close()
 
@@ -333,6 +378,7 @@ async def main():
     ap.add_argument("--only", default=None)
     ap.add_argument("--max-pairs", type=int, default=250)
     ap.add_argument("--max-pairs-seconds", type=float, default=120)
+    ap.add_argument("--plausible-mb-s", type=float, default=2000)
     args = ap.parse_args()
     only = lambda m: args.only is None or m in args.only.split(",")
     if args.quick:
@@ -348,6 +394,7 @@ async def main():
         P = dict(setup_runs=50, setup_warmup=2, goodput_bytes=256 << 20, goodput_seconds=5,
                  rtt_count=2000, rtt_warmup=200, rss_small=20, rss_large=200,
                  max_cap=args.max_pairs, max_seconds=args.max_pairs_seconds)
+    P["plausible_mb_s"] = args.plausible_mb_s
     if only("setup"):
         await bench_setup(P)
     if only("goodput"):
@@ -357,7 +404,8 @@ async def main():
         await bench_rtt(P)
     if only("rss") or only("max"):
         await bench_rss_and_max(P, only("rss"), only("max"))
+    return 1 if IMPLAUSIBLE else 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

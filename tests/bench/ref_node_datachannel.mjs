@@ -3,6 +3,7 @@
 // lines with "impl":"node-datachannel". See README.md.
 //   node ref_node_datachannel.mjs [--quick] [--only setup,goodput,rtt,rss,max]
 //                                 [--max-pairs N] [--max-pairs-seconds S]
+//                                 [--plausible-mb-s N]
 // Both peers of a pair are in this process (A offers and creates the channel,
 // B answers and echoes); candidates are trickled through the JS thread.
 import ndc from 'node-datachannel';
@@ -24,6 +25,9 @@ const argNum = (name) => {
 };
 if (argNum('--max-pairs')) P.maxCap = argNum('--max-pairs');
 if (argNum('--max-pairs-seconds')) P.maxSeconds = argNum('--max-pairs-seconds');
+// A goodput figure above this is a bug in the bench (as in weft-bench).
+const PLAUSIBLE_MB_S = argNum('--plausible-mb-s') || 2000;
+let exitCode = 0;
 const BATCH = 10;
 const STEP_TIMEOUT_MS = 20000;
 const HIGH = 4 << 20;
@@ -47,8 +51,14 @@ const rssKb = () => {
   const f = fs.readFileSync('/proc/self/statm', 'utf8').split(' ');
   return (Number(f[1]) * 4096) / 1024;
 };
+// RSS during a goodput transfer, as weft-bench: sampled by a timer every
+// 5 ms (when the event loop gets to it), by the receiver every 1 MiB
+// received, and once at the end; the max is kept.
+const RSS_SAMPLE_MS = 5;
+const RSS_SAMPLE_BYTES = 1 << 20;
 
 let pairSeq = 0;
+const settle = () => { if (global.gc) global.gc(); };
 
 // Creates a pair; resolves when the channel is open on both ends.
 function connectPair(role = 'setup') {
@@ -176,37 +186,70 @@ async function benchGoodput(size, metric) {
   const payload = Buffer.alloc(size);
   for (let i = 0; i < size; i++) payload[i] = (i * 13) & 0xff;
   let stop = false;
+  // The clock starts when the first byte is handed to send.
+  let first = 0, cpu0 = 0;
   const fill = () => {
     // sendMessageBinary() returns false when the message was queued rather
     // than sent at once; bufferedAmount is the back-pressure signal.
-    while (!stop && p.dcA.bufferedAmount() <= HIGH) p.dcA.sendMessageBinary(payload);
+    while (!stop && p.dcA.bufferedAmount() <= HIGH) {
+      if (!first) { cpu0 = cpuSeconds(); first = now(); }
+      p.dcA.sendMessageBinary(payload);
+    }
   };
   p.dcA.setBufferedAmountLowThreshold(LOW);
   p.dcA.onBufferedAmountLow(fill);
   p.onA = (m) => { if (m === 'go') fill(); };
+  // RSS baseline: the connected pair, before anything is sent.
+  settle();
+  const rssBase = rssKb();
+  let rssPeak = rssBase;
+  const rssNote = () => { rssPeak = Math.max(rssPeak, rssKb()); };
+  const sampler = setInterval(rssNote, RSS_SAMPLE_MS);
   const result = await new Promise((resolve) => {
-    let first = 0, cpu0 = 0, bytes = 0;
-    const timer = setTimeout(() => resolve({ error: 'timed out' }),
+    let bytes = 0, rssAt = 0;
+    const timer = setTimeout(() => resolve({ error: `timed out after ${bytes} bytes` }),
                              (P.goodputSeconds + 20) * 1000);
     p.onB = (m) => {
       const t = now();
-      if (!first) { first = t; cpu0 = cpuSeconds(); return; }
+      if (!first) {
+        clearTimeout(timer);
+        p.onB = null;
+        resolve({ error: 'B received bytes before A sent any' });
+        return;
+      }
       bytes += m.length;
+      if (bytes - rssAt >= RSS_SAMPLE_BYTES) { rssNote(); rssAt = bytes; }
       if (bytes >= P.goodputBytes || t - first >= P.goodputSeconds * 1000) {
+        rssNote();
         stop = true;
         p.onB = null;
         clearTimeout(timer);
-        resolve({ bytes, secs: (t - first) / 1000, cpu: cpuSeconds() - cpu0 });
+        resolve({ bytes, secs: Math.max(t - first, 1e-6) / 1000, cpu: cpuSeconds() - cpu0 });
       }
     };
     p.dcB.sendMessage('go');
   });
+  clearInterval(sampler);
+  rssNote();
+  const rssPeakKb = Math.round(rssPeak - rssBase);
   if (result.error) {
     emit({ metric, error: result.error });
   } else {
-    emit({ metric, mb_per_s: r2(result.bytes / 1e6 / result.secs),
-           cpu_s_per_gb: Math.round((result.cpu / (result.bytes / 1e9)) * 1000) / 1000,
-           bytes: result.bytes, seconds: Math.round(result.secs * 1000) / 1000, msg_size: size });
+    const mbps = result.bytes / 1e6 / result.secs;
+    if (mbps > PLAUSIBLE_MB_S) {
+      // Beyond what this machine's loopback can carry: the bench measured
+      // something else (e.g. dispatch of data already received).
+      exitCode = 1;
+      emit({ metric, error: `implausible: ${r2(mbps)} MB/s (${result.bytes} bytes in ` +
+                            `${result.secs.toFixed(6)} s) is above the ${PLAUSIBLE_MB_S} MB/s bound`,
+             rejected_mb_per_s: r2(mbps), bytes: result.bytes,
+             seconds: Math.round(result.secs * 1e6) / 1e6, rss_peak_kb: rssPeakKb, msg_size: size });
+    } else {
+      emit({ metric, mb_per_s: r2(mbps),
+             cpu_s_per_gb: Math.round((result.cpu / (result.bytes / 1e9)) * 1000) / 1000,
+             bytes: result.bytes, seconds: Math.round(result.secs * 1000) / 1000, msg_size: size,
+             rss_peak_kb: rssPeakKb, rss_base_kb: Math.round(rssBase) });
+    }
   }
   closePair(p);
 }
@@ -266,8 +309,6 @@ async function openPairs(held, want, deadline, tolerate, st) {
   return null;
 }
 
-const settle = () => { if (global.gc) global.gc(); };
-
 async function benchRssAndMax(doRss, doMax) {
   const held = [];
   // One pair opened and closed first, so one-time initialisation (threads,
@@ -317,4 +358,4 @@ if (only('rss') || only('max')) await benchRssAndMax(only('rss'), only('max'));
 // No ndc.cleanup(): in 0.33.4 it segfaults once peer connections have been
 // closed earlier in the process (seen here after the setup runs), and
 // process.exit() needs it not.
-process.exit(0);
+process.exit(exitCode);

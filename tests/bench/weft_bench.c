@@ -3,7 +3,10 @@
  *
  * Prints one JSON line per result (see tests/bench/README.md):
  *   setup_ms         create → channel open, p50/p90/p99 and the split
- *   goodput_64k/16k  one reliable ordered channel under back-pressure: MB/s, CPU s/GB
+ *   goodput_64k/16k  one reliable ordered channel under back-pressure: MB/s from the
+ *                    first byte handed to send to the last byte received, CPU s/GB,
+ *                    peak RSS growth of the process during the transfer; a figure
+ *                    above --plausible-mb-s (2000) is reported as an error
  *   rtt_100b_us      100-byte ping-pong, p50/p99 in µs
  *   rss_per_pair_kb  RSS growth per connected pair (with an open channel) at 20 and 200
  *   max_pairs        how many connected pairs the process held (capped, time-bounded)
@@ -44,14 +47,22 @@ typedef struct params {
   int batch;
   double step_timeout_s;
   int quick;
+  double plausible_mb_s;
 } params;
 
-static params P = {50, 2, 256u << 20, 5.0, 2000, 200, 20, 200, 500, 120.0, 10, 20.0, 0};
+static params P = {50, 2, 256u << 20, 5.0, 2000, 200, 20, 200, 500, 120.0, 10, 20.0, 0, 2000.0};
+
+/* Set when a goodput figure was rejected as implausible: exit status 1. */
+static int implausible;
 
 /* Back-pressure: send while bufferedAmount <= HIGH; resume at LOW. */
 #define SEND_HIGH_WATER (4u << 20)
 #define SEND_LOW_THRESHOLD (1u << 20)
 #define RTT_MSG_SIZE 100
+/* RSS during a goodput transfer: sampled by a thread every RSS_SAMPLE_MS, by
+ * the receiver every RSS_SAMPLE_BYTES received, and once at the end. */
+#define RSS_SAMPLE_MS 5
+#define RSS_SAMPLE_BYTES (1u << 20)
 
 /* ===== Time, stats, JSON ================================================== */
 
@@ -62,6 +73,12 @@ static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static long long now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static double cpu_seconds(void) {
@@ -80,6 +97,28 @@ static long rss_kb(void) {
     resident = -1;
   fclose(f);
   return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Peak RSS while a goodput transfer runs: the max of every sample taken by
+ * rss_note() (the sampler thread, and the receiver's callback). */
+static atomic_long rss_peak;
+
+static void rss_note(void) {
+  long v = rss_kb(), cur = atomic_load(&rss_peak);
+  while (v > cur && !atomic_compare_exchange_weak(&rss_peak, &cur, v)) {
+  }
+}
+
+static atomic_int sampler_run;
+
+static void *sampler_main(void *arg) {
+  (void)arg;
+  struct timespec ts = {0, RSS_SAMPLE_MS * 1000000L};
+  while (atomic_load(&sampler_run)) {
+    rss_note();
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
 }
 
 static int cmp_double(const void *x, const void *y) {
@@ -147,12 +186,16 @@ struct pair {
   char why[160];
   int done; /* goodput/rtt finished */
 
-  /* goodput: sender fields touched only on A's thread, receiver on B's */
+  /* goodput: sender fields touched only on A's thread, receiver on B's;
+   * tx_t_first_us (0 = nothing sent yet) is published after tx_cpu_first */
   size_t msg_size;
   unsigned char *payload;
   atomic_int stop;
-  uint64_t rx_bytes;
-  double rx_t_first, rx_t_end, rx_cpu_first, rx_cpu_end;
+  int tx_started;
+  double tx_cpu_first;
+  atomic_llong tx_t_first_us;
+  uint64_t rx_bytes, rx_rss_at;
+  double rx_t_end, rx_cpu_end;
   uint64_t rx_measured;
   int send_error;
 
@@ -264,6 +307,12 @@ static void on_pc_error(weft_pc *pc, const weft_error_info *e, void *ud) {
 static void goodput_fill(pair *p) {
   weft_dc *dc = p->dc[0];
   while (!atomic_load(&p->stop) && weft_dc_get_buffered_amount(dc) <= SEND_HIGH_WATER) {
+    if (!p->tx_started) {
+      /* The clock starts when the first byte is handed to send. */
+      p->tx_started = 1;
+      p->tx_cpu_first = cpu_seconds();
+      atomic_store(&p->tx_t_first_us, now_us());
+    }
     int rc = weft_dc_send(dc, p->payload, p->msg_size);
     if (rc == WEFT_ERR_AGAIN)
       return; /* resumes on buffered-amount-low */
@@ -349,18 +398,26 @@ static void on_b_message(weft_dc *dc, weft_msg_type type, const void *data, size
   }
   if (p->role != ROLE_GOODPUT || p->rx_t_end)
     return;
-  double t = now_ms();
-  if (!p->rx_t_first) {
-    /* Measure from the first message on, so setup and the first RTT do not count. */
-    p->rx_t_first = t;
-    p->rx_cpu_first = cpu_seconds();
-    p->rx_bytes = 0;
+  /* Every byte counts: the clock started at the first send (A's thread). */
+  long long t0 = atomic_load(&p->tx_t_first_us);
+  if (!t0) {
+    lock();
+    pair_fail_locked(p, "B received %zu bytes before A sent any", size);
+    unlock();
     return;
   }
   p->rx_bytes += size;
-  if (p->rx_bytes >= P.goodput_bytes || t - p->rx_t_first >= P.goodput_seconds * 1e3) {
+  if (p->rx_bytes - p->rx_rss_at >= RSS_SAMPLE_BYTES) {
+    rss_note();
+    p->rx_rss_at = p->rx_bytes;
+  }
+  long long t = now_us();
+  if (p->rx_bytes >= P.goodput_bytes || (double)(t - t0) >= P.goodput_seconds * 1e6) {
+    rss_note();
     p->rx_cpu_end = cpu_seconds();
-    p->rx_t_end = t;
+    p->rx_t_end = (double)(t - t0) / 1e3; /* ms since the first send, > 0 */
+    if (p->rx_t_end <= 0)
+      p->rx_t_end = 1e-3;
     p->rx_measured = p->rx_bytes;
     atomic_store(&p->stop, 1);
     lock();
@@ -663,13 +720,25 @@ static void bench_goodput(size_t msg_size, const char *metric) {
   p->payload = malloc(msg_size);
   for (size_t i = 0; p->payload && i < msg_size; i++)
     p->payload[i] = (unsigned char)(i * 13);
+  /* RSS baseline: the connected pair, before anything is sent. */
+  long rss_base = rss_kb();
+  atomic_store(&rss_peak, rss_base);
+  atomic_store(&sampler_run, 1);
+  pthread_t sampler;
+  int have_sampler = pthread_create(&sampler, NULL, sampler_main, NULL) == 0;
   int rc = p->payload ? kick(p) : WEFT_ERR_NO_MEMORY;
+  int ok =
+      rc == 0 && run_until(pred_done, p, now_ms() + (P.goodput_seconds + P.step_timeout_s) * 1e3);
+  atomic_store(&sampler_run, 0);
+  if (have_sampler)
+    pthread_join(sampler, NULL);
+  rss_note();
+  long rss_peak_kb = atomic_load(&rss_peak) - rss_base;
   if (rc < 0) {
     emit_error(metric, "go: %s (%s)", weft_err_name(rc), weft_last_error_message());
     pair_free(p);
     return;
   }
-  int ok = run_until(pred_done, p, now_ms() + (P.goodput_seconds + P.step_timeout_s) * 1e3);
   lock();
   int failed = p->failed || !ok || !p->done;
   if (failed)
@@ -678,13 +747,25 @@ static void bench_goodput(size_t msg_size, const char *metric) {
   if (failed) {
     emit_error(metric, "%s (received %llu bytes)", why, (unsigned long long)p->rx_bytes);
   } else {
-    double secs = (p->rx_t_end - p->rx_t_first) / 1e3;
+    double secs = p->rx_t_end / 1e3; /* first byte sent → last byte received */
     double bytes = (double)p->rx_measured;
-    double mbps = secs > 0 ? bytes / 1e6 / secs : 0;
-    double cpu_gb = bytes > 0 ? (p->rx_cpu_end - p->rx_cpu_first) / (bytes / 1e9) : 0;
-    printf("{\"impl\":\"%s\",\"metric\":\"%s\",\"mb_per_s\":%.2f,\"cpu_s_per_gb\":%.3f,"
-           "\"bytes\":%.0f,\"seconds\":%.3f,\"msg_size\":%zu}\n",
-           IMPL, metric, mbps, cpu_gb, bytes, secs, msg_size);
+    double mbps = bytes / 1e6 / secs;
+    double cpu_gb = bytes > 0 ? (p->rx_cpu_end - p->tx_cpu_first) / (bytes / 1e9) : 0;
+    if (mbps > P.plausible_mb_s) {
+      /* Beyond what this machine's loopback can carry: the bench measured
+       * something else (e.g. dispatch of data already received). */
+      implausible = 1;
+      printf("{\"impl\":\"%s\",\"metric\":\"%s\",\"error\":\"implausible: %.2f MB/s (%.0f bytes "
+             "in %.6f s) is above the %.0f MB/s bound\",\"rejected_mb_per_s\":%.2f,"
+             "\"bytes\":%.0f,\"seconds\":%.6f,\"rss_peak_kb\":%ld,\"msg_size\":%zu}\n",
+             IMPL, metric, mbps, bytes, secs, P.plausible_mb_s, mbps, bytes, secs, rss_peak_kb,
+             msg_size);
+    } else {
+      printf("{\"impl\":\"%s\",\"metric\":\"%s\",\"mb_per_s\":%.2f,\"cpu_s_per_gb\":%.3f,"
+             "\"bytes\":%.0f,\"seconds\":%.3f,\"msg_size\":%zu,\"rss_peak_kb\":%ld,"
+             "\"rss_base_kb\":%ld}\n",
+             IMPL, metric, mbps, cpu_gb, bytes, secs, msg_size, rss_peak_kb, rss_base);
+    }
     fflush(stdout);
   }
   pair_free(p);
@@ -833,7 +914,7 @@ static void bench_rss_and_max(int do_rss, int do_max) {
 static void usage(FILE *f) {
   fprintf(f, "usage: weft-bench [--quick] [--only setup,goodput,rtt,rss,max]\n"
              "                  [--runs N] [--max-pairs N] [--max-pairs-seconds S]\n"
-             "                  [--goodput-mb N] [--goodput-seconds S]\n"
+             "                  [--goodput-mb N] [--goodput-seconds S] [--plausible-mb-s N]\n"
              "Prints one JSON line per result on stdout.\n");
 }
 
@@ -886,6 +967,9 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--goodput-seconds") && v) {
       P.goodput_seconds = atof(v);
       i++;
+    } else if (!strcmp(a, "--plausible-mb-s") && v) {
+      P.plausible_mb_s = atof(v);
+      i++;
     } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
       return 0;
@@ -894,7 +978,7 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (P.setup_runs < 1 || P.max_pairs_cap < 1 || P.goodput_bytes == 0) {
+  if (P.setup_runs < 1 || P.max_pairs_cap < 1 || P.goodput_bytes == 0 || !(P.plausible_mb_s > 0)) {
     usage(stderr);
     return 2;
   }
@@ -932,5 +1016,5 @@ int main(int argc, char **argv) {
   weft_config_free(B.cfg);
   weft_context_unref(B.ctx[0]);
   weft_context_unref(B.ctx[1]);
-  return 0;
+  return implausible ? 1 : 0;
 }
