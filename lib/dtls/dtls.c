@@ -116,13 +116,13 @@ struct weft__dtls {
 static const mbedtls_ssl_srtp_profile srtp_profiles[] = {MBEDTLS_TLS_SRTP_AES128_CM_HMAC_SHA1_80,
                                                          MBEDTLS_TLS_SRTP_AES128_CM_HMAC_SHA1_32,
                                                          MBEDTLS_TLS_SRTP_UNSET};
-/* ECDSA certificates only (aiortc accepts only ECDHE-ECDSA). */
+/* ECDSA certificates only (aiortc accepts only ECDHE-ECDSA), AEAD only:
+ * no CBC suite is offered or accepted (CBC with SHA-1 MACs is what every
+ * current browser keeps only for old peers; Chromium, Firefox, aiortc and
+ * libdatachannel all offer GCM). A CBC-only ClientHello fails the handshake. */
 static const int ciphersuites[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
                                    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-                                   MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-                                   MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
-                                   MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
-                                   0};
+                                   MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 0};
 static const mbedtls_ecp_group_id curves[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
                                               MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE};
 
@@ -402,6 +402,15 @@ static bool past_peer_certificate(const weft__dtls *d) {
   return st > cert_st && st <= MBEDTLS_SSL_HANDSHAKE_OVER;
 }
 
+/* Arms the overall handshake limit (total_ms) once. */
+static void arm_cap(weft__dtls *d) {
+  if (d->cap || d->state != ST_HANDSHAKING)
+    return;
+  d->cap = g_timeout_source_new(d->total_ms);
+  g_source_set_callback(d->cap, cap_fire, d, NULL);
+  g_source_attach(d->cap, d->ctx);
+}
+
 static int handshake(weft__dtls *d) {
   int ret = 0;
   while (d->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
@@ -416,11 +425,8 @@ static int handshake(weft__dtls *d) {
         return ERR_FINGERPRINT;
     }
   }
-  if (!d->cap && d->state == ST_HANDSHAKING && d->ssl.state > MBEDTLS_SSL_CLIENT_HELLO) {
-    d->cap = g_timeout_source_new(d->total_ms);
-    g_source_set_callback(d->cap, cap_fire, d, NULL);
-    g_source_attach(d->cap, d->ctx);
-  }
+  if (d->ssl.state > MBEDTLS_SSL_CLIENT_HELLO)
+    arm_cap(d);
   return ret;
 }
 
@@ -839,6 +845,9 @@ static void server_prefilter(weft__dtls *d, const uint8_t *data, size_t len) {
 /* ---- Input -------------------------------------------------------------- */
 
 static void handle_datagram(weft__dtls *d, const uint8_t *data, size_t len) {
+  /* The overall limit runs from the first byte the peer sends: a ClientHello
+   * trickled one fragment at a time cannot keep the handshake open. */
+  arm_cap(d);
   if (d->role == WEFT__DTLS_SERVER && d->ssl.state <= MBEDTLS_SSL_CLIENT_HELLO)
     server_prefilter(d, data, len);
   else
