@@ -103,8 +103,14 @@ struct weft__ice {
   /* Remote side. */
   char *remote_ufrag; /* NULL until set_remote_credentials */
   GArray *queued;     /* queued_cand, before credentials */
-  int lookups;        /* .local lookups in flight */
+  int lookups;        /* .local lookups in flight (at most WEFT__ICE_MAX_LOOKUPS) */
+  GQueue waiting;     /* resolve_req* of .local candidates waiting for a lookup slot */
   bool remote_done_requested, remote_done_applied;
+  /* Remote candidates taken for @stream (added, queued, being resolved):
+   * at most WEFT__ICE_MAX_REMOTE_CANDIDATES, the others dropped. */
+  unsigned remote_taken;
+  weft__ice_counters n;
+  weft__ratelimit rl; /* warnings the remote can trigger */
 
   /* ICE servers: copies, resolved asynchronously when they are names. */
   weft__ice_server *servers;
@@ -594,7 +600,7 @@ enum { CAND_ADD = 0, CAND_IGNORE = 1 };
 /* Validates a candidate line (RFC 8839 §5.1 candidate-attribute) in @buf, a
  * writable copy that the fields point into. Returns CAND_ADD, CAND_IGNORE (a
  * candidate libnice cannot use; logged) or a negative weft_err. */
-static int parse_candidate(const weft__ice *ice, char *buf, cand_fields *f) {
+static int parse_candidate(weft__ice *ice, char *buf, cand_fields *f) {
   memset(f, 0, sizeof *f);
   f->rport = -1;
   char *p = buf;
@@ -683,8 +689,10 @@ static int parse_candidate(const weft__ice *ice, char *buf, cand_fields *f) {
     return CAND_IGNORE;
   }
   if (!ip && !is_mdns_name(f->address)) {
-    WLOG_I(LOG, "ICE %p: ignoring candidate with host name '%.64s' (only mDNS names resolved)",
-           (void *)ice, f->address);
+    weft__log_limited(&ice->rl, WEFT_LOG_INFO, LOG,
+                      "ICE %p: ignoring candidate with host name '%.64s' (only mDNS names "
+                      "resolved)",
+                      (void *)ice, f->address);
     return CAND_IGNORE;
   }
   return CAND_ADD;
@@ -719,7 +727,7 @@ static void maybe_remote_done(weft__ice *ice) {
   /* Only once everything the remote announced is in libnice: otherwise it
    * could declare failure before a late (.local) candidate is checked. */
   if (!ice->remote_done_requested || ice->remote_done_applied || !ice->remote_ufrag ||
-      ice->lookups > 0)
+      ice->lookups > 0 || ice->waiting.length > 0)
     return;
   ice->remote_done_applied = true;
   nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream);
@@ -754,6 +762,35 @@ typedef struct resolve_req {
 
 static void apply_server(weft__ice *ice, size_t i, const char *ip);
 static int start_gather(weft__ice *ice);
+static void start_lookup(weft__ice *ice, resolve_req *rq);
+
+static void resolve_req_free(resolve_req *rq) {
+  g_free(rq->host);
+  g_free(rq->buf);
+  g_free(rq);
+}
+
+/* A .local lookup: now if fewer than WEFT__ICE_MAX_LOOKUPS are in flight,
+ * else when one finishes (a peer cannot make us run many resolver queries
+ * at once; what waits is bounded by the candidate cap). */
+static void lookup_or_wait(weft__ice *ice, resolve_req *rq) {
+  if (ice->lookups < WEFT__ICE_MAX_LOOKUPS) {
+    ice->lookups++;
+    if ((unsigned)ice->lookups > ice->n.lookups_max_in_flight)
+      ice->n.lookups_max_in_flight = (unsigned)ice->lookups;
+    start_lookup(ice, rq);
+    return;
+  }
+  g_queue_push_tail(&ice->waiting, rq);
+  ice->n.lookups_waited++;
+  WLOG_D(LOG, "ICE %p: %d mDNS lookups in flight: %s waits", (void *)ice, ice->lookups, rq->host);
+}
+
+static void clear_waiting(weft__ice *ice) {
+  resolve_req *rq;
+  while ((rq = g_queue_pop_head(&ice->waiting)))
+    resolve_req_free(rq);
+}
 
 static void lookup_done(GObject *src, GAsyncResult *res, gpointer data) {
   resolve_req *rq = data;
@@ -765,14 +802,23 @@ static void lookup_done(GObject *src, GAsyncResult *res, gpointer data) {
     if (rq->kind == RQ_CANDIDATE) {
       ice->lookups--;
       if (!ip) {
-        WLOG_I(LOG,
-               "ICE %p: could not resolve mDNS candidate %.64s (%s); dropped, a peer-reflexive "
-               "candidate can still connect",
-               (void *)ice, rq->host, err ? err->message : "no address");
+        char why[WEFT__ESCAPE_BUF];
+        weft__log_limited(
+            &ice->rl, WEFT_LOG_INFO, LOG,
+            "ICE %p: could not resolve mDNS candidate %.64s (%s); dropped, a "
+            "peer-reflexive candidate can still connect",
+            (void *)ice, rq->host,
+            weft__escape(why, sizeof why, err ? err->message : "no address", SIZE_MAX));
       } else {
         WLOG_D(LOG, "ICE %p: %s is %s", (void *)ice, rq->host, ip);
         if (add_or_queue(ice, normalise(&rq->f, ip), rq->f.ufrag) < 0)
-          WLOG_W(LOG, "ICE %p: resolved candidate: %s", (void *)ice, weft__error_message());
+          weft__log_limited(&ice->rl, WEFT_LOG_WARNING, LOG, "ICE %p: resolved candidate: %s",
+                            (void *)ice, weft__error_message());
+      }
+      resolve_req *next = g_queue_pop_head(&ice->waiting);
+      if (next) {
+        ice->lookups++;
+        start_lookup(ice, next);
       }
       maybe_remote_done(ice);
     } else {
@@ -793,11 +839,9 @@ static void lookup_done(GObject *src, GAsyncResult *res, gpointer data) {
   g_resolver_free_addresses(addrs);
   g_clear_error(&err);
   g_object_unref(rq->cancel);
-  g_free(rq->host);
-  g_free(rq->buf);
   pending_add(rq->gctx, -1);
   g_main_context_unref(rq->gctx);
-  g_free(rq);
+  resolve_req_free(rq);
 }
 
 static void start_lookup(weft__ice *ice, resolve_req *rq) {
@@ -844,6 +888,20 @@ int weft__ice_add_remote_candidate(weft__ice *ice, const char *candidate) {
     g_free(buf);
     return rc;
   }
+  /* The cap: libnice pairs every remote candidate with every local one and
+   * checks them all, and each one waiting costs memory. A counted drop, as
+   * for a candidate libnice cannot use: the ones already taken still work. */
+  if (ice->remote_taken >= WEFT__ICE_MAX_REMOTE_CANDIDATES) {
+    ice->n.remote_dropped++;
+    weft__log_limited(
+        &ice->rl, WEFT_LOG_WARNING, LOG,
+        "ICE %p: more than %d remote candidates: %s:%u dropped (%" G_GUINT64_FORMAT " so far)",
+        (void *)ice, WEFT__ICE_MAX_REMOTE_CANDIDATES, f.address, f.port, ice->n.remote_dropped);
+    g_free(buf);
+    return 0;
+  }
+  ice->remote_taken++;
+  ice->n.remote_taken++;
   if (is_ip_literal(f.address)) {
     rc = add_or_queue(ice, normalise(&f, f.address), f.ufrag);
     g_free(buf);
@@ -856,9 +914,19 @@ int weft__ice_add_remote_candidate(weft__ice *ice, const char *candidate) {
   rq->buf = buf;
   rq->f = f;
   rq->host = g_strdup(f.address);
-  ice->lookups++;
-  start_lookup(ice, rq);
+  lookup_or_wait(ice, rq);
   return 0;
+}
+
+weft__ratelimit *weft__ice_ratelimit(weft__ice *ice) { return &ice->rl; }
+
+void weft__ice_get_counters(const weft__ice *ice, weft__ice_counters *out) {
+  if (!ice || !out)
+    return;
+  *out = ice->n;
+  out->remote_candidates = ice->remote_taken;
+  out->lookups_in_flight = (unsigned)ice->lookups;
+  out->lookups_waiting = ice->waiting.length;
 }
 
 int weft__ice_remote_gathering_done(weft__ice *ice) {
@@ -887,9 +955,11 @@ int weft__ice_set_remote_credentials(weft__ice *ice, const char *ufrag, const ch
   for (guint i = 0; i < q->len; i++) {
     queued_cand *c = &g_array_index(q, queued_cand, i);
     if (c->ufrag && strcmp(c->ufrag, ufrag) != 0)
-      WLOG_I(LOG, "ICE %p: dropping queued candidate of ufrag %s", (void *)ice, c->ufrag);
+      weft__log_limited(&ice->rl, WEFT_LOG_INFO, LOG,
+                        "ICE %p: dropping queued candidate of ufrag %s", (void *)ice, c->ufrag);
     else if (add_to_agent(ice, c->sdp) < 0)
-      WLOG_W(LOG, "ICE %p: queued candidate: %s", (void *)ice, weft__error_message());
+      weft__log_limited(&ice->rl, WEFT_LOG_WARNING, LOG, "ICE %p: queued candidate: %s",
+                        (void *)ice, weft__error_message());
     g_free(c->sdp);
     g_free(c->ufrag);
   }
@@ -956,6 +1026,7 @@ static void finalize(weft__ice *ice) {
     g_free(c->ufrag);
   }
   g_array_free(ice->queued, TRUE);
+  clear_waiting(ice);
   g_array_free(ice->drop, TRUE);
   for (size_t i = 0; i < ice->n_servers; i++) {
     weft__ice_server_clear(&ice->servers[i]);
@@ -1087,6 +1158,7 @@ weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool co
   ice->port_max = cfg->port_max;
   ice->cancel = g_cancellable_new();
   g_queue_init(&ice->events);
+  g_queue_init(&ice->waiting);
   ice->state = WEFT_ICE_NEW;
 
   /* Regular nomination (RFC 8445 §8.1.1; aggressive is deprecated), trickle
@@ -1322,6 +1394,8 @@ int weft__ice_restart(weft__ice *ice) {
   g_free(ice->remote_ufrag);
   ice->remote_ufrag = NULL;
   clear_queued(ice);
+  clear_waiting(ice); /* lookups in flight finish into the new stream, as before */
+  ice->remote_taken = 0;
   ice->remote_done_requested = ice->remote_done_applied = false;
   ice->gather_requested = false;
   ice->relay_candidates = ice->turn_applied = ice->local_candidates = 0;

@@ -122,8 +122,37 @@ int weft__ice_gather(weft__ice *ice);
  * weft__ice_set_remote_credentials are queued. ".local" host names are
  * resolved asynchronously (GResolver on the context) and added when resolved;
  * a failed lookup is logged and dropped (a peer-reflexive candidate from the
- * remote's checks still connects) — the name never reaches libnice. */
+ * remote's checks still connects) — the name never reaches libnice.
+ * Bounds (doc/nat.md): at most WEFT__ICE_MAX_REMOTE_CANDIDATES usable
+ * candidates are taken per ICE generation (added, queued or resolved; a
+ * restart starts the count again); later ones return 0 without being added,
+ * counted in remote_dropped, with a rate-limited warning. At most
+ * WEFT__ICE_MAX_LOOKUPS ".local" lookups run at once; the others wait their
+ * turn (lookups_waited), then run. */
 int weft__ice_add_remote_candidate(weft__ice *ice, const char *candidate);
+
+enum {
+  /* Browsers send 2-20 (host, srflx and relay per interface and family);
+   * libnice checks every remote candidate against every local one. */
+  WEFT__ICE_MAX_REMOTE_CANDIDATES = 100,
+  /* One ".local" name per local address of the remote: a few. */
+  WEFT__ICE_MAX_LOOKUPS = 8
+};
+
+typedef struct weft__ice_counters {
+  unsigned remote_candidates;     /* taken for the current generation (the capped count) */
+  uint64_t remote_taken;          /* taken since creation */
+  uint64_t remote_dropped;        /* dropped over WEFT__ICE_MAX_REMOTE_CANDIDATES */
+  unsigned lookups_in_flight;     /* ".local" lookups running now */
+  unsigned lookups_waiting;       /* waiting for a slot now */
+  unsigned lookups_max_in_flight; /* the most ever run at once */
+  uint64_t lookups_waited;        /* lookups that had to wait */
+} weft__ice_counters;
+/* Copies the counters of @ice (NULL: nothing). */
+void weft__ice_get_counters(const weft__ice *ice, weft__ice_counters *out);
+/* The agent's limiter of remote-triggered warnings (weft__log_limited); the
+ * layers above use it for theirs, so one pc has one budget. */
+weft__ratelimit *weft__ice_ratelimit(weft__ice *ice);
 
 /* Remote end-of-candidates (nice_agent_peer_candidate_gathering_done, trickle
  * mode): lets libnice declare failure once every check failed. Applied once

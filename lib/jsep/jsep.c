@@ -362,7 +362,10 @@ static int parse_session(weft__jsep_desc *d) {
     char **t = g_strsplit_set(g->value ? g->value : "", " \t", -1);
     if (t[0] && strcmp(t[0], "BUNDLE") == 0) {
       for (char **p = t + 1; *p; p++) {
-        if (!**p)
+        /* A repeated mid adds nothing; skipping it before the search keeps
+         * a long line of repetitions cheap (bundle_mids stays within the
+         * m-section count, as every other mid names a distinct section). */
+        if (!**p || weft__jsep_in_bundle(d, *p))
           continue;
         if (!weft__sdp_find_mid(sdp, *p, NULL)) {
           int rc =

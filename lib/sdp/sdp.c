@@ -171,12 +171,14 @@ const char *weft__sdp_lines_get(const GPtrArray *lines, char type) {
 /* RFC 8866 §5 order of the non-a lines; t and r share a rank so a time
  * description keeps its repeat lines. Media sections use i c b k, the same
  * relative order. */
+static const char line_order[] = "iuepcbtrzk";
+enum { LINE_RANKS = sizeof line_order }; /* line_rank() is 0..LINE_RANKS-1 */
+
 static int line_rank(char type) {
-  static const char order[] = "iuepcbtrzk";
   if (type == 'r')
     type = 't';
-  const char *p = strchr(order, type);
-  return p ? (int)(p - order) : (int)sizeof order;
+  const char *p = type ? strchr(line_order, type) : NULL;
+  return p ? (int)(p - line_order) : LINE_RANKS - 1;
 }
 
 /* Inserts @l after every line of lower or equal rank, so the array is always
@@ -192,6 +194,34 @@ static void lines_insert(GPtrArray *lines, weft__sdp_line *l) {
 
 void weft__sdp_lines_add(GPtrArray *lines, char type, const char *value) {
   lines_insert(lines, line_new(type, value, 0));
+}
+
+/* Puts @lines in canonical order, keeping the relative order of lines of
+ * one rank (a stable counting sort): the parser appends every line and sorts
+ * once at the end, so a description whose lines come in any order parses in
+ * linear time (inserting each line at its place was quadratic: 3.7 s for
+ * 256 KiB of alternating k= and i= lines). */
+static void lines_sort(GPtrArray *lines) {
+  guint start[LINE_RANKS + 1] = {0};
+  bool sorted = true;
+  int prev = 0;
+  for (guint i = 0; i < lines->len; i++) {
+    int r = line_rank(((const weft__sdp_line *)g_ptr_array_index(lines, i))->type);
+    start[r + 1]++;
+    sorted = sorted && r >= prev;
+    prev = r;
+  }
+  if (sorted)
+    return;
+  for (int r = 0; r < LINE_RANKS; r++)
+    start[r + 1] += start[r];
+  gpointer *out = g_new(gpointer, lines->len);
+  for (guint i = 0; i < lines->len; i++) {
+    weft__sdp_line *l = g_ptr_array_index(lines, i);
+    out[start[line_rank(l->type)]++] = l;
+  }
+  memcpy(lines->pdata, out, lines->len * sizeof *out);
+  g_free(out);
 }
 
 const weft__sdp_attr *weft__sdp_attr_next(const GPtrArray *attrs, const char *name, guint *pos) {
@@ -295,21 +325,12 @@ typedef struct parser {
 } parser;
 
 /* Formats "SDP line N: <what>: '<line>'" with the line shortened and its
- * control bytes masked, so the message is safe to log. */
+ * control and non-ASCII bytes escaped (weft__escape), so the message is safe
+ * to log. */
 static int fail(const parser *p, const char *fmt, ...) WEFT__PRINTF(2, 3);
 static int fail(const parser *p, const char *fmt, ...) {
-  enum { EXCERPT = 60 };
-  char excerpt[EXCERPT + 4];
-  size_t n = p->line_len < EXCERPT ? p->line_len : EXCERPT;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)p->line[i];
-    excerpt[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-  }
-  if (n < p->line_len) {
-    memcpy(excerpt + n, "...", 3);
-    n += 3;
-  }
-  excerpt[n] = '\0';
+  char excerpt[WEFT__ESCAPE_BUF];
+  weft__escape(excerpt, sizeof excerpt, p->line, p->line_len);
   va_list ap;
   va_start(ap, fmt);
   char *what = g_strdup_vprintf(fmt, ap);
@@ -545,7 +566,8 @@ static int parse_line(parser *p, char type, const char *v) {
   int rc = check_line(p, type, v);
   if (rc < 0)
     return rc;
-  lines_insert(p->cur ? p->cur->lines : p->s->lines, line_new(type, v, p->lineno));
+  /* Appended in order of appearance; lines_sort() orders them at the end. */
+  g_ptr_array_add(p->cur ? p->cur->lines : p->s->lines, line_new(type, v, p->lineno));
   return 0;
 }
 
@@ -577,6 +599,10 @@ int weft__sdp_parse_len(const char *text, size_t len, weft__sdp **out) {
     while (n && (l[n - 1] == ' ' || l[n - 1] == '\t'))
       n--;
     p.line_len = n;
+    if (p.lineno > WEFT__SDP_MAX_LINES) {
+      rc = fail(&p, "more than %d lines", WEFT__SDP_MAX_LINES);
+      break;
+    }
     if (n == 0)
       continue; /* tolerate blank lines (copy-paste, trailing CRLF CRLF) */
     if (n > WEFT__SDP_MAX_LINE) {
@@ -625,6 +651,9 @@ int weft__sdp_parse_len(const char *text, size_t len, weft__sdp **out) {
     weft__sdp_free(p.s);
     return rc;
   }
+  lines_sort(p.s->lines);
+  for (guint i = 0; i < p.s->media->len; i++)
+    lines_sort(((weft__sdp_media *)g_ptr_array_index(p.s->media, i))->lines);
   *out = p.s;
   return 0;
 }

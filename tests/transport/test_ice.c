@@ -467,7 +467,127 @@ static void test_mdns_unresolvable(void) {
                       b.ice, "candidate:9 1 udp 2122260223 nowhere-1234.local 5000 typ host"),
                   ==, 0);
   g_assert_cmpint(weft__ice_pending_closes(ctx), >=, 1); /* the lookup */
-  peers_done(&a, &b);                                 /* cancels it */
+  peers_done(&a, &b);                                    /* cancels it */
+}
+
+/* The remote candidate cap: WEFT__ICE_MAX_REMOTE_CANDIDATES are taken (the
+ * pair still connects with the real one among them), the next ones are
+ * dropped, counted, and adding still returns 0. */
+static void test_remote_candidate_cap(void) {
+  peer a, b;
+  peer_new(&a, "A", true, NULL);
+  peer_new(&b, "B", false, NULL);
+  link_peers(&a, &b, false, true);
+  weft__ice_gather(a.ice);
+  weft__ice_gather(b.ice);
+  g_assert_true(test_iterate_until(ctx, &a.gathered, 2000));
+  g_assert_true(test_iterate_until(ctx, &b.gathered, 2000));
+  /* Junk first (low priority, closed loopback ports), A's real ones last,
+   * just at the cap. */
+  guint junk = WEFT__ICE_MAX_REMOTE_CANDIDATES - a.cands->len;
+  for (guint i = 0; i < junk; i++) {
+    char *c = g_strdup_printf("candidate:j%u 1 udp %u 127.0.0.1 %u typ host", i, 1 + i, 1 + i);
+    g_assert_cmpint(weft__ice_add_remote_candidate(b.ice, c), ==, 0);
+    g_free(c);
+  }
+  for (guint i = 0; i < a.cands->len; i++)
+    g_assert_cmpint(weft__ice_add_remote_candidate(b.ice, g_ptr_array_index(a.cands, i)), ==, 0);
+  weft__ice_counters n;
+  weft__ice_get_counters(b.ice, &n);
+  g_assert_cmpuint(n.remote_candidates, ==, WEFT__ICE_MAX_REMOTE_CANDIDATES);
+  g_assert_cmpuint(n.remote_dropped, ==, 0);
+  /* Past the cap: dropped and counted, not an error; garbage is still an
+   * error (parsing comes first). */
+  for (int i = 0; i < 50; i++)
+    g_assert_cmpint(
+        weft__ice_add_remote_candidate(b.ice, "candidate:x 1 udp 9 127.0.0.1 9 typ host"), ==, 0);
+  g_assert_cmpint(weft__ice_add_remote_candidate(b.ice, "candidate:x 1 udp"), ==, WEFT_ERR_SYNTAX);
+  weft__ice_get_counters(b.ice, &n);
+  g_assert_cmpuint(n.remote_candidates, ==, WEFT__ICE_MAX_REMOTE_CANDIDATES);
+  g_assert_cmpuint(n.remote_dropped, ==, 50);
+  for (guint i = 0; i < b.cands->len; i++)
+    g_assert_cmpint(weft__ice_add_remote_candidate(a.ice, g_ptr_array_index(b.cands, i)), ==, 0);
+  g_assert_cmpint(weft__ice_remote_gathering_done(a.ice), ==, 0);
+  g_assert_cmpint(weft__ice_remote_gathering_done(b.ice), ==, 0);
+  g_assert_true(both_connected(&a, &b, 3000));
+  exchange(&a, &b, 20);
+  check_host_pair(&b, "host");
+  /* An ICE restart is a new generation: the count starts again. */
+  g_assert_cmpint(weft__ice_restart(b.ice), ==, 0);
+  weft__ice_get_counters(b.ice, &n);
+  g_assert_cmpuint(n.remote_candidates, ==, 0);
+  g_assert_cmpuint(n.remote_taken, ==, WEFT__ICE_MAX_REMOTE_CANDIDATES);
+  g_assert_cmpint(weft__ice_add_remote_candidate(b.ice, g_ptr_array_index(a.cands, 0)), ==, 0);
+  weft__ice_get_counters(b.ice, &n);
+  g_assert_cmpuint(n.remote_candidates, ==, 1);
+  g_assert_cmpuint(n.remote_dropped, ==, 50);
+  peers_done(&a, &b);
+}
+
+/* Candidates queued before the credentials count against the same cap. */
+static void test_remote_candidate_cap_queued(void) {
+  peer a, b;
+  peer_new(&a, "A", true, NULL);
+  peer_new(&b, "B", false, NULL);
+  for (int i = 0; i < WEFT__ICE_MAX_REMOTE_CANDIDATES + 7; i++) {
+    char *c = g_strdup_printf("candidate:q%d 1 udp %d 127.0.0.1 %d typ host", i, 1 + i, 1 + i);
+    g_assert_cmpint(weft__ice_add_remote_candidate(b.ice, c), ==, 0);
+    g_free(c);
+  }
+  weft__ice_counters n;
+  weft__ice_get_counters(b.ice, &n);
+  g_assert_cmpuint(n.remote_candidates, ==, WEFT__ICE_MAX_REMOTE_CANDIDATES);
+  g_assert_cmpuint(n.remote_dropped, ==, 7);
+  link_peers(&a, &b, false, true); /* flushes the queue into libnice */
+  peers_done(&a, &b);
+}
+
+/* At most WEFT__ICE_MAX_LOOKUPS ".local" lookups run at once; the others
+ * wait and run as earlier ones finish; end-of-candidates waits for all. */
+static void test_mdns_lookup_cap(void) {
+  peer a, b;
+  peer_new(&a, "A", true, NULL);
+  peer_new(&b, "B", false, NULL);
+  link_peers(&a, &b, false, true);
+  enum { N = WEFT__ICE_MAX_LOOKUPS + 12 };
+  for (int i = 0; i < N; i++) {
+    char *c =
+        g_strdup_printf("candidate:m%d 1 udp %d 7f6e5d4c-%04d-4e3b-9c8d-6a7b8c9d0e1f.local %d "
+                        "typ host",
+                        i, 100 + i, i, 5000 + i);
+    g_assert_cmpint(weft__ice_add_remote_candidate(b.ice, c), ==, 0);
+    g_free(c);
+  }
+  g_assert_cmpint(weft__ice_remote_gathering_done(b.ice), ==, 0);
+  weft__ice_counters n;
+  weft__ice_get_counters(b.ice, &n);
+  g_assert_cmpuint(n.lookups_in_flight, ==, WEFT__ICE_MAX_LOOKUPS);
+  g_assert_cmpuint(n.lookups_waiting, ==, N - WEFT__ICE_MAX_LOOKUPS);
+  g_assert_cmpuint(n.lookups_waited, ==, N - WEFT__ICE_MAX_LOOKUPS);
+  g_assert_cmpuint(n.remote_candidates, ==, N);
+  /* Every lookup fails here (no mDNS responder): each one ends, the next
+   * starts, never more than the cap at once. */
+  gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+  do {
+    if (!g_main_context_iteration(ctx, FALSE))
+      g_usleep(500);
+    weft__ice_get_counters(b.ice, &n);
+    g_assert_cmpuint(n.lookups_in_flight, <=, WEFT__ICE_MAX_LOOKUPS);
+  } while ((n.lookups_in_flight || n.lookups_waiting) && g_get_monotonic_time() < end);
+  g_assert_cmpuint(n.lookups_in_flight, ==, 0);
+  g_assert_cmpuint(n.lookups_waiting, ==, 0);
+  g_assert_cmpuint(n.lookups_max_in_flight, ==, WEFT__ICE_MAX_LOOKUPS);
+  /* Just under the cap, after they finished: a new one runs at once. */
+  g_assert_cmpint(weft__ice_add_remote_candidate(
+                      b.ice, "candidate:z 1 udp 9 aa11bb22-0000-4e3b-9c8d-6a7b8c9d0e1f.local 9 "
+                             "typ host"),
+                  ==, 0);
+  weft__ice_get_counters(b.ice, &n);
+  g_assert_cmpuint(n.lookups_in_flight, ==, 1);
+  g_assert_cmpuint(n.lookups_waiting, ==, 0);
+  /* Waiting lookups are freed with the agent (none left here, but the one
+   * in flight is cancelled). */
+  peers_done(&a, &b);
 }
 
 static void test_garbage_datagrams(void) {
@@ -734,6 +854,9 @@ int main(int argc, char **argv) {
   g_test_add_func("/ice/garbage-candidates", test_garbage_candidates);
   g_test_add_func("/ice/mdns-unresolvable", test_mdns_unresolvable);
   g_test_add_func("/ice/garbage-datagrams", test_garbage_datagrams);
+  g_test_add_func("/ice/bounds/remote-candidates", test_remote_candidate_cap);
+  g_test_add_func("/ice/bounds/remote-candidates-queued", test_remote_candidate_cap_queued);
+  g_test_add_func("/ice/bounds/mdns-lookups", test_mdns_lookup_cap);
   g_test_add_func("/ice/free-during-checks", test_free_during_checks);
   g_test_add_func("/ice/config", test_config);
   g_test_add_func("/ice/relay-only", test_relay_only);

@@ -584,6 +584,17 @@ static void test_validation(void) {
   char *two = g_strconcat(offer, strstr(offer, "m=application"), NULL);
   expect_error(two, WEFT_SDP_OFFER, WEFT_ERR_INVALID_ACCESS, mline, "mid:0");
   g_free(two);
+  /* A mid repeated in the group counts once, and is not searched for again
+   * (4000 repetitions would cost 4000 searches of every section). */
+  GString *rep = g_string_new("a=group:BUNDLE");
+  for (int i = 0; i < 4000; i++)
+    g_string_append(rep, " 0");
+  t = replace(offer, "a=group:BUNDLE 0", rep->str);
+  d = parse_ok(t, WEFT_SDP_OFFER);
+  g_assert_cmpuint(d->bundle_mids->len, ==, 1);
+  weft__jsep_desc_free(d);
+  g_free(t);
+  g_string_free(rep, TRUE);
 
   /* Everything rejected in an offer: nothing to negotiate. */
   t = replace(offer, "m=application 54400", "m=application 0");
