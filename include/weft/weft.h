@@ -672,9 +672,14 @@ typedef struct weft_track_stats {
   uint64_t plis_sent, plis_received;         /* PLI + FIR */
   uint64_t srtp_failures;                    /* unprotect failures on this track's SSRC */
   int64_t rtt_us;                            /* from RTCP reports; -1 unknown */
+  /* What the remote asked for and weft refused (doc/media.md, bounds): */
+  uint64_t rtx_dropped;                 /* NACKed packets not resent (budget, duplicates) */
+  uint64_t keyframe_requests_throttled; /* PLI/FIR beyond one per 200 ms, repeated FIRs */
+  uint64_t events_dropped;              /* media events the application did not take in time: the
+                                           oldest beyond 1024 / 8 MiB waiting on this track */
 } weft_track_stats;
 #define WEFT_TRACK_STATS_INIT                                                                      \
-  { sizeof(weft_track_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+  { sizeof(weft_track_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 typedef void (*weft_track_packet_fn)(weft_track *t, const uint8_t *packet, size_t size,
                                      void *user_data); /* RTP or RTCP */

@@ -143,6 +143,10 @@ int weft_track_stop(weft_track *t) {
     track_call c = {pc, t, WEFT_OK, 0};
     if (!atomic_load(&pc->closed))
       weft__context_invoke_sync(pc->ctx, stop_cb, &c);
+    /* No callback of the track after this returns (weft.h): one that
+     * checked stopped_by_app before it was set may still be running on the
+     * callback thread; its events belong to the pc (as weft_dc_close). */
+    weft__context_wait_idle(pc->ctx, pc);
     weft__pc_release(pc);
   }
   atomic_store(&t->stopped, true);
@@ -239,6 +243,9 @@ int weft_track_get_stats(weft_track *t, weft_track_stats *out) {
   out->plis_received = atomic_load(&t->n.plis_received);
   out->srtp_failures = atomic_load(&t->n.srtp_failures);
   out->rtt_us = atomic_load(&t->n.rtt_us);
+  out->rtx_dropped = atomic_load(&t->n.rtx_dropped);
+  out->keyframe_requests_throttled = atomic_load(&t->n.keyframe_requests_throttled);
+  out->events_dropped = atomic_load(&t->events_dropped);
   weft__error_clear();
   return WEFT_OK;
 }

@@ -220,14 +220,143 @@ int weft__pc_engine_add_track(weft_pc *pc, weft_track *t) {
   return WEFT_OK;
 }
 
+/* ---- Remote SSRCs (issue 12: bounded) ----------------------------------------
+ *
+ * pc->ssrc_tracks maps the remote SSRCs packets are accepted from to their
+ * track: the ones the remote description announces (a=ssrc, at most
+ * WEFT__SSRC_ANNOUNCED_PER_TRACK per m-section) and those learnt from packets
+ * routed by mid or payload type, which pc->ssrc_learnt caps (rtp.h). libsrtp
+ * keeps an inbound stream for every SSRC that authenticates: the stream of an
+ * SSRC that is not (or no longer) admitted is removed at once, so libsrtp
+ * never holds more streams than the table has SSRCs. */
+
+/* Owner in pc->ssrc_learnt of SSRCs that only send RTCP (a receive-only
+ * remote's reports): admitted so their SRTCP replay state stays. */
+static const char RTCP_ONLY[] = "rtcp-only";
+
+/* Each bound logs a refusal at most once per second (the counters say the
+ * rest). */
+static bool log_allowed(weft__ratelimit *rl, int64_t now) {
+  rl->burst = 1;
+  return weft__ratelimit_allow(rl, now, NULL);
+}
+
+static void srtp_stream_drop(weft_pc *pc, uint32_t ssrc) {
+  if (pc->srtp && weft__srtp_rx_has_stream(pc->srtp, ssrc))
+    weft__srtp_remove_ssrc(pc->srtp, ssrc, false);
+}
+
+static bool ssrc_admitted(weft_pc *pc, uint32_t ssrc, int64_t now) {
+  if (g_hash_table_contains(pc->ssrc_tracks, GUINT_TO_POINTER(ssrc))) {
+    if (pc->ssrc_learnt.n)
+      weft__ssrc_table_touch(&pc->ssrc_learnt, ssrc, now);
+    return true;
+  }
+  return weft__ssrc_table_touch(&pc->ssrc_learnt, ssrc, now) != NULL;
+}
+
+/* Learns @ssrc for @owner (a track or RTCP_ONLY) within the caps; false when
+ * refused. An idle entry evicted to make room is forgotten everywhere. */
+static bool ssrc_learn(weft_pc *pc, uint32_t ssrc, const void *owner, int64_t now) {
+  weft__ssrc_learnt ev;
+  bool evicted = false;
+  weft__ssrc_verdict v = weft__ssrc_table_admit(&pc->ssrc_learnt, ssrc, owner, now, &ev, &evicted);
+  if (evicted) {
+    if (g_hash_table_lookup(pc->ssrc_tracks, GUINT_TO_POINTER(ev.ssrc)) == ev.owner)
+      g_hash_table_remove(pc->ssrc_tracks, GUINT_TO_POINTER(ev.ssrc));
+    srtp_stream_drop(pc, ev.ssrc);
+    WLOG_D("rtp", "pc %p: SSRC %08x idle, forgotten for %08x", (void *)pc, ev.ssrc, ssrc);
+  }
+  if (v == WEFT__SSRC_REFUSED) {
+    if (log_allowed(&pc->ssrc_learnt.log, now))
+      WLOG_W("rtp",
+             "pc %p: packets of unannounced SSRC %08x dropped: %d SSRCs learnt per track, %d in "
+             "all (%" G_GUINT64_FORMAT " refused so far)",
+             (void *)pc, ssrc, WEFT__SSRC_LEARNT_PER_OWNER, WEFT__SSRC_LEARNT_MAX,
+             pc->ssrc_learnt.refused);
+    return false;
+  }
+  if (owner != RTCP_ONLY)
+    g_hash_table_insert(pc->ssrc_tracks, GUINT_TO_POINTER(ssrc), (gpointer)owner);
+  return true;
+}
+
+/* An SSRC whose packet authenticated but that is not admitted: its libsrtp
+ * stream goes (the packet itself is dropped by the caller, or for RTCP
+ * processed: it authenticated). */
+static void ssrc_refused(weft_pc *pc, uint32_t ssrc, int64_t now) {
+  if (!ssrc_admitted(pc, ssrc, now))
+    srtp_stream_drop(pc, ssrc);
+}
+
+static bool is_fid_secondary(const weft__media_desc *md, uint32_t ssrc);
+
+/* The SSRCs the remote description @rm announces for @t (the first
+ * WEFT__SSRC_ANNOUNCED_PER_TRACK that are not FID secondaries) replace those
+ * an earlier description announced: renegotiation does not grow the table,
+ * and an SSRC announced again keeps its libsrtp stream (ROC, replay window). */
+static void ssrc_set_announced(weft_pc *pc, weft_track *t, const weft__media_desc *rm) {
+  uint32_t take[WEFT__SSRC_ANNOUNCED_PER_TRACK];
+  size_t n = 0, ignored = 0;
+  for (guint i = 0; rm->ssrcs && i < rm->ssrcs->len; i++) {
+    uint32_t ssrc = ((const weft__rtp_ssrc *)g_ptr_array_index(rm->ssrcs, i))->ssrc;
+    bool dup = false;
+    for (size_t j = 0; j < n && !dup; j++)
+      dup = take[j] == ssrc;
+    if (dup || is_fid_secondary(rm, ssrc))
+      continue;
+    if (n < G_N_ELEMENTS(take))
+      take[n++] = ssrc;
+    else
+      ignored++;
+  }
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init(&it, pc->ssrc_tracks);
+  while (g_hash_table_iter_next(&it, &k, &v)) {
+    uint32_t ssrc = GPOINTER_TO_UINT(k);
+    bool keep = v != t || weft__ssrc_table_owner(&pc->ssrc_learnt, ssrc);
+    for (size_t j = 0; j < n && !keep; j++)
+      keep = take[j] == ssrc;
+    if (keep)
+      continue;
+    g_hash_table_iter_remove(&it);
+    srtp_stream_drop(pc, ssrc);
+  }
+  for (size_t j = 0; j < n; j++) {
+    /* Learnt before, announced now: no longer counts against the cap. */
+    weft__ssrc_table_remove(&pc->ssrc_learnt, take[j]);
+    g_hash_table_insert(pc->ssrc_tracks, GUINT_TO_POINTER(take[j]), t);
+  }
+  if (ignored)
+    WLOG_W("rtp", "pc %p: mid %s: %zu announced SSRCs past %d ignored", (void *)pc, t->mid, ignored,
+           WEFT__SSRC_ANNOUNCED_PER_TRACK);
+}
+
+/* Forgets every remote SSRC of @t (stopped, or leaving the pc). */
+static void ssrc_forget_track(weft_pc *pc, weft_track *t) {
+  uint32_t learnt[WEFT__SSRC_LEARNT_PER_OWNER];
+  size_t n = weft__ssrc_table_remove_owner(&pc->ssrc_learnt, t, learnt);
+  for (size_t i = 0; i < n; i++)
+    srtp_stream_drop(pc, learnt[i]);
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init(&it, pc->ssrc_tracks);
+  while (g_hash_table_iter_next(&it, &k, &v)) {
+    if (v != t)
+      continue;
+    g_hash_table_iter_remove(&it);
+    srtp_stream_drop(pc, GPOINTER_TO_UINT(k));
+  }
+}
+
 int weft__track_engine_stop(weft_pc *pc, weft_track *t) {
   if (atomic_exchange(&t->stopped, true))
     return WEFT_OK;
   atomic_store(&t->can_send, false);
   atomic_store(&t->current_direction, WEFT_DIR_STOPPED);
   atomic_store(&t->direction, WEFT_DIR_STOPPED);
-  if (t->remote_ssrc_known)
-    g_hash_table_remove(pc->ssrc_tracks, GUINT_TO_POINTER(t->remote_ssrc));
+  ssrc_forget_track(pc, t);
   if (t->mline >= 0 && (guint)t->mline < pc->n_mlines && !atomic_load(&pc->closed))
     weft__pc_need_negotiation(pc);
   return WEFT_OK;
@@ -361,7 +490,56 @@ int weft__pc_media_offer_sections(weft_pc *pc, weft__jsep_msection **out, size_t
   return WEFT_OK;
 }
 
+/* Tracks a remote may create on one pc, stopped ones included (a pc keeps
+ * its m-line history). One offer creates at most WEFT__SDP_MAX_MEDIA (64),
+ * one per m-section; past this cap, the new m-sections of an offer get no
+ * track and the answer rejects them (doc/negotiation.md). */
+enum { MAX_REMOTE_TRACKS = 256 };
+
+/* Whether @t was created (or given its mid) by the remote offer @offer and
+ * nothing since made it part of a negotiated session. */
+static bool track_of_pending_offer(weft_pc *pc, const weft_track *t, const weft__jsep_desc *offer) {
+  return t->mid && !t->negotiated && !t->section_rejected && weft__jsep_find_mid(offer, t->mid) &&
+         !(pc->remote_current && weft__jsep_find_mid(pc->remote_current, t->mid));
+}
+
+/* Undoes what the remote offer @old did to the tracks, except for the
+ * m-sections @keep (a newer offer replacing it) still has: the tracks it
+ * created leave the pc (stopped and detached: references the app took in
+ * on_track stay valid, inert), local tracks it gave a mid lose it again. */
+static void undo_remote_offer(weft_pc *pc, const weft__jsep_desc *old,
+                              const weft__jsep_desc *keep) {
+  for (guint i = pc->tracks->len; i-- > 0;) {
+    weft_track *t = pc->tracks->pdata[i];
+    if (!track_of_pending_offer(pc, t, old) || (keep && weft__jsep_find_mid(keep, t->mid)))
+      continue;
+    if (t->remote_created) {
+      WLOG_D("pc", "pc %p: remote track of mid %s undone", (void *)pc, t->mid);
+      atomic_store(&t->current_direction, WEFT_DIR_STOPPED);
+      weft__track_detach(t);
+      g_ptr_array_remove_index(pc->tracks, i); /* drops the pc's reference */
+    } else {
+      set_mid(t, NULL);
+      t->mline = -1;
+    }
+  }
+}
+
+/* W3C rollback of a remote offer (RFC 9429 §4.1.10.2): call while
+ * pc->remote_pending is still the offer rolled back. */
+void weft__pc_media_remote_rollback(weft_pc *pc) {
+  if (pc->remote_pending && pc->remote_pending->type == WEFT_SDP_OFFER)
+    undo_remote_offer(pc, pc->remote_pending, NULL);
+}
+
 int weft__pc_media_remote_offer(weft_pc *pc, const weft__jsep_desc *offer) {
+  /* An offer replacing a pending one (have-remote-offer): what the old one
+   * created and this one does not have goes. */
+  if (pc->remote_pending && pc->remote_pending->type == WEFT_SDP_OFFER)
+    undo_remote_offer(pc, pc->remote_pending, offer);
+  guint remote_tracks = 0;
+  for (guint i = 0; i < pc->tracks->len; i++)
+    remote_tracks += ((weft_track *)pc->tracks->pdata[i])->remote_created;
   /* Tentative mids from an offer of ours that was never applied. */
   for (guint i = 0; i < pc->tracks->len; i++) {
     weft_track *t = pc->tracks->pdata[i];
@@ -394,6 +572,17 @@ int weft__pc_media_remote_offer(weft_pc *pc, const weft__jsep_desc *offer) {
       t->mline = (int)i;
       continue;
     }
+    char mid[WEFT__ESCAPE_BUF];
+    weft__escape(mid, sizeof mid, s->mid, SIZE_MAX);
+    if (remote_tracks >= MAX_REMOTE_TRACKS) {
+      if (pc->ice)
+        weft__log_limited(weft__ice_ratelimit(pc->ice), WEFT_LOG_WARNING, "pc",
+                          "pc %p: the remote created %d tracks already: m-section %u (mid %s) "
+                          "rejected",
+                          (void *)pc, MAX_REMOTE_TRACKS, i, mid);
+      continue;
+    }
+    remote_tracks++;
     /* A new remote track. It answers sendrecv when the offer allows it:
      * weft tracks need no MediaStreamTrack to send (doc/media.md). */
     t = weft__track_new(kind, NULL);
@@ -406,7 +595,7 @@ int weft__pc_media_remote_offer(weft_pc *pc, const weft__jsep_desc *offer) {
     t->mline = (int)i;
     g_ptr_array_add(pc->tracks, t); /* the array owns the new reference */
     WLOG_I("pc", "pc %p: remote %s track, mid %s", (void *)pc,
-           kind == WEFT_KIND_AUDIO ? "audio" : "video", s->mid);
+           kind == WEFT_KIND_AUDIO ? "audio" : "video", mid);
     weft__pc_emit_track(pc, t);
   }
   return WEFT_OK;
@@ -558,12 +747,7 @@ static void apply_track(weft_pc *pc, weft_track *t, const weft__media_desc *lm,
   bool send = jdir_sends(lm->direction) && jdir_recvs(rm->direction);
   bool recv = jdir_recvs(lm->direction) && jdir_sends(rm->direction);
   atomic_store(&t->current_direction, make_dir(send, recv));
-  for (guint i = 0; rm->ssrcs && i < rm->ssrcs->len; i++) {
-    const weft__rtp_ssrc *s = g_ptr_array_index(rm->ssrcs, i);
-    if (is_fid_secondary(rm, s->ssrc))
-      continue;
-    g_hash_table_insert(pc->ssrc_tracks, GUINT_TO_POINTER(s->ssrc), t);
-  }
+  ssrc_set_announced(pc, t, rm);
   t->negotiated = true;
   update_can_send(pc, t);
   ensure_timer(pc);
@@ -655,6 +839,9 @@ static void hist_store(weft_track *t, uint16_t seq, const uint8_t *pkt, size_t l
   s->len = len;
   s->seq = seq;
   s->used = true;
+  s->rtx_us = WEFT__RTX_NEVER;
+  /* Original packets raise the retransmission budget (rtp.h). */
+  weft__rtx_limiter_on_send(&t->rtx, weft__now_us(), atomic_load(&t->n.rtt_us));
 }
 
 typedef struct send_ctx {
@@ -1059,17 +1246,22 @@ static void track_rtp_in(weft_pc *pc, weft_track *t, const weft__rtp_packet *p, 
     to_assembler(pc, t, p);
 }
 
-static weft_track *route_rtp(weft_pc *pc, const weft__rtp_packet *p) {
+static weft_track *route_rtp(weft_pc *pc, const weft__rtp_packet *p, int64_t now) {
   weft_track *t = g_hash_table_lookup(pc->ssrc_tracks, GUINT_TO_POINTER(p->ssrc));
-  if (t)
+  if (t) {
+    if (pc->ssrc_learnt.n)
+      weft__ssrc_table_touch(&pc->ssrc_learnt, p->ssrc, now);
     return t;
+  }
   /* RFC 8843 §9.2: the mid header extension, then a payload type unique to
-   * one m-section; the SSRC is learnt from then on. */
+   * one m-section; the SSRC is learnt from then on (within the caps). Only
+   * negotiated, live tracks learn. */
   for (guint i = 0; i < pc->tracks->len && !t; i++) {
     weft_track *c = pc->tracks->pdata[i];
     weft__rtp_ext e;
-    if (c->mid_ext_id && c->mid && weft__rtp_ext_find(p, c->mid_ext_id, &e) &&
-        e.len == strlen(c->mid) && memcmp(e.data, c->mid, e.len) == 0)
+    if (c->negotiated && !atomic_load(&c->stopped) && c->mid_ext_id && c->mid &&
+        weft__rtp_ext_find(p, c->mid_ext_id, &e) && e.len == strlen(c->mid) &&
+        memcmp(e.data, c->mid, e.len) == 0)
       t = c;
   }
   if (!t) {
@@ -1086,9 +1278,12 @@ static weft_track *route_rtp(weft_pc *pc, const weft__rtp_packet *p) {
     if (found != 1)
       t = NULL;
   }
-  if (t)
-    g_hash_table_insert(pc->ssrc_tracks, GUINT_TO_POINTER(p->ssrc), t);
-  return t;
+  if (!t) {
+    pc->ssrc_learnt.unrouted++;
+    WLOG_T("rtp", "RTP from SSRC %08x (pt %u) matches no track: dropped", p->ssrc, p->payload_type);
+    return NULL;
+  }
+  return ssrc_learn(pc, p->ssrc, t, now) ? t : NULL;
 }
 
 static void rtp_in(weft_pc *pc, uint8_t *buf, size_t len) {
@@ -1104,12 +1299,14 @@ static void rtp_in(weft_pc *pc, uint8_t *buf, size_t len) {
     WLOG_T("srtp", "SRTP packet dropped: %s", weft_last_error_message());
     return;
   }
+  int64_t now = weft__now_us();
   weft__rtp_packet p;
-  if (weft__rtp_parse(buf, out, &p) < 0)
-    return;
-  weft_track *t = route_rtp(pc, &p);
+  weft_track *t = NULL;
+  if (weft__rtp_parse(buf, out, &p) == 0)
+    t = route_rtp(pc, &p, now);
   if (!t) {
-    WLOG_D("rtp", "RTP from SSRC %08x (pt %u) matches no track: dropped", p.ssrc, p.payload_type);
+    /* Authenticated, but not admitted: libsrtp made a stream for it. */
+    ssrc_refused(pc, weft__rd32(buf + 8), now);
     return;
   }
   if (atomic_load(&t->stopped) || !dir_recvs(atomic_load(&t->current_direction)))
@@ -1117,22 +1314,54 @@ static void rtp_in(weft_pc *pc, uint8_t *buf, size_t len) {
   track_rtp_in(pc, t, &p, buf, out);
 }
 
-static void retransmit(weft_pc *pc, weft_track *t, const uint16_t *seqs, size_t n) {
+/* NACKed packets not answered (rtp.h: duplicates, budget, per-RTCP cap). */
+static void rtx_dropped(weft_track *t, uint64_t n, int64_t now) {
+  atomic_fetch_add(&t->n.rtx_dropped, n);
+  if (log_allowed(&t->rtx.log, now))
+    WLOG_W("rtp",
+           "mid %s: NACKed packets not resent: %" G_GUINT64_FORMAT
+           " asked twice in a window, %" G_GUINT64_FORMAT
+           " over the budget (%d + packets sent, per round trip), %" G_GUINT64_FORMAT
+           " past %d per RTCP packet (so far)",
+           t->mid ? t->mid : "-", t->rtx.duplicates, t->rtx.over_budget, WEFT__RTX_BUDGET_FLOOR,
+           t->rtx.over_cap, WEFT__NACK_MAX_SEQS_PER_RTCP);
+}
+
+static void retransmit(weft_pc *pc, weft_track *t, const uint16_t *seqs, size_t n, int64_t now) {
+  if (!t->hist)
+    return;
+  int64_t rtt = atomic_load(&t->n.rtt_us);
+  uint64_t refused = 0;
   for (size_t i = 0; i < n; i++) {
-    if (!t->hist)
-      return;
     weft__hist_slot *s = &t->hist[seqs[i] % WEFT__HIST_SIZE];
     if (!s->used || s->seq != seqs[i])
       continue;
+    if (weft__rtx_limiter_admit(&t->rtx, now, rtt, &s->rtx_us) != WEFT__RTX_SEND) {
+      refused++;
+      continue;
+    }
     memcpy(pc->send_buf, s->buf, s->len);
     if (protect_send(pc, pc->send_buf, s->len, MEDIA_BUF_BYTES, false) == 0)
       atomic_fetch_add(&t->n.retransmitted, 1);
   }
+  if (refused)
+    rtx_dropped(t, refused, now);
 }
 
-static void keyframe_request(weft_pc *pc, weft_track *t) {
+/* A PLI or FIR for @t; @pass is the throttle's verdict (rtp.h). */
+static void keyframe_request(weft_pc *pc, weft_track *t, bool pass, int64_t now) {
   atomic_fetch_add(&t->n.plis_received, 1);
-  weft__track_emit_keyframe_request(t, pc);
+  if (pass) {
+    weft__track_emit_keyframe_request(t, pc);
+    return;
+  }
+  atomic_fetch_add(&t->n.keyframe_requests_throttled, 1);
+  if (log_allowed(&t->kf.log, now))
+    WLOG_D("rtp",
+           "mid %s: keyframe requests not passed on: %" G_GUINT64_FORMAT
+           " within %d ms of the last, %" G_GUINT64_FORMAT " FIR repeats (so far)",
+           t->mid ? t->mid : "-", t->kf.throttled, WEFT__KEYFRAME_MIN_INTERVAL_US / 1000,
+           t->kf.fir_repeats);
 }
 
 static void rtcp_in(weft_pc *pc, uint8_t *buf, size_t len) {
@@ -1142,11 +1371,19 @@ static void rtcp_in(weft_pc *pc, uint8_t *buf, size_t len) {
     WLOG_T("srtp", "SRTCP packet dropped: %s", weft_last_error_message());
     return;
   }
+  int64_t now = weft__now_us();
+  /* A sender SSRC neither announced nor learnt is learnt as RTCP-only
+   * within the caps; past them its libsrtp stream goes (the packet, which
+   * authenticated, is still read). */
+  uint32_t sender = weft__rd32(buf + 4);
+  if (!ssrc_admitted(pc, sender, now) && !ssrc_learn(pc, sender, RTCP_ONLY, now))
+    srtp_stream_drop(pc, sender);
   if (weft__rtcp_validate(buf, out, true) < 0) {
     WLOG_D("rtp", "RTCP dropped: %s", weft_last_error_message());
     return;
   }
-  int64_t now = weft__now_us();
+  /* Sequence numbers of NACKs looked at in this compound packet. */
+  size_t nack_left = WEFT__NACK_MAX_SEQS_PER_RTCP;
   uint32_t now_compact = weft__rtcp_ntp_compact(weft__rtcp_ntp_from_unix_us(g_get_real_time()));
   weft__rtcp_iter it;
   weft__rtcp_packet pkt;
@@ -1179,22 +1416,29 @@ static void rtcp_in(weft_pc *pc, uint8_t *buf, size_t len) {
         continue;
       t = track_by_local_ssrc(pc, fb.media_ssrc);
       if (pkt.type == WEFT__RTCP_RTPFB && fb.fmt == WEFT__RTCP_FMT_NACK && t) {
-        uint16_t seqs[256];
-        int n = weft__rtcp_nack_seqs(&fb, seqs, G_N_ELEMENTS(seqs));
+        uint16_t seqs[WEFT__NACK_MAX_SEQS_PER_RTCP];
+        int n = weft__rtcp_nack_seqs(&fb, seqs, nack_left);
         if (n > 0) {
-          size_t got = (size_t)n < G_N_ELEMENTS(seqs) ? (size_t)n : G_N_ELEMENTS(seqs);
+          size_t got = (size_t)n < nack_left ? (size_t)n : nack_left;
+          nack_left -= got;
           atomic_fetch_add(&t->n.nacks_received, got);
-          if (t->rtcp_feedback)
-            retransmit(pc, t, seqs, got);
+          if (t->rtcp_feedback && got)
+            retransmit(pc, t, seqs, got, now);
+          if ((size_t)n > got && t->rtcp_feedback) {
+            t->rtx.over_cap += (size_t)n - got;
+            rtx_dropped(t, (size_t)n - got, now);
+          }
         }
       } else if (pkt.type == WEFT__RTCP_PSFB && fb.fmt == WEFT__RTCP_FMT_PLI && t) {
-        keyframe_request(pc, t);
+        keyframe_request(pc, t, weft__keyframe_throttle_pli(&t->kf, now), now);
       } else if (pkt.type == WEFT__RTCP_PSFB && fb.fmt == WEFT__RTCP_FMT_FIR) {
+        /* RFC 5104 §4.3.1.1: SSRC (4), seq nr (1), reserved (3) per entry. */
         for (size_t off = 0; off + 8 <= fb.fci_len; off += 8) {
           weft_track *ft = track_by_local_ssrc(pc, weft__rd32(fb.fci + off));
           if (ft) {
             t = ft;
-            keyframe_request(pc, ft);
+            keyframe_request(pc, ft, weft__keyframe_throttle_fir(&ft->kf, now, fb.fci[off + 4]),
+                             now);
           }
         }
       }

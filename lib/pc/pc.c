@@ -1035,7 +1035,8 @@ static int apply_remote_transport(weft_pc *pc, const weft__jsep_desc *d) {
     return rc;
   for (guint i = 0; sec->candidates && i < sec->candidates->len; i++) {
     if (weft__ice_add_remote_candidate(pc->ice, sec->candidates->pdata[i]) < 0)
-      WLOG_W("pc", "remote description candidate skipped: %s", weft_last_error_message());
+      weft__log_limited(weft__ice_ratelimit(pc->ice), WEFT_LOG_WARNING, "pc",
+                        "remote description candidate skipped: %s", weft_last_error_message());
   }
   if (sec->end_of_candidates)
     weft__ice_remote_gathering_done(pc->ice);
@@ -1150,6 +1151,7 @@ static int rollback(weft_pc *pc) {
     g_free(pc->local_sdp_pending);
     pc->local_sdp_pending = NULL;
   } else if (s == WEFT_SIGNALING_HAVE_REMOTE_OFFER) {
+    weft__pc_media_remote_rollback(pc); /* before remote_pending goes */
     weft__jsep_desc_free(pc->remote_pending);
     pc->remote_pending = NULL;
     g_free(pc->remote_sdp_pending);

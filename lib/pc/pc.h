@@ -392,6 +392,9 @@ int weft__pc_media_answer_sections(weft_pc *pc, const weft__jsep_desc *offer,
                                    weft__jsep_msection **out, size_t *n, GPtrArray **models);
 /* A remote offer arrived: associate or create tracks for its sections. */
 int weft__pc_media_remote_offer(weft_pc *pc, const weft__jsep_desc *offer);
+/* Rollback of a remote offer: removes the tracks it created, clears the mids
+ * it gave to local tracks (engine). */
+void weft__pc_media_remote_rollback(weft_pc *pc);
 /* Offer/answer completed: apply codecs, SSRCs, directions. */
 void weft__pc_media_negotiated(weft_pc *pc, const char *local_sdp, const weft__jsep_desc *remote);
 void weft__pc_media_dtls_keys(weft_pc *pc, const weft__srtp_keys *keys);

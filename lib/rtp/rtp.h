@@ -418,4 +418,149 @@ int weft__rtcp_parse_remb(const weft__rtcp_fb *fb, weft__rtcp_remb *out);
 int weft__rtcp_write_remb(uint32_t sender_ssrc, uint64_t bitrate, const uint32_t *ssrcs, size_t n,
                           uint8_t *out, size_t cap);
 
+/* ===== Bounds on what a remote makes us do (issue 12) ===================== */
+/*
+ * Small deciding units for the media engine (pc/media.c wires them): each
+ * takes the time as an argument (µs on any monotonic clock) and touches no
+ * socket or clock, so a test drives minutes of traffic through it in a loop.
+ * Each keeps counters of what it refused and a log limiter for the caller
+ * (a weft__ratelimit it uses with burst 1: a refusal logged at most once per
+ * second); none logs itself.
+ */
+
+/* --- NACK-triggered retransmissions (RFC 4585 §6.2.1 answers) ---
+ *
+ * Per send stream. Time is cut into windows of one round-trip time (clamped
+ * to WEFT__RTX_WINDOW_MIN_US..MAX_US; WEFT__RTX_WINDOW_DEFAULT_US while no RTT
+ * is known). Within a window a stream retransmits at most
+ *   WEFT__RTX_BUDGET_FLOOR + (original packets sent in this and the previous window)
+ * packets — what a receiver can have lost in one round trip, plus a floor for
+ * losses detected late — and each sequence number at most once (a second
+ * NACK for it inside the window is a duplicate: the first answer is still in
+ * flight). So a crafted NACK naming the whole history costs at most the
+ * budget, and repeating it costs nothing until the window turns. On top of
+ * this, pc/media.c looks at no more than WEFT__NACK_MAX_SEQS_PER_RTCP
+ * sequence numbers per compound RTCP packet. */
+enum {
+  WEFT__RTX_WINDOW_DEFAULT_US = 100000,
+  WEFT__RTX_WINDOW_MIN_US = 50000,
+  WEFT__RTX_WINDOW_MAX_US = 1000000,
+  WEFT__RTX_BUDGET_FLOOR = 32,
+  WEFT__NACK_MAX_SEQS_PER_RTCP = 256
+};
+#define WEFT__RTX_NEVER INT64_MIN /* a history entry never retransmitted */
+
+typedef enum weft__rtx_verdict {
+  WEFT__RTX_SEND = 0,
+  WEFT__RTX_DUPLICATE,  /* this sequence number was resent in the current window */
+  WEFT__RTX_OVER_BUDGET /* the window's budget is spent */
+} weft__rtx_verdict;
+
+/* Zero-initialize. The counters are monotonic. */
+typedef struct weft__rtx_limiter {
+  int64_t window_start_us, window_us;
+  uint32_t sent_cur, sent_prev; /* original packets in this / the previous window */
+  uint32_t rtx_cur;             /* retransmissions admitted in this window */
+  bool started;
+  uint64_t duplicates, over_budget; /* refusals by reason */
+  uint64_t over_cap; /* NACKed numbers past the per-RTCP cap (counted by the caller) */
+  weft__ratelimit log;
+} weft__rtx_limiter;
+
+/* One original (not retransmitted) packet sent at @now_us. @rtt_us < 0: not
+ * known. */
+void weft__rtx_limiter_on_send(weft__rtx_limiter *l, int64_t now_us, int64_t rtt_us);
+/* Whether to answer a NACK for a packet of the history at @now_us.
+ * @last_rtx_us is that packet's own record (WEFT__RTX_NEVER when stored):
+ * updated on SEND. */
+weft__rtx_verdict weft__rtx_limiter_admit(weft__rtx_limiter *l, int64_t now_us, int64_t rtt_us,
+                                          int64_t *last_rtx_us);
+/* Retransmissions the current window still allows at @now_us. */
+uint32_t weft__rtx_limiter_left(weft__rtx_limiter *l, int64_t now_us, int64_t rtt_us);
+/* The window length used for @rtt_us. */
+int64_t weft__rtx_window_us(int64_t rtt_us);
+
+/* --- Incoming keyframe requests (PLI, RFC 4585 §6.3.1; FIR, RFC 5104 §4.3.1) ---
+ *
+ * Per send stream: at most one request is passed on (on_keyframe_request)
+ * per WEFT__KEYFRAME_MIN_INTERVAL_US; the others are dropped and counted (an
+ * encoder cannot make keyframes faster, and the remote asks again if the
+ * keyframe does not arrive). A FIR repeating the sequence number of the last
+ * FIR is a retransmission of the same request (RFC 5104 §4.3.1.2) and is
+ * never passed on. */
+enum { WEFT__KEYFRAME_MIN_INTERVAL_US = 200000 };
+
+typedef struct weft__keyframe_throttle {
+  int64_t last_us; /* last request passed on */
+  bool have_last;
+  uint8_t fir_seq; /* sequence number of the last FIR */
+  bool have_fir_seq;
+  uint64_t throttled;   /* PLI or new FIR inside the interval */
+  uint64_t fir_repeats; /* FIR with the previous sequence number */
+  weft__ratelimit log;
+} weft__keyframe_throttle;
+
+/* true: pass this request on. */
+bool weft__keyframe_throttle_pli(weft__keyframe_throttle *k, int64_t now_us);
+bool weft__keyframe_throttle_fir(weft__keyframe_throttle *k, int64_t now_us, uint8_t seq_nr);
+
+/* --- SSRCs learnt without signalling ---
+ *
+ * SSRCs announced by a=ssrc are known from the description. Others are
+ * learnt from packets routed by the mid header extension or a unique payload
+ * type (RFC 8843 §9.2); each costs a table entry and an inbound libsrtp
+ * stream, so they are capped: WEFT__SSRC_LEARNT_PER_OWNER per owner (a track,
+ * or RTCP-only senders) and WEFT__SSRC_LEARNT_MAX in all. A full owner (or
+ * table) makes room only by evicting an entry idle for
+ * WEFT__SSRC_IDLE_US, the least recently seen first: a source that changed
+ * its SSRC frees its slot, a flood of new SSRCs never displaces a live one. */
+enum {
+  WEFT__SSRC_LEARNT_MAX = 64,
+  WEFT__SSRC_LEARNT_PER_OWNER = 16,
+  WEFT__SSRC_IDLE_US = 5000000,
+  /* a=ssrc lines taken per m-section (RTX/FEC secondaries of a=ssrc-group:FID
+   * not counted: they are not routed); the rest are ignored */
+  WEFT__SSRC_ANNOUNCED_PER_TRACK = 16
+};
+
+typedef struct weft__ssrc_learnt {
+  uint32_t ssrc;
+  const void *owner; /* opaque to the table */
+  int64_t last_us;   /* last packet seen */
+} weft__ssrc_learnt;
+
+typedef enum weft__ssrc_verdict {
+  WEFT__SSRC_REFUSED = 0,
+  WEFT__SSRC_ADMITTED, /* new entry (*evicted may name the entry it replaced) */
+  WEFT__SSRC_KNOWN     /* already there for this owner */
+} weft__ssrc_verdict;
+
+/* Zero-initialize. */
+typedef struct weft__ssrc_table {
+  weft__ssrc_learnt e[WEFT__SSRC_LEARNT_MAX];
+  size_t n;
+  uint64_t admitted, refused, evicted;
+  uint64_t unrouted; /* packets of unknown SSRCs matching no track (counted by the caller) */
+  weft__ratelimit log;
+} weft__ssrc_table;
+
+/* The owner of learnt @ssrc (its last use set to @now_us), or NULL. */
+const void *weft__ssrc_table_touch(weft__ssrc_table *t, uint32_t ssrc, int64_t now_us);
+/* The owner of learnt @ssrc, or NULL (nothing updated). */
+const void *weft__ssrc_table_owner(const weft__ssrc_table *t, uint32_t ssrc);
+/* Learns @ssrc for @owner (non-NULL). An entry of @ssrc for another owner
+ * moves to @owner if @owner has room. When room had to be made, *evicted
+ * (may be NULL) receives the entry that left and *did_evict is set: the
+ * caller forgets it wherever it also recorded it. */
+weft__ssrc_verdict weft__ssrc_table_admit(weft__ssrc_table *t, uint32_t ssrc, const void *owner,
+                                          int64_t now_us, weft__ssrc_learnt *evicted,
+                                          bool *did_evict);
+/* Forgets @ssrc; true if it was there. */
+bool weft__ssrc_table_remove(weft__ssrc_table *t, uint32_t ssrc);
+/* Forgets every entry of @owner, writing their SSRCs to @out (room for
+ * WEFT__SSRC_LEARNT_PER_OWNER); returns how many. */
+size_t weft__ssrc_table_remove_owner(weft__ssrc_table *t, const void *owner, uint32_t *out);
+/* Entries of @owner (NULL: all). */
+size_t weft__ssrc_table_count(const weft__ssrc_table *t, const void *owner);
+
 #endif

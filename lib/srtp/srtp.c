@@ -31,6 +31,7 @@ struct weft__srtp {
   weft__srtp_profile profile;
   size_t rtp_tag_len;
   weft__srtp_stats stats;
+  size_t rx_streams; /* inbound per-SSRC streams libsrtp created and we did not remove */
 };
 
 /* ---- one-time libsrtp initialisation ------------------------------------ */
@@ -212,6 +213,17 @@ void weft__srtp_get_stats(const weft__srtp *s, weft__srtp_stats *out) {
   *out = s->stats;
 }
 
+size_t weft__srtp_rx_streams(const weft__srtp *s) { return s ? s->rx_streams : 0; }
+
+bool weft__srtp_rx_has_stream(const weft__srtp *s, uint32_t ssrc) {
+  if (!s)
+    return false;
+  /* Unlike srtp_remove_stream, srtp_get_stream_roc takes the SSRC in host
+   * order (it converts itself); bad_param means no stream. */
+  uint32_t roc;
+  return srtp_get_stream_roc(s->rx, ssrc, &roc) == srtp_err_status_ok;
+}
+
 int weft__srtp_remove_ssrc(weft__srtp *s, uint32_t ssrc, bool outbound) {
   if (!s)
     return weft__error(WEFT_ERR_INVALID_ARG, "weft__srtp_remove_ssrc: NULL session");
@@ -220,6 +232,8 @@ int weft__srtp_remove_ssrc(weft__srtp *s, uint32_t ssrc, bool outbound) {
   if (st != srtp_err_status_ok)
     return weft__error(WEFT_ERR_OPERATION, "no %s SRTP stream for ssrc 0x%08x: libsrtp %s",
                        outbound ? "outbound" : "inbound", ssrc, weft__srtp_status_name((int)st));
+  if (!outbound && s->rx_streams > 0)
+    s->rx_streams--;
   return 0;
 }
 
@@ -400,10 +414,15 @@ static int unprotect_common(weft__srtp *s, uint8_t *buf, size_t len, size_t *out
   uint32_t ssrc = rtcp ? weft__rd32(buf + 4) : weft__rd32(buf + 8);
   unsigned seq = rtcp ? 0 : weft__rd16(buf + 2);
 
+  /* libsrtp clones a stream from the wildcard template for an SSRC it has
+   * not seen, once the packet authenticated: count them (srtp.h, Bound). */
+  bool had_stream = weft__srtp_rx_has_stream(s, ssrc);
   int n = (int)len;
   srtp_err_status_t st =
       rtcp ? srtp_unprotect_rtcp(s->rx, buf, &n) : srtp_unprotect(s->rx, buf, &n);
   if (st == srtp_err_status_ok) {
+    if (!had_stream)
+      s->rx_streams++;
     if (n < 0 || (size_t)n > len)
       return unprotect_fail(s, fail, WEFT__SRTP_FAIL_OTHER, WEFT_ERR_INTERNAL,
                             "%s: libsrtp returned length %d for %zu bytes", what, n, len);

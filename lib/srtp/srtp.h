@@ -17,6 +17,14 @@
  * Everything works in place in a caller-owned buffer: no allocation per
  * packet (only per new SSRC, inside libsrtp).
  *
+ * Bound (issue 12): libsrtp keeps an inbound stream (about 400 bytes, and a
+ * linear search per packet in 2.5) for every SSRC that ever authenticated, so
+ * a remote spraying SSRCs would grow the session without limit. This layer
+ * counts those streams (weft__srtp_rx_streams); the caller decides which
+ * SSRCs to keep and removes the others with weft__srtp_remove_ssrc right
+ * after unprotecting (pc/media.c keeps the announced SSRCs and at most
+ * WEFT__SSRC_LEARNT_MAX learnt ones).
+ *
  * Threads: a session is not thread-safe (libsrtp contexts are not): use each
  * one from one thread at a time — the engine thread. Different sessions may be
  * used concurrently; the one-time libsrtp initialisation is thread-safe.
@@ -138,6 +146,12 @@ int weft__srtp_unprotect_rtcp(weft__srtp *s, uint8_t *buf, size_t len, size_t *o
 int weft__srtp_remove_ssrc(weft__srtp *s, uint32_t ssrc, bool outbound);
 
 void weft__srtp_get_stats(const weft__srtp *s, weft__srtp_stats *out);
+
+/* Inbound per-SSRC streams libsrtp holds now: SSRCs that authenticated (RTP
+ * or RTCP) and were not removed since. 0 for NULL. */
+size_t weft__srtp_rx_streams(const weft__srtp *s);
+/* true when libsrtp holds an inbound stream for @ssrc. */
+bool weft__srtp_rx_has_stream(const weft__srtp *s, uint32_t ssrc);
 
 /* libsrtp's spelling of a status code ("auth_fail", "replay_old"), or
  * "unknown". Exposed for tests and logs. */

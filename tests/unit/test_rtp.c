@@ -1575,6 +1575,189 @@ static void test_aiortc_rtcp(void) {
   expect_same("remb", buf, weft__rtcp_write_remb(7, 2000000, &remb_ssrc, 1, buf, sizeof buf));
 }
 
+/* ===== Bounds (issue 12) ==================================================== */
+
+static void test_rtx_window(void) {
+  g_assert_cmpint(weft__rtx_window_us(-1), ==, WEFT__RTX_WINDOW_DEFAULT_US);
+  g_assert_cmpint(weft__rtx_window_us(0), ==, WEFT__RTX_WINDOW_MIN_US);
+  g_assert_cmpint(weft__rtx_window_us(80000), ==, 80000);
+  g_assert_cmpint(weft__rtx_window_us(5000000), ==, WEFT__RTX_WINDOW_MAX_US);
+}
+
+/* The attack of issue 12: one NACK naming the whole 1024-packet history, 17
+ * times over (all-ones BLPs), repeated. */
+static void test_rtx_flood(void) {
+  weft__rtx_limiter l = {0};
+  int64_t hist[1024];
+  for (size_t i = 0; i < G_N_ELEMENTS(hist); i++)
+    hist[i] = WEFT__RTX_NEVER;
+  int64_t now = 1000000;
+  /* 30 packets sent at the start of the window (100 ms without RTT). */
+  for (int i = 0; i < 30; i++)
+    weft__rtx_limiter_on_send(&l, now - 50000 + i * 1000, -1);
+  now += 20000; /* still the first window */
+  unsigned sent = 0, dup = 0, over = 0;
+  for (int rep = 0; rep < 17; rep++)
+    for (size_t i = 0; i < G_N_ELEMENTS(hist); i++) {
+      weft__rtx_verdict v = weft__rtx_limiter_admit(&l, now, -1, &hist[i]);
+      sent += v == WEFT__RTX_SEND;
+      dup += v == WEFT__RTX_DUPLICATE;
+      over += v == WEFT__RTX_OVER_BUDGET;
+    }
+  g_assert_cmpuint(sent, ==, WEFT__RTX_BUDGET_FLOOR + 30);
+  g_assert_cmpuint(dup, ==, 16 * sent);
+  g_assert_cmpuint(sent + dup + over, ==, 17 * 1024);
+  g_assert_cmpuint(l.duplicates, ==, dup);
+  g_assert_cmpuint(l.over_budget, ==, over);
+  g_assert_cmpuint(weft__rtx_limiter_left(&l, now, -1), ==, 0);
+  /* Next window: the budget is back (the 30 sent are now "previous"); the
+   * ones answered before may be answered again. */
+  now += WEFT__RTX_WINDOW_DEFAULT_US;
+  g_assert_cmpuint(weft__rtx_limiter_left(&l, now, -1), ==, WEFT__RTX_BUDGET_FLOOR + 30);
+  g_assert_cmpint(weft__rtx_limiter_admit(&l, now, -1, &hist[0]), ==, WEFT__RTX_SEND);
+  /* Two windows later with nothing sent: only the floor. */
+  now += 3 * WEFT__RTX_WINDOW_DEFAULT_US;
+  g_assert_cmpuint(weft__rtx_limiter_left(&l, now, -1), ==, WEFT__RTX_BUDGET_FLOOR);
+  /* A whole minute of the same NACK every 10 ms: never more than the
+   * budget per window. */
+  weft__rtx_limiter m = {0};
+  for (size_t i = 0; i < G_N_ELEMENTS(hist); i++)
+    hist[i] = WEFT__RTX_NEVER;
+  uint64_t total = 0;
+  int64_t t0 = 10000000;
+  for (int64_t t = t0; t < t0 + 60000000; t += 10000) {
+    weft__rtx_limiter_on_send(&m, t, 30000); /* 100 packets/s, RTT 30 ms */
+    for (size_t i = 0; i < 255; i++)
+      total += weft__rtx_limiter_admit(&m, t, 30000, &hist[i]) == WEFT__RTX_SEND;
+  }
+  /* Windows of 50 ms (the minimum): at most floor + 10 sent per window. */
+  uint64_t windows = 60000000 / WEFT__RTX_WINDOW_MIN_US;
+  g_assert_cmpuint(total, <=, windows * (WEFT__RTX_BUDGET_FLOOR + 10));
+  g_assert_cmpuint(total, >, windows * 10);
+}
+
+/* A legitimate NACK: a few lost packets, answered; asked again one RTT
+ * later (the retransmission was lost too), answered again. */
+static void test_rtx_legit(void) {
+  weft__rtx_limiter l = {0};
+  int64_t h[3] = {WEFT__RTX_NEVER, WEFT__RTX_NEVER, WEFT__RTX_NEVER};
+  int64_t now = 0, rtt = 120000;
+  for (int i = 0; i < 3; i++)
+    g_assert_cmpint(weft__rtx_limiter_admit(&l, now + i, rtt, &h[i]), ==, WEFT__RTX_SEND);
+  g_assert_cmpint(weft__rtx_limiter_admit(&l, now + 1000, rtt, &h[0]), ==, WEFT__RTX_DUPLICATE);
+  g_assert_cmpint(weft__rtx_limiter_admit(&l, now + rtt + 10, rtt, &h[0]), ==, WEFT__RTX_SEND);
+  g_assert_cmpuint(l.duplicates, ==, 1);
+  g_assert_cmpuint(l.over_budget, ==, 0);
+  /* A burst loss the size of a keyframe sent just before (200 packets) is
+   * answered whole: the budget follows what was sent. */
+  weft__rtx_limiter k = {0};
+  int64_t kh[200];
+  for (int i = 0; i < 200; i++) {
+    kh[i] = WEFT__RTX_NEVER;
+    weft__rtx_limiter_on_send(&k, 5000000 + i * 100, rtt);
+  }
+  for (int i = 0; i < 200; i++)
+    g_assert_cmpint(weft__rtx_limiter_admit(&k, 5000000 + rtt / 2, rtt, &kh[i]), ==,
+                    WEFT__RTX_SEND);
+  /* A clock going backwards opens a new window instead of blocking. */
+  int64_t back = WEFT__RTX_NEVER;
+  g_assert_cmpint(weft__rtx_limiter_admit(&k, 100, rtt, &back), ==, WEFT__RTX_SEND);
+}
+
+static void test_keyframe_throttle(void) {
+  /* 1000 PLIs, one per millisecond: one per 200 ms passes. */
+  weft__keyframe_throttle k = {0};
+  int passed = 0;
+  for (int i = 0; i < 1000; i++)
+    passed += weft__keyframe_throttle_pli(&k, 7000000 + i * 1000);
+  g_assert_cmpint(passed, ==, 1000 / 200);
+  g_assert_cmpuint(k.throttled, ==, 1000 - 5);
+  /* FIR: the same sequence number again is a retransmission, whenever it
+   * comes; a new one passes once the interval is over. */
+  weft__keyframe_throttle f = {0};
+  g_assert_true(weft__keyframe_throttle_fir(&f, 0, 7));
+  g_assert_false(weft__keyframe_throttle_fir(&f, 10, 7));
+  g_assert_false(weft__keyframe_throttle_fir(&f, 5000000, 7));
+  g_assert_false(weft__keyframe_throttle_fir(&f, 100000, 8)); /* new, too soon */
+  g_assert_false(weft__keyframe_throttle_fir(&f, 300000, 8)); /* now a repeat of 8 */
+  g_assert_true(weft__keyframe_throttle_fir(&f, 300000, 9));
+  g_assert_cmpuint(f.fir_repeats, ==, 3);
+  g_assert_cmpuint(f.throttled, ==, 1);
+  /* PLI and FIR share the interval. */
+  g_assert_false(weft__keyframe_throttle_pli(&f, 400000));
+  g_assert_true(weft__keyframe_throttle_pli(&f, 500000));
+  /* The bound over any span: at most span / 200 ms + 1. */
+  weft__keyframe_throttle r = {0};
+  guint32 seed = 42;
+  int64_t t = 0;
+  passed = 0;
+  for (int i = 0; i < 100000; i++) {
+    seed = seed * 1103515245u + 12345u;
+    t += seed % 3000;
+    passed += (seed >> 16) & 1 ? weft__keyframe_throttle_pli(&r, t)
+                               : weft__keyframe_throttle_fir(&r, t, (uint8_t)(seed >> 8));
+  }
+  g_assert_cmpint(passed, <=, t / WEFT__KEYFRAME_MIN_INTERVAL_US + 1);
+  g_assert_cmpint(passed, >=, t / WEFT__KEYFRAME_MIN_INTERVAL_US / 2);
+}
+
+static void test_ssrc_table(void) {
+  weft__ssrc_table t = {0};
+  int a, b, rtcp;
+  weft__ssrc_learnt ev;
+  bool did;
+  int64_t now = 1000000;
+  /* 10,000 random SSRCs for one owner: 16 admitted, the rest refused. */
+  guint32 seed = 7;
+  for (int i = 0; i < 10000; i++) {
+    seed = seed * 1664525u + 1013904223u;
+    weft__ssrc_verdict v = weft__ssrc_table_admit(&t, seed, &a, now + i, &ev, &did);
+    g_assert_false(did);
+    g_assert_cmpint(v, ==,
+                    i < WEFT__SSRC_LEARNT_PER_OWNER ? WEFT__SSRC_ADMITTED : WEFT__SSRC_REFUSED);
+  }
+  g_assert_cmpuint(weft__ssrc_table_count(&t, &a), ==, WEFT__SSRC_LEARNT_PER_OWNER);
+  g_assert_cmpuint(t.refused, ==, 10000 - WEFT__SSRC_LEARNT_PER_OWNER);
+  /* Known again: touched, not counted twice. */
+  g_assert_cmpint(weft__ssrc_table_admit(&t, t.e[0].ssrc, &a, now, NULL, NULL), ==,
+                  WEFT__SSRC_KNOWN);
+  /* Other owners fill the table up to its cap. */
+  int owners[8];
+  size_t admitted = 0;
+  for (int o = 0; o < 8; o++)
+    for (uint32_t i = 0; i < 20; i++)
+      admitted += weft__ssrc_table_admit(&t, 0x10000u * (uint32_t)(o + 1) + i, &owners[o], now,
+                                         NULL, NULL) == WEFT__SSRC_ADMITTED;
+  g_assert_cmpuint(t.n, ==, WEFT__SSRC_LEARNT_MAX);
+  g_assert_cmpuint(admitted, ==, WEFT__SSRC_LEARNT_MAX - WEFT__SSRC_LEARNT_PER_OWNER);
+  /* A live entry is never evicted; an idle one makes room, oldest first. */
+  g_assert_cmpint(weft__ssrc_table_admit(&t, 0xabc, &b, now + 1000, &ev, &did), ==,
+                  WEFT__SSRC_REFUSED);
+  int64_t later = now + 10000 + WEFT__SSRC_IDLE_US;
+  g_assert_nonnull(weft__ssrc_table_touch(&t, 0x10000u, later)); /* owners[0]'s first stays live */
+  g_assert_cmpint(weft__ssrc_table_admit(&t, 0xabc, &b, later, &ev, &did), ==, WEFT__SSRC_ADMITTED);
+  g_assert_true(did);
+  g_assert_true(ev.owner == &a); /* the oldest: owner a's first */
+  g_assert_true(weft__ssrc_table_touch(&t, 0xabc, later) == &b);
+  g_assert_true(weft__ssrc_table_touch(&t, 0x10000u, later) == &owners[0]);
+  g_assert_null(weft__ssrc_table_touch(&t, 0xdead, later));
+  g_assert_true(weft__ssrc_table_owner(&t, 0xabc) == &b);
+  g_assert_null(weft__ssrc_table_owner(&t, 0xdead));
+  /* Moving an SSRC to another owner takes no new slot. */
+  size_t n = t.n;
+  g_assert_cmpint(weft__ssrc_table_admit(&t, 0xabc, &rtcp, later, NULL, NULL), ==,
+                  WEFT__SSRC_ADMITTED);
+  g_assert_cmpuint(t.n, ==, n);
+  g_assert_true(weft__ssrc_table_touch(&t, 0xabc, later) == &rtcp);
+  /* Removal. */
+  uint32_t out[WEFT__SSRC_LEARNT_PER_OWNER];
+  g_assert_cmpuint(weft__ssrc_table_remove_owner(&t, &a, out), ==, WEFT__SSRC_LEARNT_PER_OWNER - 1);
+  g_assert_cmpuint(weft__ssrc_table_count(&t, &a), ==, 0);
+  g_assert_true(weft__ssrc_table_remove(&t, 0xabc));
+  g_assert_false(weft__ssrc_table_remove(&t, 0xabc));
+  g_assert_cmpuint(weft__ssrc_table_count(&t, NULL), ==, t.n);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/rtp/roundtrip", test_rtp_roundtrip);
@@ -1597,5 +1780,10 @@ int main(int argc, char **argv) {
   g_test_add_func("/rtp/bad-args", test_bad_args);
   g_test_add_func("/rtp/aiortc-rtp", test_aiortc_rtp);
   g_test_add_func("/rtcp/aiortc-rtcp", test_aiortc_rtcp);
+  g_test_add_func("/bounds/rtx-window", test_rtx_window);
+  g_test_add_func("/bounds/rtx-flood", test_rtx_flood);
+  g_test_add_func("/bounds/rtx-legit", test_rtx_legit);
+  g_test_add_func("/bounds/keyframe-throttle", test_keyframe_throttle);
+  g_test_add_func("/bounds/ssrc-table", test_ssrc_table);
   return g_test_run();
 }

@@ -886,6 +886,56 @@ static void test_remove_ssrc(void) {
   weft__srtp_free(server);
 }
 
+/* issue 12: every SSRC that authenticates leaves an inbound libsrtp stream;
+ * the session counts them and removal gives the memory back, so the engine
+ * can bound them. Forged packets create none. */
+static void test_rx_streams(void) {
+  weft__srtp *client = new_session(WEFT__SRTP_AES128_CM_SHA1_80, true);
+  weft__srtp *server = new_session(WEFT__SRTP_AES128_CM_SHA1_80, false);
+  uint8_t buf[BUF];
+  size_t n, m;
+  g_assert_cmpuint(weft__srtp_rx_streams(server), ==, 0);
+  g_assert_cmpuint(weft__srtp_rx_streams(NULL), ==, 0);
+  g_assert_false(weft__srtp_rx_has_stream(NULL, 1));
+  enum { N = 300 };
+  for (uint32_t i = 0; i < N; i++) {
+    uint32_t ssrc = 0x5000 + i;
+    for (uint16_t seq = 0; seq < 2; seq++) {
+      size_t len = build_rtp(buf, seq, 1, ssrc, 20, (uint8_t)i);
+      g_assert_cmpint(weft__srtp_protect_rtp(client, buf, len, sizeof buf, &n), ==, 0);
+      g_assert_cmpint(weft__srtp_unprotect_rtp(server, buf, n, &m, NULL), ==, 0);
+    }
+    g_assert_true(weft__srtp_rx_has_stream(server, ssrc));
+  }
+  g_assert_cmpuint(weft__srtp_rx_streams(server), ==, N);
+  /* SRTCP shares the stream of its sender SSRC; a new sender makes one. */
+  size_t len = build_rtcp(buf, 0x5000, 1, 9);
+  g_assert_cmpint(weft__srtp_protect_rtcp(client, buf, len, sizeof buf, &n), ==, 0);
+  g_assert_cmpint(weft__srtp_unprotect_rtcp(server, buf, n, &m, NULL), ==, 0);
+  g_assert_cmpuint(weft__srtp_rx_streams(server), ==, N);
+  len = build_rtcp(buf, 0x7777, 1, 9);
+  g_assert_cmpint(weft__srtp_protect_rtcp(client, buf, len, sizeof buf, &n), ==, 0);
+  g_assert_cmpint(weft__srtp_unprotect_rtcp(server, buf, n, &m, NULL), ==, 0);
+  g_assert_cmpuint(weft__srtp_rx_streams(server), ==, N + 1);
+  /* A forged packet (tag flipped) of a new SSRC leaves nothing behind. */
+  len = build_rtp(buf, 1, 1, 0x9999, 20, 1);
+  g_assert_cmpint(weft__srtp_protect_rtp(client, buf, len, sizeof buf, &n), ==, 0);
+  buf[n - 1] ^= 1;
+  g_assert_cmpint(weft__srtp_unprotect_rtp(server, buf, n, &m, NULL), ==, WEFT_ERR_INVALID_ACCESS);
+  g_assert_false(weft__srtp_rx_has_stream(server, 0x9999));
+  g_assert_cmpuint(weft__srtp_rx_streams(server), ==, N + 1);
+  /* Removal gives them back; removing twice or the send side does not count. */
+  for (uint32_t i = 0; i < N; i++)
+    g_assert_cmpint(weft__srtp_remove_ssrc(server, 0x5000 + i, false), ==, 0);
+  g_assert_cmpint(weft__srtp_remove_ssrc(server, 0x5000, false), ==, WEFT_ERR_OPERATION);
+  g_assert_cmpint(weft__srtp_remove_ssrc(client, 0x5001, true), ==, 0);
+  g_assert_cmpuint(weft__srtp_rx_streams(server), ==, 1);
+  g_assert_cmpint(weft__srtp_remove_ssrc(server, 0x7777, false), ==, 0);
+  g_assert_cmpuint(weft__srtp_rx_streams(server), ==, 0);
+  weft__srtp_free(client);
+  weft__srtp_free(server);
+}
+
 typedef struct {
   int packets;
   bool ok;
@@ -975,6 +1025,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/srtp/malformed", test_malformed);
   g_test_add_func("/srtp/mutations", test_mutations);
   g_test_add_func("/srtp/remove-ssrc", test_remove_ssrc);
+  g_test_add_func("/srtp/rx-streams", test_rx_streams);
   g_test_add_func("/srtp/threads", test_threads);
   g_test_add_func("/srtp/throughput", test_throughput);
   return g_test_run();

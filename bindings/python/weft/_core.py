@@ -313,6 +313,9 @@ class TrackStats:
     plis_received: int
     srtp_failures: int
     rtt_us: Optional[int]
+    rtx_dropped: int
+    keyframe_requests_throttled: int
+    events_dropped: int
 
 # ===== Token registry and trampolines =======================================
 
@@ -1283,7 +1286,8 @@ class Track(_PcChild):
         s = _lib.TrackStatsStruct()
         s.struct_size = ctypes.sizeof(_lib.TrackStatsStruct)
         check(lib.weft_track_get_stats(self._handle, ctypes.byref(s)))
-        counters = {name: int(getattr(s, name)) for name in _lib.TRACK_STATS_COUNTERS}
+        names = _lib.TRACK_STATS_COUNTERS + _lib.TRACK_STATS_LATER_COUNTERS
+        counters = {name: int(getattr(s, name)) for name in names}
         return TrackStats(**counters, rtt_us=None if s.rtt_us < 0 else int(s.rtt_us))
 
     # --- actions -----------------------------------------------------------

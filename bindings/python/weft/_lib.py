@@ -166,11 +166,16 @@ TRACK_STATS_COUNTERS = (
 )
 
 
+# Counters appended after rtt_us (weft_track_stats grows at its end).
+TRACK_STATS_LATER_COUNTERS = ("rtx_dropped", "keyframe_requests_throttled", "events_dropped")
+
+
 class TrackStatsStruct(Structure):
     _fields_ = (
         [("struct_size", c_uint32)]
         + [(name, c_uint64) for name in TRACK_STATS_COUNTERS]
         + [("rtt_us", c_int64)]
+        + [(name, c_uint64) for name in TRACK_STATS_LATER_COUNTERS]
     )
 
 
