@@ -55,6 +55,8 @@ typedef struct pc_event {
 } pc_event;
 
 static void ev_destroy(pc_event *e) {
+  if (e->kind == EV_DATA_CHANNEL && e->pc)
+    atomic_fetch_sub(&e->pc->channels_announcing, 1);
   if (e->rx_cost)
     weft__rx_budget_release(&e->pc->rx_budget, e->rx_cost);
   if (e->dc)
@@ -484,7 +486,10 @@ void weft__pc_emit_candidate(weft_pc *pc, const char *candidate) {
   emit(e);
 }
 
-void weft__pc_emit_data_channel(weft_pc *pc, weft_dc *dc) { emit(ev_new(EV_DATA_CHANNEL, pc, dc)); }
+void weft__pc_emit_data_channel(weft_pc *pc, weft_dc *dc) {
+  atomic_fetch_add(&pc->channels_announcing, 1); /* ev_destroy takes it back */
+  emit(ev_new(EV_DATA_CHANNEL, pc, dc));
+}
 
 void weft__pc_emit_error(weft_pc *pc, int code, weft_error_detail detail, int alert, int cause,
                          const char *message) {

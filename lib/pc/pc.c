@@ -356,15 +356,34 @@ void weft__dc_engine_close(weft_dc *dc, weft_pc *pc) {
 
 /* ---- DCEP (RFC 8832) ------------------------------------------------------ */
 
+/* Something the remote did wrong on a data channel (bad DCEP, a refused
+ * OPEN): a warning and an on_error, through the pc's limiter, since a remote
+ * can do it in a loop (the events would pile up for a slow application). */
+static void remote_fault(weft_pc *pc, int code, const char *fmt, ...) WEFT__PRINTF(3, 4);
+static void remote_fault(weft_pc *pc, int code, const char *fmt, ...) {
+  uint64_t suppressed = 0;
+  if (!weft__ratelimit_allow(&pc->remote_rl, weft__now_us(), &suppressed))
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  if (suppressed) {
+    char *m = g_strdup_printf("%s (%" G_GUINT64_FORMAT " similar suppressed)", msg, suppressed);
+    g_free(msg);
+    msg = m;
+  }
+  WLOG_W("dc", "%s", msg);
+  weft__pc_emit_error(pc, code, WEFT_DETAIL_DATA_CHANNEL_FAILURE, -1, -1, msg);
+  g_free(msg);
+}
+
 static void handle_dcep(weft_pc *pc, uint16_t stream, const uint8_t *data, size_t len) {
   uint8_t type = 0;
   weft__dcep_open o;
   if (weft__dcep_parse(data, len, &type, &o) < 0) {
-    char *msg = g_strdup_printf("DCEP message on stream %u rejected: %s", stream,
-                                weft_last_error_message());
-    WLOG_W("dc", "%s", msg);
-    weft__pc_emit_error(pc, WEFT_ERR_SYNTAX, WEFT_DETAIL_DATA_CHANNEL_FAILURE, -1, -1, msg);
-    g_free(msg);
+    remote_fault(pc, WEFT_ERR_SYNTAX, "DCEP message on stream %u rejected: %s", stream,
+                 weft_last_error_message());
     /* A refused OPEN on a free stream: reset it, so the remote's channel
      * closes instead of waiting for an ACK that never comes. */
     if (len > 0 && data[0] == WEFT__DCEP_OPEN && !channel_by_stream(pc, stream))
@@ -376,27 +395,36 @@ static void handle_dcep(weft_pc *pc, uint16_t stream, const uint8_t *data, size_
     if (dc && dc->open_sent)
       dc_mark_open(pc, dc);
     else
-      WLOG_W("dc", "DCEP ACK on stream %u with no channel waiting for it", stream);
+      weft__log_limited(&pc->remote_rl, WEFT_LOG_WARNING, "dc",
+                        "DCEP ACK on stream %u with no channel waiting for it", stream);
     return;
   }
   /* DATA_CHANNEL_OPEN */
-  if (o.label_len > WEFT__MAX_LABEL_BYTES || o.protocol_len > WEFT__MAX_LABEL_BYTES) {
-    char *msg = g_strdup_printf("DCEP OPEN on stream %u refused: label of %u or protocol of %u "
-                                "bytes (at most %d each)",
-                                stream, o.label_len, o.protocol_len, WEFT__MAX_LABEL_BYTES);
-    WLOG_W("dc", "%s", msg);
-    weft__pc_emit_error(pc, WEFT_ERR_TOO_BIG, WEFT_DETAIL_DATA_CHANNEL_FAILURE, -1, -1, msg);
-    g_free(msg);
-    if (!dc)
-      weft__sctp_reset_stream(pc->sctp, stream);
+  if (dc) {
+    weft__log_limited(&pc->remote_rl, WEFT_LOG_WARNING, "dc",
+                      "DCEP OPEN on stream %u, which is already in use: ignored", stream);
     return;
   }
-  if (dc) {
-    WLOG_W("dc", "DCEP OPEN on stream %u, which is already in use: ignored", stream);
+  if (o.label_len > WEFT__MAX_LABEL_BYTES || o.protocol_len > WEFT__MAX_LABEL_BYTES) {
+    remote_fault(pc, WEFT_ERR_TOO_BIG,
+                 "DCEP OPEN on stream %u refused: label of %u or protocol of %u bytes (at most "
+                 "%d each)",
+                 stream, o.label_len, o.protocol_len, WEFT__MAX_LABEL_BYTES);
+    weft__sctp_reset_stream(pc->sctp, stream);
+    return;
+  }
+  /* A remote that opens (and resets) channels faster than the application
+   * takes on_data_channel would queue events without end. */
+  if (atomic_load(&pc->channels_announcing) >= WEFT__MAX_ANNOUNCING_CHANNELS) {
+    remote_fault(pc, WEFT_ERR_OPERATION,
+                 "DCEP OPEN on stream %u refused: %d new channels wait for the application", stream,
+                 WEFT__MAX_ANNOUNCING_CHANNELS);
+    weft__sctp_reset_stream(pc->sctp, stream);
     return;
   }
   if ((stream % 2 == 0) == pc->dtls_is_client)
-    WLOG_W("dc", "DCEP OPEN on stream %u has our parity (RFC 8832 §6); accepting it", stream);
+    weft__log_limited(&pc->remote_rl, WEFT_LOG_WARNING, "dc",
+                      "DCEP OPEN on stream %u has our parity (RFC 8832 §6); accepting it", stream);
   weft_dc_init init = WEFT_DC_INIT;
   bool ordered = true;
   weft__dcep_init_from_type(o.channel_type, o.reliability, &ordered, &init.max_retransmits,
@@ -453,7 +481,8 @@ static void sctp_on_message(void *ud, uint16_t stream, uint32_t ppid, const uint
   weft_dc *dc = channel_by_stream(pc, stream);
   if (!dc) {
     weft__rx_budget_release(&pc->rx_budget, weft__rx_cost(len));
-    WLOG_W("dc", "message on stream %u without a channel: dropped", stream);
+    weft__log_limited(&pc->remote_rl, WEFT_LOG_WARNING, "dc",
+                      "message on stream %u without a channel: dropped", stream);
     return;
   }
   weft_msg_type type;
@@ -476,7 +505,10 @@ static void sctp_on_message(void *ud, uint16_t stream, uint32_t ppid, const uint
     break;
   default:
     weft__rx_budget_release(&pc->rx_budget, weft__rx_cost(len));
-    WLOG_W("dc", "channel '%s': unknown PPID %u, message dropped", dc->label, ppid);
+    char label[WEFT__ESCAPE_BUF];
+    weft__log_limited(&pc->remote_rl, WEFT_LOG_WARNING, "dc",
+                      "channel '%s': unknown PPID %u, message dropped",
+                      weft__escape(label, sizeof label, dc->label, strlen(dc->label)), ppid);
     return;
   }
   weft__dc_emit_message(dc, pc, type, data, len, weft__rx_cost(len));

@@ -30,6 +30,9 @@ enum {
   WEFT__MAX_CLOSED_CHANNELS = 256, /* closed channels a pc remembers */
   WEFT__MAX_LABEL_BYTES = 4096,    /* label and protocol of a remote DCEP OPEN */
   WEFT__MAX_HELD_ERRORS = 64,      /* error events held until on_error is set */
+  /* Remote-opened channels whose on_data_channel the application has not
+   * had yet: beyond, OPENs are refused (stream reset). */
+  WEFT__MAX_ANNOUNCING_CHANNELS = 1024,
   /* Datagrams that arrive before the layer that takes them exists (a fast
    * peer's first DTLS flight before our ICE reports connected, SRTP before
    * the keys): held, then fed in order. */
@@ -94,6 +97,9 @@ struct weft_pc {
   GQueue held_errors;
   GQueue held_tracks;      /* weft__event* waiting for on_track */
   uint64_t dropped_errors; /* error events dropped: WEFT__MAX_HELD_ERRORS were held */
+  /* on_data_channel events emitted and not yet run or dropped (any thread). */
+  atomic_uint channels_announcing;
+  weft__ratelimit remote_rl; /* warnings and errors a remote can cause at will (engine) */
 
   /* Lock-free reads from any thread. */
   atomic_int conn_state, ice_state, gathering_state, signaling_state;
