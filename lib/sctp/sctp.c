@@ -660,6 +660,8 @@ static void handle_notification(weft__sctp *s, const uint8_t *buf, size_t len) {
       return;
     memcpy(&ev, buf, sizeof ev);
     size_t total = MIN((size_t)ev.strreset_length, len);
+    if (total < sizeof ev) /* a length that does not even cover the header */
+      return;
     size_t n = (total - sizeof ev) / sizeof(uint16_t);
     bool incoming = (ev.strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN) != 0;
     bool outgoing = (ev.strreset_flags & SCTP_STREAM_RESET_OUTGOING_SSN) != 0;

@@ -10,10 +10,19 @@
  * Every input is copied into a heap buffer of exactly its size, so
  * AddressSanitizer reports a read one byte past the end.
  *
- *   fuzz_sdp [-runs=N] [-seed=S] [-max_len=L] DIR_OR_FILE...
+ *   fuzz_sdp [-runs=N] [-seed=S] [-max_len=L] [-timeout_ms=T] DIR_OR_FILE...
  *
  * -runs is the number of mutations per seed (default 1000). With -runs=0
- * only the seeds run: that is how a reproducer file is replayed.
+ * only the seeds run: that is how a reproducer file is replayed. -max_len
+ * bounds the mutants (default 256 KiB, as scripts/fuzz gives libFuzzer).
+ *
+ * Per-input time budget: an input that takes more than -timeout_ms of CPU
+ * time (default 1000 ms; 0 = no budget) fails the run like a crash, with the
+ * input printed and saved, so a parser gone quadratic is caught even when
+ * each input still finishes. CPU time of the process, not wall time: a
+ * loaded machine that deschedules the driver does not make it fail. An input
+ * that does not return at all is stopped by a wall-clock watchdog at
+ * 20 x the budget (at least 30 s). The summary line gives the slowest input.
  */
 #include <dirent.h>
 #include <signal.h>
@@ -25,6 +34,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/time.h>
 #include <time.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,7 +49,8 @@ typedef struct seed {
 
 static seed *seeds;
 static size_t n_seeds, cap_seeds;
-static size_t max_len = 64 * 1024;
+static size_t max_len = 256 * 1024;
+static long timeout_ms = 1000;
 
 /* xorshift64*: small, fast and identical everywhere. */
 static uint64_t rng_state;
@@ -172,6 +183,25 @@ static void on_signal(int sig) {
   raise(sig);
 }
 
+/* The watchdog: an input that never returns. */
+static void on_alarm(int sig) {
+  (void)sig;
+  const char *m = "\n==== fuzz driver: input still running after the watchdog (hang)\n";
+  (void)!write(2, m, strlen(m));
+  dump_current();
+  signal(SIGABRT, SIG_DFL);
+  abort();
+}
+
+static double cpu_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double slowest_ms;
+static size_t slowest_len;
+
 /* Called by the sanitizer runtimes before they exit on an error. */
 void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
 
@@ -184,8 +214,29 @@ static void run_one(const uint8_t *data, size_t len) {
     memcpy(copy, data, len);
   current = copy;
   current_len = len;
+  if (timeout_ms > 0) {
+    long wd_ms = timeout_ms * 20 > 30000 ? timeout_ms * 20 : 30000;
+    struct itimerval it = {{0, 0}, {wd_ms / 1000, (wd_ms % 1000) * 1000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+  }
+  double t0 = cpu_ms();
   /* A zero-length input gets a non-NULL pointer to a 1-byte block. */
   LLVMFuzzerTestOneInput(copy, len);
+  double took = cpu_ms() - t0;
+  if (timeout_ms > 0) {
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+  }
+  if (took > slowest_ms) {
+    slowest_ms = took;
+    slowest_len = len;
+  }
+  if (timeout_ms > 0 && took > (double)timeout_ms) {
+    fprintf(stderr, "\n==== fuzz driver: one input took %.0f ms of CPU (budget -timeout_ms=%ld)\n",
+            took, timeout_ms);
+    dump_current();
+    exit(1);
+  }
   current = NULL;
   free(copy);
 }
@@ -290,8 +341,11 @@ int main(int argc, char **argv) {
       seed_value = strtoull(argv[i] + 6, NULL, 0);
     else if (strncmp(argv[i], "-max_len=", 9) == 0)
       max_len = strtoul(argv[i] + 9, NULL, 10);
+    else if (strncmp(argv[i], "-timeout_ms=", 12) == 0)
+      timeout_ms = strtol(argv[i] + 12, NULL, 10);
     else if (argv[i][0] == '-') {
-      fprintf(stderr, "usage: %s [-runs=N] [-seed=S] [-max_len=L] DIR_OR_FILE...\n", argv[0]);
+      fprintf(stderr, "usage: %s [-runs=N] [-seed=S] [-max_len=L] [-timeout_ms=T] DIR_OR_FILE...\n",
+              argv[0]);
       return 2;
     } else
       add_path(argv[i]);
@@ -305,6 +359,7 @@ int main(int argc, char **argv) {
   signal(SIGSEGV, on_signal);
   signal(SIGBUS, on_signal);
   signal(SIGFPE, on_signal);
+  signal(SIGALRM, on_alarm);
   if (__sanitizer_set_death_callback)
     __sanitizer_set_death_callback(dump_current);
   clock_t t0 = clock();
@@ -336,8 +391,9 @@ int main(int argc, char **argv) {
   }
   free(buf);
   double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
-  printf("%s: %zu seeds, %lu executions in %.2f s CPU, no failure\n", argv[0], n_seeds, execs,
-         secs);
+  printf("%s: %zu seeds, %lu executions in %.2f s CPU, no failure; slowest input %.1f ms "
+         "(%zu bytes, budget %ld ms)\n",
+         argv[0], n_seeds, execs, secs, slowest_ms, slowest_len, timeout_ms);
   for (size_t s = 0; s < n_seeds; s++) {
     free(seeds[s].data);
     free(seeds[s].name);
