@@ -170,6 +170,11 @@ int weft_dc_close(weft_dc *dc) {
   if (pc) {
     close_call c = {pc, dc};
     weft__context_invoke_sync(pc->ctx, close_cb, &c);
+    /* Rule 3: a callback of this channel may have checked closed_by_app
+     * before it was set and still be running on the callback thread. Its
+     * events belong to the pc: wait until none runs elsewhere. (Without a
+     * pc no event of the channel exists: each holds its pc's memory.) */
+    weft__context_wait_idle(pc->ctx, pc);
     weft__pc_release(pc);
   }
   weft__dc_drop_held(dc);
@@ -192,6 +197,19 @@ void *weft_dc_get_user_data(const weft_dc *dc) {
   return weft__user_data_get((GMutex *)&dc->lock, &dc->user_data);
 }
 
+/* The replay emits events, numbered in the pc's engine-only event sequence:
+ * it runs on the engine (posted: a setter does not wait). */
+static void dc_replay_on_engine(void *p) { weft__dc_replay(p); }
+static void dc_replay_free(void *p) { weft_dc_unref(p); }
+
+static void post_dc_replay(weft_dc *dc) {
+  weft_pc *pc = dc_pc_hold(dc);
+  if (!pc)
+    return; /* inert: nothing to replay */
+  weft__context_post(pc->ctx, dc_replay_on_engine, weft_dc_ref(dc), dc_replay_free);
+  weft__pc_release(pc);
+}
+
 #define DC_SETTER(name, field, type)                                                               \
   int name(weft_dc *dc, type fn) {                                                                 \
     CHECK_DC(dc);                                                                                  \
@@ -199,7 +217,7 @@ void *weft_dc_get_user_data(const weft_dc *dc) {
     dc->field = fn;                                                                                \
     g_mutex_unlock(&dc->lock);                                                                     \
     if (fn)                                                                                        \
-      weft__dc_replay(dc);                                                                         \
+      post_dc_replay(dc);                                                                          \
     weft__error_clear();                                                                           \
     return WEFT_OK;                                                                                \
   }

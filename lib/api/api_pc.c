@@ -63,6 +63,11 @@ int weft_pc_close(weft_pc *pc) {
    * queued: the engine drops them (and the references they hold). */
   if (!atomic_load(&pc->closed) || atomic_load(&pc->end_seq) != 0)
     weft__context_invoke_sync(pc->ctx, close_on_engine, pc);
+  /* Rule 3: a callback of this pc (or its channels and tracks) that started
+   * on the callback thread before the pc was marked closed may still be
+   * running there (QUEUED and GLib modes, or a close by another thread that
+   * returned early above): wait for it. Not for one this thread runs. */
+  weft__context_wait_idle(pc->ctx, pc);
   weft__error_clear();
   return WEFT_OK;
 }
@@ -89,6 +94,37 @@ void *weft_pc_get_user_data(const weft_pc *pc) {
 
 /* ---- Handlers -------------------------------------------------------------- */
 
+/* Replays and flushes emit events, which numbers them in the pc's
+ * engine-only event sequence: they run on the engine, never waiting for it
+ * (a setter is not a waiting call). */
+typedef struct {
+  weft_pc *pc;
+  unsigned which;
+  bool flush;
+} replay_job;
+
+static void replay_on_engine(void *p) {
+  replay_job *j = p;
+  if (j->which)
+    weft__pc_replay(j->pc, j->which);
+  if (j->flush)
+    weft__pc_flush_held(j->pc);
+}
+
+static void replay_free(void *p) {
+  replay_job *j = p;
+  weft__pc_release(j->pc);
+  g_free(j);
+}
+
+static void post_replay(weft_pc *pc, unsigned which, bool flush) {
+  replay_job *j = g_new(replay_job, 1);
+  j->pc = weft__pc_hold(pc);
+  j->which = which;
+  j->flush = flush;
+  weft__context_post(pc->ctx, replay_on_engine, j, replay_free);
+}
+
 #define SET_HANDLER(name, field, type, replay_bits, flush)                                         \
   int name(weft_pc *pc, type fn) {                                                                 \
     CHECK_PC(pc);                                                                                  \
@@ -97,10 +133,8 @@ void *weft_pc_get_user_data(const weft_pc *pc) {
     g_mutex_lock(&pc->lock);                                                                       \
     pc->h.field = fn;                                                                              \
     g_mutex_unlock(&pc->lock);                                                                     \
-    if (fn && (replay_bits))                                                                       \
-      weft__pc_replay(pc, (replay_bits));                                                          \
-    if (fn && (flush))                                                                             \
-      weft__pc_flush_held(pc);                                                                     \
+    if (fn && ((replay_bits) || (flush)))                                                          \
+      post_replay(pc, (replay_bits), (flush));                                                     \
     weft__error_clear();                                                                           \
     return WEFT_OK;                                                                                \
   }

@@ -12,6 +12,15 @@
 
 #include "loop/loop.h"
 
+/* An event whose run() is executing: on the context's running list (under
+ * qlock) from the moment it leaves the queue until run() returns, so that a
+ * close on another thread can wait for it (weft__context_wait_idle). */
+typedef struct running_ev {
+  const void *owner;
+  const void *thread; /* &tl_thread_token of the thread running it */
+  struct running_ev *next;
+} running_ev;
+
 struct weft_context {
   weft__refcount refs;
   weft__ctx_kind kind;
@@ -29,7 +38,10 @@ struct weft_context {
   uint32_t qlen, qmax;
   bool dispatch_scheduled; /* THREAD/GLIB: an idle source is pending */
   GSource *dispatch_src;
-  int efd; /* QUEUED: eventfd, readable while events are pending */
+  int efd;             /* QUEUED: eventfd, readable while events are pending */
+  running_ev *running; /* events being run (one per callback thread) */
+  GCond idle_cond;     /* broadcast when a running event ends and someone waits */
+  unsigned idle_waiters;
 
   /* Shared certificate slot (pc/). */
   GMutex cert_lock;
@@ -38,9 +50,13 @@ struct weft_context {
 };
 
 static _Thread_local const weft_context *tl_callback_ctx;
-static int (*pending_hook)(GMainContext *ctx);
+static _Thread_local char tl_thread_token; /* its address names the thread */
+typedef int (*pending_fn)(GMainContext *ctx);
+static _Atomic(pending_fn) pending_hook; /* set by every weft__pc_new, any thread */
 
-void weft__loop_set_pending_hook(int (*pending)(GMainContext *ctx)) { pending_hook = pending; }
+void weft__loop_set_pending_hook(int (*pending)(GMainContext *ctx)) {
+  atomic_store(&pending_hook, pending);
+}
 
 GMainContext *weft__context_gctx(const weft_context *ctx) { return ctx->gctx; }
 weft__ctx_kind weft__context_kind(const weft_context *ctx) { return ctx->kind; }
@@ -57,7 +73,8 @@ static gpointer engine_thread(gpointer data) {
   g_main_loop_run(ctx->mainloop);
   /* Let asynchronous closes (libnice's close_async) finish: bounded. */
   gint64 end = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
-  while (pending_hook && pending_hook(ctx->gctx) > 0 && g_get_monotonic_time() < end) {
+  pending_fn pending = atomic_load(&pending_hook);
+  while (pending && pending(ctx->gctx) > 0 && g_get_monotonic_time() < end) {
     if (!g_main_context_iteration(ctx->gctx, FALSE))
       g_usleep(1000);
   }
@@ -93,12 +110,14 @@ weft_context *weft_context_new(const weft_context_options *opts) {
   ctx->qmax = o.max_queued_events ? o.max_queued_events : 65536;
   ctx->efd = -1;
   g_mutex_init(&ctx->qlock);
+  g_cond_init(&ctx->idle_cond);
   g_mutex_init(&ctx->cert_lock);
   if (ctx->kind == WEFT__CTX_QUEUED) {
     ctx->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (ctx->efd < 0) {
       weft__error(WEFT_ERR_OPERATION, "eventfd: %s", strerror(errno));
       g_mutex_clear(&ctx->qlock);
+      g_cond_clear(&ctx->idle_cond);
       g_mutex_clear(&ctx->cert_lock);
       g_free(ctx);
       return NULL;
@@ -123,6 +142,7 @@ weft_context *weft_context_new_for_main_context(GMainContext *main_context) {
   ctx->qmax = 65536;
   ctx->efd = -1;
   g_mutex_init(&ctx->qlock);
+  g_cond_init(&ctx->idle_cond);
   g_mutex_init(&ctx->cert_lock);
   ctx->gctx = g_main_context_ref(main_context);
   weft__live_inc();
@@ -132,20 +152,23 @@ weft_context *weft_context_new_for_main_context(GMainContext *main_context) {
 
 GMainContext *weft_context_get_main_context(weft_context *ctx) { return ctx ? ctx->gctx : NULL; }
 
-static GOnce default_once = G_ONCE_INIT;
-static gpointer default_create(gpointer unused) {
-  (void)unused;
-  weft_context *ctx = weft_context_new(NULL);
-  if (ctx) {
-    ctx->is_default = true;
-    weft__live_dec(); /* process-lifetime: not a leak to report */
-  }
-  return ctx;
-}
+/* Under a plain mutex rather than GOnce: GOnce publishes through an atomic
+ * inside libglib that ThreadSanitizer cannot see (scripts/test, TSan stage). */
+static GMutex default_lock;
+static weft_context *default_ctx;
 
 weft_context *weft__context_default_ref(void) {
-  weft_context *ctx = g_once(&default_once, default_create, NULL);
-  return ctx ? weft_context_ref(ctx) : NULL;
+  g_mutex_lock(&default_lock);
+  if (!default_ctx) {
+    default_ctx = weft_context_new(NULL);
+    if (default_ctx) {
+      default_ctx->is_default = true;
+      weft__live_dec(); /* process-lifetime: not a leak to report */
+    }
+  }
+  weft_context *ctx = default_ctx ? weft_context_ref(default_ctx) : NULL;
+  g_mutex_unlock(&default_lock);
+  return ctx;
 }
 
 weft_context *weft_context_ref(weft_context *ctx) {
@@ -183,6 +206,7 @@ static void context_free(weft_context *ctx) {
   if (ctx->efd >= 0)
     close(ctx->efd);
   g_mutex_clear(&ctx->qlock);
+  g_cond_clear(&ctx->idle_cond);
   g_mutex_clear(&ctx->cert_lock);
   bool counted = !ctx->is_default;
   g_free(ctx);
@@ -247,6 +271,12 @@ typedef struct {
 
 static gboolean sync_job_cb(gpointer p) {
   sync_job *job = p;
+  /* The caller holds the lock from before it attached the job until it
+   * waits: taking it orders its writes (the job, the call's arguments)
+   * before ours in a way ThreadSanitizer sees too; GLib's own locking inside
+   * g_source_attach is invisible to it. */
+  g_mutex_lock(&job->lock);
+  g_mutex_unlock(&job->lock);
   weft__error_clear();
   job->fn(job->data);
   job->err_code = weft_last_error();
@@ -295,14 +325,29 @@ typedef struct {
   void (*destroy)(void *);
 } post_job;
 
+/* Handing a post_job (and what its data points at) to the engine through a
+ * GSource is ordered by GLib's locks, which ThreadSanitizer cannot see in an
+ * uninstrumented libglib: tell it. */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_RELEASE(p) __tsan_release(p)
+#define TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define TSAN_RELEASE(p) ((void)(p))
+#define TSAN_ACQUIRE(p) ((void)(p))
+#endif
+
 static gboolean post_job_cb(gpointer p) {
   post_job *job = p;
+  TSAN_ACQUIRE(job);
   job->fn(job->data);
   return G_SOURCE_REMOVE;
 }
 
 static void post_job_free(gpointer p) {
   post_job *job = p;
+  TSAN_ACQUIRE(job); /* also when the context is destroyed before it ran */
   if (job->destroy)
     job->destroy(job->data);
   g_free(job);
@@ -314,6 +359,7 @@ void weft__context_post(weft_context *ctx, void (*fn)(void *), void *data,
   job->fn = fn;
   job->data = data;
   job->destroy = destroy;
+  TSAN_RELEASE(job);
   GSource *src = g_idle_source_new();
   g_source_set_priority(src, G_PRIORITY_HIGH);
   g_source_set_callback(src, post_job_cb, job, post_job_free);
@@ -323,12 +369,38 @@ void weft__context_post(weft_context *ctx, void (*fn)(void *), void *data,
 
 /* ---- Events --------------------------------------------------------------- */
 
-static void run_event(weft_context *ctx, weft__event *ev) {
+/* Runs @ev, which dispatch_events put on the running list as @r. */
+static void run_event(weft_context *ctx, weft__event *ev, running_ev *r) {
   const weft_context *saved = tl_callback_ctx;
   tl_callback_ctx = ctx;
   ev->run(ev);
+  g_mutex_lock(&ctx->qlock);
+  running_ev **pp = &ctx->running;
+  while (*pp != r)
+    pp = &(*pp)->next;
+  *pp = r->next;
+  if (ctx->idle_waiters)
+    g_cond_broadcast(&ctx->idle_cond);
+  g_mutex_unlock(&ctx->qlock);
   ev->free(ev); /* may drop the last reference of the context: still marked */
   tl_callback_ctx = saved;
+}
+
+static bool running_elsewhere(const weft_context *ctx, const void *owner) {
+  for (const running_ev *r = ctx->running; r; r = r->next)
+    if (r->owner == owner && r->thread != &tl_thread_token)
+      return true;
+  return false;
+}
+
+void weft__context_wait_idle(weft_context *ctx, const void *owner) {
+  g_mutex_lock(&ctx->qlock);
+  while (running_elsewhere(ctx, owner)) {
+    ctx->idle_waiters++;
+    g_cond_wait(&ctx->idle_cond, &ctx->qlock);
+    ctx->idle_waiters--;
+  }
+  g_mutex_unlock(&ctx->qlock);
 }
 
 /* Pops up to @max events (all if <= 0) and runs them; returns the count.
@@ -341,6 +413,7 @@ static int dispatch_events(weft_context *ctx, int max, bool *released) {
       *released = true;
       break;
     }
+    running_ev self = {NULL, &tl_thread_token, NULL};
     g_mutex_lock(&ctx->qlock);
     weft__event *ev = ctx->qhead;
     if (ev) {
@@ -348,6 +421,12 @@ static int dispatch_events(weft_context *ctx, int max, bool *released) {
       if (!ctx->qhead)
         ctx->qtail = NULL;
       ctx->qlen--;
+      /* Running from here on, before run() looks at its object: a closer
+       * that marks the object closed and then finds it not running knows
+       * that run() will see the mark (both sides go through qlock). */
+      self.owner = ev->owner;
+      self.next = ctx->running;
+      ctx->running = &self;
     }
     if (!ctx->qhead && ctx->efd >= 0) {
       uint64_t v;
@@ -358,7 +437,7 @@ static int dispatch_events(weft_context *ctx, int max, bool *released) {
     if (!ev)
       break;
     ev->next = NULL;
-    run_event(ctx, ev);
+    run_event(ctx, ev, &self);
     n++;
   }
   if (!*released && atomic_load(&ctx->release_pending))

@@ -50,6 +50,14 @@ void weft__context_emit(weft_context *ctx, weft__event *ev);
 /* Drops (frees without running) every queued event whose owner is @owner: a
  * closed pc's events must not keep references alive (rule 3 of weft.h). */
 void weft__context_purge(weft_context *ctx, const void *owner);
+/* Waits until no event of @owner is running on a thread other than the
+ * caller's: the caller has just marked @owner (or something only its events
+ * look at) closed, and returns knowing that no callback that could have
+ * missed the mark is still running (rule 3 of weft.h). An event the calling
+ * thread itself is running (a close from inside the object's own callback)
+ * is not waited for. Any thread (in THREAD mode only the engine thread runs
+ * events, so there it never waits). */
+void weft__context_wait_idle(weft_context *ctx, const void *owner);
 /* Called by the engine thread before it exits while it returns > 0 (bounded
  * wait): lets ice/ finish asynchronous closes. Set once by pc/. */
 void weft__loop_set_pending_hook(int (*pending)(GMainContext *ctx));
