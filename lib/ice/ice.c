@@ -32,6 +32,20 @@ enum {
  * after that (doc/nat.md). */
 enum { FAILED_GRACE_MS = 5000 };
 
+/* libnice 0.1.21 (agent.c, component_io_cb) reads a UDP socket until it
+ * would block, calling recv_cb for every datagram inside that one dispatch.
+ * When datagrams come faster than they are processed (a browser's
+ * data-channel burst on a loaded machine, a sanitizer build), it never
+ * returns to the main loop and every other source of the context starves:
+ * libnice's consent timer (when the loop ends it finds no response for over
+ * 10 s and fails the component: seen after 13-27 s loops receiving 64 MiB
+ * from Chromium in an ASan build), SCTP's timers, the application's
+ * callbacks (which the receive budget then waits for). So after RECV_BURST
+ * datagrams without the main loop turning, receiving pauses (the rest waits
+ * in the socket's buffer) and resumes from an idle source once the
+ * context's other ready sources had their turn. */
+enum { RECV_BURST = 128 };
+
 /* Timers, see weft__ice_new(). */
 enum {
   PACING_MS = 5,     /* Ta, RFC 8445 §14.2: its floor; libnice's default is 20 */
@@ -135,6 +149,11 @@ struct weft__ice {
   /* Consent lost on @grace_stream: "failed" when this fires (FAILED_GRACE_MS). */
   GSource *grace_timer;
   guint grace_stream;
+  /* Receive bursts (recv_cb): datagrams since the main loop last turned,
+   * the idle source that notes its turn, and the streams paused meanwhile. */
+  unsigned burst;
+  GSource *burst_source;
+  guint paused[2];
   gulong sig[4];
   int depth;  /* callbacks of ours on the stack */
   bool freed; /* weft__ice_free ran (finalised once depth is 0) */
@@ -513,10 +532,57 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCan
 }
 
 static void recv_cb(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf,
+                    gpointer data);
+
+/* The main loop turned: a new burst may begin; paused streams read again. */
+static gboolean burst_cb(gpointer data) {
+  weft__ice *ice = data;
+  g_source_unref(ice->burst_source);
+  ice->burst_source = NULL;
+  ice->burst = 0;
+  for (size_t i = 0; i < WEFT__ARRAY_LEN(ice->paused); i++) {
+    guint s = ice->paused[i];
+    ice->paused[i] = 0;
+    /* Unless a restart replaced it meanwhile (it is being dropped). */
+    if (s && ice->agent && (s == ice->stream || s == ice->old_stream))
+      nice_agent_attach_recv(ice->agent, s, COMPONENT, ice->ctx, recv_cb, ice);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Counts a datagram of @stream; past RECV_BURST in one go, pauses @stream
+ * (libnice's read loop ends after this datagram). */
+static void burst_count(weft__ice *ice, NiceAgent *agent, guint stream) {
+  if (!ice->burst_source) {
+    ice->burst_source = g_idle_source_new();
+    /* Not lower: the paused socket stays readable, so a lower priority
+     * would never get its turn. */
+    g_source_set_priority(ice->burst_source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(ice->burst_source, burst_cb, ice, NULL);
+    g_source_attach(ice->burst_source, ice->ctx);
+  }
+  if (++ice->burst < RECV_BURST)
+    return;
+  for (size_t i = 0; i < WEFT__ARRAY_LEN(ice->paused); i++) {
+    if (ice->paused[i] == stream)
+      return;
+    if (!ice->paused[i]) {
+      ice->paused[i] = stream;
+      ice->n.recv_pauses++;
+      WLOG_D(LOG, "ICE %p: %u datagrams without the main loop turning: stream %u paused",
+             (void *)ice, ice->burst, stream);
+      nice_agent_attach_recv(agent, stream, COMPONENT, ice->ctx, NULL, NULL);
+      return;
+    }
+  }
+}
+
+static void recv_cb(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf,
                     gpointer data) {
   weft__ice *ice = data;
   if (ice->freed)
     return;
+  burst_count(ice, agent, stream);
   /* Keep order: events that happened before this datagram (the state change
    * to connected, typically) reach the owner first. */
   if (!g_queue_is_empty(&ice->events) && !deliver_events(ice))
@@ -1109,6 +1175,11 @@ void weft__ice_free(weft__ice *ice) {
     g_source_destroy(ice->drop_source);
     g_source_unref(ice->drop_source);
     ice->drop_source = NULL;
+  }
+  if (ice->burst_source) {
+    g_source_destroy(ice->burst_source);
+    g_source_unref(ice->burst_source);
+    ice->burst_source = NULL;
   }
   cancel_grace(ice);
   release_agent(ice);
