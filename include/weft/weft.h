@@ -558,9 +558,9 @@ WEFT_API int weft_dc_set_on_buffered_amount_low(weft_dc *dc, weft_dc_event_fn fn
 
 /** Sends a binary message (PPID 53; 57 when empty). Copies @data.
  *  Errors: WEFT_ERR_INVALID_STATE (not open), WEFT_ERR_TOO_BIG (larger than
- *  weft_pc_get_max_message_size()), WEFT_ERR_AGAIN (bufferedAmount would exceed
- *  the send-buffer limit; wait for buffered-amount-low: after this error it
- *  fires once the message fits, whatever the threshold), WEFT_ERR_CLOSED. */
+ *  weft_pc_get_max_message_size() or the send-buffer limit), WEFT_ERR_AGAIN (bufferedAmount would
+ * exceed the send-buffer limit; wait for buffered-amount-low: after this error it fires once the
+ * message fits, whatever the threshold), WEFT_ERR_CLOSED. */
 WEFT_API int weft_dc_send(weft_dc *dc, const void *data, size_t size);
 /** Sends a text message (PPID 51; 56 when empty). @utf8 must be valid UTF-8
  *  (WEFT_ERR_INVALID_ARG otherwise); @size in bytes, without a terminator.

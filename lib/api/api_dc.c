@@ -254,6 +254,11 @@ static int check_send(weft_dc *dc, weft_pc *pc, size_t size) {
                        "message of %zu bytes is larger than the remote's max-message-size %zu",
                        size, mms);
   size_t limit = pc->cfg.send_buffer_limit;
+  /* It could never fit: waiting for buffered-amount-low would be forever. */
+  if (size > limit)
+    return weft__error(WEFT_ERR_TOO_BIG,
+                       "message of %zu bytes is larger than the send-buffer limit %zu", size,
+                       limit);
   size_t buffered = atomic_load(&dc->buffered);
   if (buffered + size > limit && buffered > 0) {
     /* Promise a buffered-amount-low once this message fits, whatever the

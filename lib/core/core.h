@@ -149,6 +149,10 @@ static inline size_t weft__rx_cost(size_t len) { return len + WEFT__RX_MSG_OVERH
 /* Validates UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
  * U+0000 is valid UTF-8: callers that must refuse NUL check it themselves. */
 bool weft__utf8_valid(const void *data, size_t len);
+/* A copy of @data (free(), NUL-terminated) in which every maximal invalid subpart is replaced
+ * by U+FFFD, as the WHATWG "UTF-8 decode" browsers use does; *@out_len gets
+ * its length. */
+uint8_t *weft__utf8_sanitize(const void *data, size_t len, size_t *out_len);
 
 /* Network byte order (every wire format weft parses is big-endian). The
  * caller has checked the bounds. */

@@ -1,6 +1,7 @@
 /* Time, randomness, the live-object counter, UTF-8 validation. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -84,6 +85,60 @@ bool weft__utf8_valid(const void *data, size_t len) {
     i += n + 1;
   }
   return true;
+}
+
+/* WHATWG Encoding "UTF-8 decode" error handling: each maximal invalid
+ * subpart becomes one U+FFFD (what browsers hand to onmessage). */
+uint8_t *weft__utf8_sanitize(const void *data, size_t len, size_t *out_len) {
+  const uint8_t *s = data;
+  uint8_t *out = malloc(len * 3 + 1); /* one U+FFFD (3 bytes) per input byte at most */
+  if (!out)
+    abort();
+  size_t o = 0, i = 0;
+  while (i < len) {
+    uint8_t c = s[i];
+    if (c < 0x80) {
+      out[o++] = c;
+      i++;
+      continue;
+    }
+    size_t n = 0;
+    uint8_t lo = 0x80, hi = 0xBF; /* bounds of the first continuation byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0)
+        lo = 0xA0; /* no overlongs */
+      else if (c == 0xED)
+        hi = 0x9F; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0)
+        lo = 0x90;
+      else if (c == 0xF4)
+        hi = 0x8F; /* <= U+10FFFF */
+    }
+    size_t k = 1;
+    for (; n && k <= n && i + k < len; k++) {
+      uint8_t b = s[i + k];
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF))
+        break;
+    }
+    if (n && k == n + 1) {
+      memcpy(out + o, s + i, n + 1);
+      o += n + 1;
+      i += n + 1;
+    } else {
+      out[o++] = 0xEF;
+      out[o++] = 0xBF;
+      out[o++] = 0xBD;
+      i += n ? k : 1; /* the valid prefix is consumed, the offending byte is not */
+    }
+  }
+  out[o] = 0;
+  *out_len = o;
+  return out;
 }
 
 /* ---- Receive budget -------------------------------------------------------- */

@@ -10,6 +10,7 @@
  * ICE-controlling (RFC 8445 §6.1.1). DCEP stream ids: DTLS client even,
  * server odd (RFC 8832 §6).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "datachannel/dcep.h"
@@ -191,6 +192,7 @@ static void dc_finish_close(weft_pc *pc, weft_dc *dc) {
   g_ptr_array_remove(pc->channels_pending, dc);
   weft__dc_emit_close(dc, pc);
   pc->closed_channels++;
+  prune_closed_channels(pc); /* may drop @dc from channels_all */
 }
 
 static weft__sctp_send_opts dc_send_opts(const weft_dc *dc) {
@@ -511,7 +513,22 @@ static void sctp_on_message(void *ud, uint16_t stream, uint32_t ppid, const uint
                       weft__escape(label, sizeof label, dc->label, strlen(dc->label)), ppid);
     return;
   }
-  weft__dc_emit_message(dc, pc, type, data, len, weft__rx_cost(len));
+  size_t cost = weft__rx_cost(len); /* what sctp/ added to the budget */
+  if (type == WEFT_MSG_TEXT && !weft__utf8_valid(data, len)) {
+    /* weft.h promises valid UTF-8 for TEXT: decode as browsers do (WHATWG
+     * UTF-8 decode), each invalid sequence becoming U+FFFD. */
+    char label[WEFT__ESCAPE_BUF];
+    weft__log_limited(&pc->remote_rl, WEFT_LOG_WARNING, "dc",
+                      "channel '%s': a text message that is not UTF-8; invalid bytes replaced "
+                      "with U+FFFD",
+                      weft__escape(label, sizeof label, dc->label, strlen(dc->label)));
+    size_t n = 0;
+    uint8_t *fixed = weft__utf8_sanitize(data, len, &n);
+    weft__dc_emit_message(dc, pc, type, fixed, n, cost);
+    free(fixed);
+    return;
+  }
+  weft__dc_emit_message(dc, pc, type, data, len, cost);
 }
 
 /* A message bigger than we advertised (or than weft ever reassembles): its
@@ -568,10 +585,18 @@ static void sctp_on_low(void *ud, uint16_t stream, size_t amount) {
     dc_account(pc, dc, amount, 0);
 }
 
+static gpointer dc_copy_ref(gconstpointer dc, gpointer unused) {
+  (void)unused;
+  return weft_dc_ref((weft_dc *)dc);
+}
+
 static void close_all_channels(weft_pc *pc) {
-  for (guint i = 0; i < pc->channels_all->len; i++)
-    dc_finish_close(pc, pc->channels_all->pdata[i]);
-  prune_closed_channels(pc);
+  /* dc_finish_close prunes channels_all: walk a copy. */
+  GPtrArray *all = g_ptr_array_copy(pc->channels_all, dc_copy_ref, NULL);
+  g_ptr_array_set_free_func(all, (GDestroyNotify)weft_dc_unref);
+  for (guint i = 0; i < all->len; i++)
+    dc_finish_close(pc, all->pdata[i]);
+  g_ptr_array_unref(all);
 }
 
 static void sctp_on_closed(void *ud, int cause, const char *message) {
@@ -726,6 +751,23 @@ static void remote_end(weft_pc *pc, const char *why) {
 
 static void dtls_on_closed(void *ud) { remote_end(ud, "DTLS close_notify"); }
 
+/* DTLS may answer: ICE has a selected pair (or had one: DTLS is up). */
+static bool ice_up(weft_pc *pc) {
+  int st = atomic_load(&pc->ice_state);
+  return st == WEFT_ICE_CONNECTED || st == WEFT_ICE_COMPLETED || pc->dtls_connected;
+}
+
+/* What DTLS answers goes out only once ICE has a selected pair: feeding it
+ * earlier loses the answer and costs a retransmission timeout. */
+static void feed_early_dtls(weft_pc *pc) {
+  if (!pc->dtls || !ice_up(pc))
+    return;
+  if (pc->early_dtls.length)
+    WLOG_D("pc", "pc %p: feeding %u DTLS records that arrived before ICE was connected", (void *)pc,
+           pc->early_dtls.length);
+  feed_early(pc, &pc->early_dtls, dtls_input);
+}
+
 static void maybe_start_dtls(weft_pc *pc) {
   if (pc->dtls || !pc->dtls_role_known || !pc->remote_current || atomic_load(&pc->closed))
     return;
@@ -745,10 +787,7 @@ static void maybe_start_dtls(weft_pc *pc) {
     fail_pc(pc, WEFT_ERR_OPERATION, WEFT_DETAIL_DTLS_FAILURE, -1, weft_last_error_message());
     return;
   }
-  if (pc->early_dtls.length)
-    WLOG_D("pc", "pc %p: feeding %u DTLS records that arrived before ICE was connected", (void *)pc,
-           pc->early_dtls.length);
-  feed_early(pc, &pc->early_dtls, dtls_input);
+  feed_early_dtls(pc);
 }
 
 /* ---- ICE callbacks --------------------------------------------------------- */
@@ -776,15 +815,17 @@ static void ice_on_state(void *ud, weft_ice_connection_state st) {
     weft__pc_emit_ice_state(pc, st);
   }
   update_connection_state(pc);
-  if (st == WEFT_ICE_CONNECTED || st == WEFT_ICE_COMPLETED)
+  if (st == WEFT_ICE_CONNECTED || st == WEFT_ICE_COMPLETED) {
     maybe_start_dtls(pc);
+    feed_early_dtls(pc);
+  }
 }
 
 static void ice_on_recv(void *ud, const uint8_t *data, size_t len) {
   weft_pc *pc = ud;
   switch (weft__demux_classify(data, len)) {
   case WEFT__DEMUX_DTLS:
-    if (pc->dtls)
+    if (pc->dtls && ice_up(pc) && !pc->early_dtls.length)
       weft__dtls_input(pc->dtls, data, len);
     else
       hold_early(pc, &pc->early_dtls, data, len);

@@ -637,9 +637,19 @@ static void handle_notification(weft__sctp *s, const uint8_t *buf, size_t len) {
         push_event(s, EV_CONNECTED, 0, 0, false, 0, NULL, 0);
       }
       break;
-    case SCTP_COMM_LOST:
+    case SCTP_COMM_LOST: {
+      /* sac_error is 0 when usrsctp itself aborted (a protocol violation by
+       * the peer, RFC 4960 §3.3.10.13): the ABORT it sent follows in
+       * sac_info, with the cause. A peer's ABORT without a cause (how aiortc
+       * closes) stays -1. */
+      size_t info = offsetof(struct sctp_assoc_change, sac_info);
+      size_t alen = (size_t)MIN((size_t)sac.sac_length, len);
+      if (cause == -1 && alen >= info + 8 && buf[info] == 6 /* ABORT */ &&
+          weft__rd16(buf + info + 2) >= 8)
+        cause = weft__rd16(buf + info + 4);
       push_closed(s, cause, "SCTP association lost or aborted (cause %d)", cause);
       break;
+    }
     case SCTP_SHUTDOWN_COMP:
       push_closed(s, -1, "SCTP association shut down");
       break;

@@ -1,4 +1,5 @@
 /* core/: error tables, thread-local errors, the log router, UTF-8, random. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -118,6 +119,38 @@ static void test_utf8(void) {
   g_assert_true(weft__utf8_valid("a\0b", 3));
 }
 
+static void check_sanitize(const char *in, size_t len, const char *want) {
+  size_t n = 0;
+  uint8_t *out = weft__utf8_sanitize(in, len, &n);
+  g_assert_cmpuint(n, ==, strlen(want));
+  g_assert_cmpmem(out, n, want, strlen(want));
+  g_assert_true(weft__utf8_valid(out, n));
+  free(out);
+}
+
+/* WHATWG "UTF-8 decode": one U+FFFD per maximal invalid subpart. */
+static void test_utf8_sanitize(void) {
+#define R "\xEF\xBF\xBD"
+  check_sanitize("abc", 3, "abc");
+  check_sanitize("a\xFF"
+                 "b",
+                 3, "a" R "b");
+  check_sanitize("\xE2\x82", 2, R); /* truncated: one replacement */
+  check_sanitize("\xE2\x82"
+                 "A",
+                 3, R "A");                       /* the prefix, not the A */
+  check_sanitize("\xC0\xAF", 2, R R);             /* overlong lead: byte by byte */
+  check_sanitize("\xED\xA0\x80", 3, R R R);       /* surrogate */
+  check_sanitize("\xF4\x90\x80\x80", 4, R R R R); /* > U+10FFFF */
+  check_sanitize("\xF0\x9F\x98\x80", 4, "\xF0\x9F\x98\x80");
+  check_sanitize("\xF0\x9F\x98", 3, R);
+  size_t n = 0; /* NUL is valid UTF-8: kept */
+  uint8_t *nul = weft__utf8_sanitize("a\0b", 3, &n);
+  g_assert_cmpmem(nul, n, "a\0b", 3);
+  free(nul);
+#undef R
+}
+
 static void test_random(void) {
   char a[33], b[33];
   weft__random_ice_chars(a, 32);
@@ -225,6 +258,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/core/log", test_log);
   g_test_add_func("/core/utf8", test_utf8);
   g_test_add_func("/core/random", test_random);
+  g_test_add_func("/core/utf8-sanitize", test_utf8_sanitize);
   g_test_add_func("/core/rx-budget", test_rx_budget);
   g_test_add_func("/core/rx-budget-threads", test_rx_budget_threads);
   return g_test_run();
