@@ -1,0 +1,235 @@
+#!/usr/bin/env node
+// A WHIP-shaped endpoint (doc/interop.md, "HTTP offer/answer") that answers
+// with libdatachannel, through npm node-datachannel: the foreign peer of
+// tests/interop/ndc (run.mjs), and usable by hand against echo-client.
+//
+//   node answerer.mjs [--host 127.0.0.1] [--port 0] [--lifetime S] [--ndc-log LEVEL]
+//
+// POST /offer (application/sdp): a new PeerConnection sets the offer as its
+// remote description; the answer is sent (201, Location /session/N) once its
+// ICE gathering is complete, with every candidate in it (non-trickle).
+// PATCH /session/N adds RFC 8840 candidates, DELETE /session/N closes the
+// peer connection, GET /health says ok. Every data channel the remote opens
+// echoes each message back on it: text as text, binary as binary, in order.
+//
+// libdatachannel answers an actpass offer with a=setup:active: it is the DTLS
+// client, and it sends its ClientHello as soon as its own ICE agent (libjuice)
+// has a valid pair, which is before the offerer's ICE reports connected.
+//
+// Gathers on 127.0.0.1 only (libjuice gathers nothing on a loopback-only
+// network unless bound to it), no STUN/TURN server. Log: one JSON object per
+// line on stdout, like echo-server's (`t`, `ev`, `pc`): listening, session,
+// answer, pc-state, ice-state, channel, open, closed, error, session-end,
+// stopped. --ndc-log LEVEL (Verbose, Debug, Info, Warning, Error) prints
+// libdatachannel's own log on stderr.
+// Stops on SIGINT/SIGTERM and after --lifetime S (default 600).
+import http from 'node:http';
+
+let ndc;
+try {
+  ndc = (await import('node-datachannel')).default;
+} catch (e) {
+  console.error(
+    `FAIL: node-datachannel is not installed in tests/interop (${e.message.split('\n')[0]}); ` +
+      'run scripts/deps (npm ci in tests/interop)',
+  );
+  process.exit(1);
+}
+
+const args = process.argv.slice(2);
+const opt = { host: '127.0.0.1', port: 0, lifetime: 600, ndcLog: null };
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  const v = args[i + 1];
+  if (a === '--host' && v !== undefined) opt.host = args[++i];
+  else if (a === '--port' && v !== undefined) opt.port = Number(args[++i]);
+  else if (a === '--lifetime' && v !== undefined) opt.lifetime = Number(args[++i]);
+  else if (a === '--ndc-log' && v !== undefined) opt.ndcLog = args[++i];
+  else {
+    console.error(`usage: answerer.mjs [--host H] [--port P] [--lifetime S] [--ndc-log LEVEL] (bad: ${a})`);
+    process.exit(2);
+  }
+}
+if (opt.host !== '127.0.0.1') {
+  console.error('answerer.mjs: loopback only (--host 127.0.0.1)');
+  process.exit(2);
+}
+const T0 = performance.now();
+if (opt.ndcLog)
+  ndc.initLogger(opt.ndcLog, (level, message) =>
+    process.stderr.write(`ndc ${((performance.now() - T0) / 1000).toFixed(3)} ${level} ${message}\n`),
+  );
+const emit = (o) => process.stdout.write(`${JSON.stringify({ t: Math.round(performance.now() - T0) / 1000, ...o })}\n`);
+
+const CONFIG = { iceServers: [], bindAddress: '127.0.0.1' };
+const GATHER_MS = 5000;
+const sessions = new Map(); // n -> {pc, channels, ended}
+let served = 0;
+
+function readBody(req, limit = 256 * 1024) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let n = 0;
+    req.on('data', (c) => {
+      n += c.length;
+      if (n > limit) {
+        reject(Object.assign(new Error('body too large'), { status: 413 }));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+// RFC 8840 fragment -> [{candidate, mid}] (candidate '' = end-of-candidates).
+function parseSdpFrag(body) {
+  const out = [];
+  let mid = '0';
+  for (const raw of body.split(/\r?\n/)) {
+    const l = raw.trim();
+    if (l.startsWith('a=mid:')) mid = l.slice(6);
+    else if (l.startsWith('a=candidate:')) out.push({ candidate: l.slice(2), mid });
+    else if (l === 'a=end-of-candidates') out.push({ candidate: '', mid });
+    else if (l && !/^(a=[A-Za-z0-9-]+(:|$)|m=)/.test(l))
+      throw Object.assign(new Error(`not an SDP line in sdpfrag: ${l}`), { status: 400 });
+  }
+  return out;
+}
+
+function endSession(n) {
+  const s = sessions.get(n);
+  if (!s || s.ended) return;
+  s.ended = true;
+  for (const dc of s.channels) {
+    try {
+      dc.close();
+    } catch {
+      /* already closed */
+    }
+  }
+  try {
+    s.pc.close();
+  } catch {
+    /* already closed */
+  }
+  emit({ ev: 'session-end', pc: n });
+}
+
+function echoChannel(n, s, dc) {
+  const label = dc.getLabel();
+  const id = dc.getId();
+  let messages = 0;
+  let bytes = 0;
+  s.channels.push(dc);
+  emit({ ev: 'channel', pc: n, dc: id, label, protocol: dc.getProtocol() });
+  const opened = () => emit({ ev: 'open', pc: n, dc: id, label });
+  // A channel handed to onDataChannel is already open in libdatachannel.
+  if (dc.isOpen()) opened();
+  else dc.onOpen(opened);
+  dc.onMessage((m) => {
+    try {
+      if (typeof m === 'string') {
+        dc.sendMessage(m);
+        bytes += Buffer.byteLength(m);
+      } else {
+        dc.sendMessageBinary(m);
+        bytes += m.length;
+      }
+      messages++;
+    } catch (e) {
+      emit({ ev: 'error', pc: n, dc: id, label, message: `echo: ${e.message}` });
+    }
+  });
+  dc.onError((e) => emit({ ev: 'error', pc: n, dc: id, label, message: String(e) }));
+  dc.onClosed(() => emit({ ev: 'closed', pc: n, dc: id, label, messages, bytes }));
+}
+
+async function answer(offer) {
+  const n = ++served;
+  const pc = new ndc.PeerConnection(`answerer-${n}`, CONFIG);
+  const s = { pc, channels: [], ended: false };
+  sessions.set(n, s);
+  emit({ ev: 'session', pc: n });
+  pc.onStateChange((state) => {
+    emit({ ev: 'pc-state', pc: n, state });
+    if (state === 'closed' || state === 'failed') endSession(n);
+  });
+  pc.onIceStateChange((state) => emit({ ev: 'ice-state', pc: n, state }));
+  pc.onDataChannel((dc) => echoChannel(n, s, dc));
+  const gathered = new Promise((resolve) => {
+    const t = setTimeout(() => {
+      emit({ ev: 'error', pc: n, message: `gathering not complete after ${GATHER_MS} ms` });
+      resolve();
+    }, GATHER_MS);
+    pc.onGatheringStateChange((state) => {
+      if (state === 'complete') {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  pc.setRemoteDescription(offer, 'offer'); // the answer is made at once (auto-negotiation)
+  await gathered;
+  const desc = pc.localDescription();
+  if (!desc || !desc.sdp) throw new Error('no local description after the offer');
+  const candidates = desc.sdp.split('\n').filter((l) => l.startsWith('a=candidate:')).length;
+  emit({ ev: 'answer', pc: n, candidates });
+  return { n, sdp: desc.sdp };
+}
+
+const server = http.createServer(async (req, res) => {
+  const u = new URL(req.url, 'http://127.0.0.1');
+  const reply = (status, body = '', headers = {}) => {
+    res.writeHead(status, { Connection: 'close', ...headers });
+    res.end(body);
+  };
+  try {
+    if (u.pathname === '/health' && req.method === 'GET') return reply(200, 'ok', { 'Content-Type': 'text/plain' });
+    if (u.pathname === '/offer' && req.method === 'POST') {
+      const ct = (req.headers['content-type'] || '').split(';')[0].trim();
+      if (ct !== 'application/sdp') return reply(415, `Content-Type must be application/sdp, not "${ct}"`);
+      const r = await answer(await readBody(req));
+      return reply(201, r.sdp, { 'Content-Type': 'application/sdp', Location: `/session/${r.n}` });
+    }
+    const m = /^\/session\/(\d+)$/.exec(u.pathname);
+    if (m) {
+      const n = Number(m[1]);
+      const s = sessions.get(n);
+      if (!s || s.ended) return reply(404, 'no such session');
+      if (req.method === 'PATCH') {
+        for (const c of parseSdpFrag(await readBody(req))) {
+          if (c.candidate) s.pc.addRemoteCandidate(c.candidate, c.mid);
+          emit({ ev: 'remote-candidate', pc: n, candidate: c.candidate || 'end-of-candidates' });
+        }
+        return reply(204);
+      }
+      if (req.method === 'DELETE') {
+        endSession(n);
+        return reply(200, 'ok');
+      }
+      return reply(405, 'method not allowed');
+    }
+    return reply(404, 'not found');
+  } catch (e) {
+    emit({ ev: 'error', message: `${req.method} ${u.pathname}: ${e.message}` });
+    return reply(e.status || 500, String(e.message));
+  }
+});
+
+let stopping = false;
+function stop(reason) {
+  if (stopping) return;
+  stopping = true;
+  emit({ ev: 'stopping', reason });
+  for (const n of sessions.keys()) endSession(n);
+  server.close();
+  emit({ ev: 'stopped', sessions: served });
+  ndc.cleanup();
+  process.exit(0);
+}
+process.on('SIGINT', () => stop('signal'));
+process.on('SIGTERM', () => stop('signal'));
+setTimeout(() => stop('lifetime'), opt.lifetime * 1000).unref();
+
+server.listen(opt.port, opt.host, () => emit({ ev: 'listening', host: opt.host, port: server.address().port }));
