@@ -436,6 +436,9 @@ static void kind_result(kind_state *k, GString *out) {
 
 void ec_media_result(ec_media *m, GString *result) {
   GString *s = jl_new();
+  /* When the counters below were read (Unix ms): a peer's own counts taken
+   * later include packets still on their way or sent afterwards. */
+  jl_uint(s, "stats_wall_ms", (uint64_t)(g_get_real_time() / 1000));
   kind_result(&m->v, s);
   kind_result(&m->a, s);
   g_string_append_c(s, '}');

@@ -34,6 +34,9 @@ const MIN_AUDIO_PACKETS = 200;
 const MEDIA_SECONDS = 10;
 // After the page stops sending: how long the last packets may take to come back.
 const TAIL_MS = 1000;
+// How long a packet Chromium counts as sent may take to be counted by weft:
+// its way through loopback and weft's queues on a loaded machine (weft-sends).
+const HANDOFF_MS = 500;
 
 const fmt = (n, d = 1) => (typeof n === 'number' ? n.toFixed(d) : String(n));
 
@@ -412,8 +415,10 @@ async function weftSendsCase(o, b, c, check) {
     for (let i = 0; !stop && i < 60; i++) {
       await sleep(500);
       let s;
+      const at = Date.now(); // the counts in s are from after this instant
       try {
         s = await mediaStats(b, sess.pcId);
+        s.at = at;
       } catch (e) {
         log(`mediaStats: ${e.message}`);
         break;
@@ -527,11 +532,17 @@ async function weftSendsCase(o, b, c, check) {
         `the kernel dropped ${chromeDrops} datagrams on Chromium's socket)`);
       if (k === 'video' && !chromeDrops)
         check(inb.framesReceived === m.video.frames_sent, `Chromium received ${inb.framesReceived} of the ${m.video.frames_sent} frames weft sent`);
-      // And echo-client got what Chromium sent back (Chromium went on
-      // sending after these stats were read: only a lower bound).
-      if (out)
-        check(m[k].packets_received >= out.packetsSent - (out.retransmittedPacketsSent || 0) - weftDrops,
-          `${k}: Chromium had sent ${out.packetsSent} packets, echo-client received only ${m[k].packets_received} ` +
+      // And echo-client got what Chromium sent back. Chromium never stops
+      // sending while the pc is open, and echo-client read its counters at
+      // m.stats_wall_ms: compare with Chromium's count from a sample taken
+      // at least HANDOFF_MS before that (packets on their way, or sent after
+      // echo-client's snapshot, are not losses).
+      const ref = full.filter((x) => x.at <= m.stats_wall_ms - HANDOFF_MS).pop();
+      const rout = ref && ref[k].outbound;
+      if (check(rout, `no Chromium sample ${HANDOFF_MS} ms before echo-client's counters (at ${m.stats_wall_ms})`))
+        check(m[k].packets_received >= rout.packetsSent - (rout.retransmittedPacketsSent || 0) - weftDrops,
+          `${k}: Chromium had sent ${rout.packetsSent} packets ${m.stats_wall_ms - ref.at} ms before echo-client's ` +
+          `counters, echo-client received only ${m[k].packets_received} ` +
           `(the kernel dropped ${weftDrops} datagrams on weft's socket)`);
     }
   }
