@@ -241,7 +241,10 @@ def expect_media(client, url, server, args, seconds):
     check(res.get("ok") is True and rc == 0,
           "%s: not ok (exit %d): %s\nstderr tail:\n%s" % (what, rc, res.get("error"), err[-3000:]))
     media = res.get("media")
-    check(isinstance(media, dict) and set(media) == {"video", "audio"}, what + ": media %r" % media)
+    check(isinstance(media, dict) and set(media) == {"stats_wall_ms", "video", "audio"},
+          what + ": media %r" % media)
+    # When the counters were read: now-ish, Unix ms (doc/interop.md).
+    check(abs(media["stats_wall_ms"] / 1000 - time.time()) < 120, what + ": stats_wall_ms %r" % media)
     v, a = media["video"], media["audio"]
     check(v["codec"] == "VP8" and a["codec"] == "opus", what + ": codecs %r %r"
           % (v["codec"], a["codec"]))
