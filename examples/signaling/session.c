@@ -6,6 +6,7 @@
 
 #include <gio/gio.h>
 #include <stdarg.h>
+#include <string.h>
 
 void sig_session_init(sig_session *s, const sig_session_class *klass) {
   s->klass = klass;
@@ -173,7 +174,24 @@ char *sig_json_to_string(JsonObject *o) {
   json_node_set_object(n, o);
   char *text = json_to_string(n, FALSE);
   json_node_unref(n);
-  return text;
+  /* json-glib 1.6 writes some control characters (U+001F, ...) raw inside
+   * strings, which JSON forbids (RFC 8259 §7) and a browser's JSON.parse
+   * rejects. Unindented output has no raw control character outside
+   * strings, so escaping every one is exact. */
+  size_t ctl = 0;
+  for (const char *p = text; *p; p++)
+    ctl += (unsigned char)*p < 0x20;
+  if (!ctl)
+    return text;
+  GString *out = g_string_sized_new(strlen(text) + ctl * 5);
+  for (const char *p = text; *p; p++) {
+    if ((unsigned char)*p < 0x20)
+      g_string_append_printf(out, "\\u%04x", (unsigned char)*p);
+    else
+      g_string_append_c(out, *p);
+  }
+  g_free(text);
+  return g_string_free(out, FALSE);
 }
 
 JsonObject *sig_json_copy(JsonObject *o) {
