@@ -613,8 +613,12 @@ static void media_pump(app *a) {
   if (!m->enabled || m->done || a->done)
     return;
   if (!m->started) {
-    if (a->peers[0].t_connected == 0)
-      return; /* frames can go once DTLS is up */
+    /* Frames can go once DTLS is up on both sides: A's DTLS is done when it
+     * sent its last flight, B's when it has read it, which under valgrind on
+     * a busy machine came 1.6 s later; what A sends meanwhile B cannot
+     * decrypt yet (weft holds a little of it, not seconds). */
+    if (a->peers[0].t_connected == 0 || a->peers[1].t_connected == 0)
+      return;
     m->started = 1;
     m->t_start = since_start(a);
     say(a, "A media: sending %.1f s of VP8 %dx%d@%d and Opus %d Hz tone", m->seconds,

@@ -159,7 +159,7 @@ static void close_cb(void *p) {
   if (atomic_load(&c->pc->closed))
     return;
   /* W3C close(): messages whose send already returned OK go out first. */
-  weft__pc_engine_drain_sendq(c->pc);
+  weft__pc_engine_drain_sendq(c->pc, SIZE_MAX);
   weft__dc_engine_close(c->dc, c->pc);
 }
 
@@ -231,7 +231,7 @@ DC_SETTER(weft_dc_set_on_buffered_amount_low, on_low, weft_dc_event_fn)
 /* ---- Sending ---------------------------------------------------------------- */
 
 static void release_pc(void *p) { weft__pc_release(p); }
-static void drain_cb(void *p) { weft__pc_engine_drain_sendq(p); }
+static void drain_cb(void *p) { weft__pc_engine_drain_sendq(p, WEFT__DRAIN_BYTES_PER_TURN); }
 
 static uint32_t ppid_for(weft_msg_type type, size_t len) {
   if (type == WEFT_MSG_TEXT)

@@ -195,6 +195,8 @@ static gboolean timer_fire(gpointer p) {
   d->timer_expired = true;
   if (d->state == ST_HANDSHAKING && !d->driving) {
     /* RFC 6347 §4.2.4: retransmit the flight even without input. */
+    WLOG_D("dtls", "%s: no answer within %u ms: resending the last flight", role_name(d),
+           d->timer_fin_ms);
     d->driving = true;
     run_ssl(d);
     drain(d); /* datagrams a callback fed us meanwhile */

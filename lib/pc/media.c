@@ -167,6 +167,7 @@ static void track_reset_receive(weft_track *t) {
   if (t->assembler)
     weft__media_assembler_reset(t->assembler);
   t->first_frame_set = false;
+  t->seen_keyframe = false;
 }
 
 static weft_track *track_by_mid(weft_pc *pc, const char *mid) {
@@ -1142,6 +1143,21 @@ static void deliver_frame(weft_pc *pc, weft_track *t, const uint8_t *data, size_
 /* Assembler callbacks: ctx is the track (its pc is alive on the engine). */
 static int on_asm_frame(void *ctx, const weft__media_frame *f) {
   weft_track *t = ctx;
+  /* Video that starts without its keyframe (lost before the SRTP keys were
+   * there, or the sender began earlier) cannot be decoded: drop and count
+   * what comes before the first keyframe, and ask for one (RFC 4585 §6.3.1,
+   * as often as PLIs may go). */
+  if (t->kind == WEFT_KIND_VIDEO && !t->seen_keyframe) {
+    if (!f->keyframe) {
+      atomic_fetch_add(&t->n.frames_dropped, 1);
+      if (t->pli && weft__now_us() - t->last_pli_us > PLI_MIN_INTERVAL_US) {
+        WLOG_D("media", "mid %s: video starts without a keyframe: asking for one", t->mid);
+        send_pli(t->pc, t);
+      }
+      return 0;
+    }
+    t->seen_keyframe = true;
+  }
   deliver_frame(t->pc, t, f->data, f->len, f->timestamp, f->keyframe,
                 clock_of_codec(t, t->asm_codec));
   return 0;

@@ -36,12 +36,13 @@ enum {
   /* Datagrams that arrive before the layer that takes them exists (a fast
    * peer's first DTLS flight before our ICE reports connected, SRTP before
    * the keys): held, then fed in order. */
-  WEFT__MAX_EARLY_DATAGRAMS = 32,
+  WEFT__MAX_EARLY_DATAGRAMS = 128,
+  WEFT__DRAIN_BYTES_PER_TURN = 256 * 1024, /* app sends handed to SCTP per engine turn */
   /* Media events waiting for the application, per track: over either bound
    * the oldest are dropped (never a data-channel message). */
   WEFT__TRACK_MAX_EVENTS = 1024,
   WEFT__TRACK_MAX_EVENT_BYTES = 8 * 1024 * 1024,
-  WEFT__MAX_EARLY_BYTES = 64 * 1024,
+  WEFT__MAX_EARLY_BYTES = 192 * 1024,
 };
 
 /* ---- Configuration (weft_config) ----------------------------------------- */
@@ -325,6 +326,7 @@ struct weft_track {
   uint32_t last_sr_compact;
   int64_t last_sr_us;
   int64_t last_pli_us;
+  bool seen_keyframe; /* video: a keyframe was delivered since the source (re)started */
   /* bounds on what the remote makes this track do (rtp/ bounds, issue 12) */
   weft__rtx_limiter rtx;      /* NACK answers */
   weft__keyframe_throttle kf; /* PLI/FIR received */
@@ -378,9 +380,10 @@ typedef struct weft__send_item {
   uint8_t *data; /* g_malloc'd, owned */
   size_t len;
 } weft__send_item;
-/* Engine: hands every queued message to SCTP in order (or frees it once the
- * pc is closed). */
-void weft__pc_engine_drain_sendq(weft_pc *pc);
+/* Engine: hands the application's queued sends to SCTP, at most @max_bytes of them
+ * (at least one message; SIZE_MAX: all — before a channel close, or to
+ * discard them once closed). What is left goes on in a later engine turn. */
+void weft__pc_engine_drain_sendq(weft_pc *pc, size_t max_bytes);
 /* Engine: creates ICE and fetches the certificate (weft_pc_new). */
 int weft__pc_engine_init(weft_pc *pc);
 

@@ -252,6 +252,7 @@ static void reset(void) {
     if (t->assembler)
       weft__media_assembler_reset(t->assembler);
     t->first_frame_set = false;
+    t->seen_keyframe = false;
   }
   for (size_t i = 0; i < F.n_rtp; i++)
     free(F.rtp[i].data);
