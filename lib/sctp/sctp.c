@@ -638,15 +638,19 @@ static void handle_notification(weft__sctp *s, const uint8_t *buf, size_t len) {
       }
       break;
     case SCTP_COMM_LOST: {
-      /* sac_error is 0 when usrsctp itself aborted (a protocol violation by
-       * the peer, RFC 4960 §3.3.10.13): the ABORT it sent follows in
-       * sac_info, with the cause. A peer's ABORT without a cause (how aiortc
-       * closes) stays -1. */
+      /* A peer's ABORT comes with its chunk in sac_info (its first cause in
+       * sac_error, 0 when it has none: how aiortc closes, a close). When
+       * usrsctp itself ended the association — a protocol violation by the
+       * peer (it sent an ABORT with cause 13), retransmissions exhausted —
+       * there is no chunk: report cause 0, an error. */
       size_t info = offsetof(struct sctp_assoc_change, sac_info);
       size_t alen = (size_t)MIN((size_t)sac.sac_length, len);
-      if (cause == -1 && alen >= info + 8 && buf[info] == 6 /* ABORT */ &&
-          weft__rd16(buf + info + 2) >= 8)
-        cause = weft__rd16(buf + info + 4);
+      if (cause == -1 && alen <= info) {
+        push_closed(s, 0,
+                    "SCTP association lost (ended by weft's SCTP stack: a protocol "
+                    "violation by the peer, or no acknowledgement after retransmissions)");
+        break;
+      }
       push_closed(s, cause, "SCTP association lost or aborted (cause %d)", cause);
       break;
     }

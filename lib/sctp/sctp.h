@@ -52,9 +52,10 @@ typedef struct weft__sctp_callbacks {
    * weft's queue into usrsctp); @amount is the new value. */
   void (*on_buffered_amount_low)(void *ud, uint16_t stream, size_t amount);
   /* Association lost/aborted/shut down, or setup failed. Called at most once. */
-  /* @sctp_cause: the RFC 4960 §3.3.10 cause of the ABORT (the peer's, or the
-   * one usrsctp sent, e.g. 13 for a protocol violation by the peer); -1 when
-   * none was given (a graceful shutdown, a peer's ABORT without cause). */
+  /* @sctp_cause: the RFC 4960 §3.3.10 cause of the peer's ABORT; 0 when
+   * usrsctp itself ended the association (a protocol violation by the peer,
+   * retransmissions exhausted); -1 for a graceful shutdown or a peer's ABORT
+   * without a cause (how aiortc closes). */
   void (*on_closed)(void *ud, int sctp_cause, const char *message);
   /* A message on @stream grew past the receive cap (@cap bytes, see
    * weft__sctp_set_max_receive_size): its bytes are discarded up to its end.

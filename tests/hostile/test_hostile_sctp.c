@@ -139,9 +139,12 @@ static void test_garbage(void) {
           atomic_load(&f.h->sctp_closed) ? "closed" : "up");
   hv_attack_end(&f, "garbage", HOSTILE_RSS_SLACK_KB * HOSTILE_RSS_FACTOR);
   g_assert_cmpint(g.sent, ==, g.total);
-  /* Either nothing happened, or the victim says what did. */
-  if (st != WEFT_PC_CONNECTED)
+  /* Either nothing happened, or the victim says what did: a pc that ended
+   * the association (the hostile's closed) reports an SCTP failure. */
+  if (st != WEFT_PC_CONNECTED || atomic_load(&f.h->sctp_closed)) {
     g_assert_cmpint(atomic_load(&f.v->n_pc_errors), >, 0);
+    g_assert_cmpint(atomic_load(&f.v->last_pc_error_detail), ==, WEFT_DETAIL_SCTP_FAILURE);
+  }
   g_rand_free(g.rng);
   hv_frame_down(&f);
 }
