@@ -223,8 +223,18 @@ typedef struct dispatcher dispatcher;
 dispatcher *dispatcher_start(weft_context *ctx);
 void dispatcher_stop(dispatcher *d);
 
-/* The common frame of every case: the bound on the bystander. */
+/* The common frame of every case: the bound on the bystander's p99. The
+ * issue's 50 ms is asserted as is in builds that run at real speed. An ASan
+ * build copies and encrypts 3-10x slower, and under scripts/under-load (both
+ * cores busy) the zero-window case's usrsctp work alone measured 63-89 ms
+ * p99 there (10 ms in release): sanitized builds allow 3x, still far below
+ * the stalls this guards against (libnice's read loop starving the engine:
+ * 566 ms). TSan only measures (hostile_peer.c). */
+#if defined(HOSTILE_SANITIZED) && HOSTILE_SANITIZED
+#define HV_P99_LIMIT_MS 150.0
+#else
 #define HV_P99_LIMIT_MS 50.0
+#endif
 void hv_assert_echo(const echo_result *r);
 /* Logs and asserts @grown_kb <= @bound_kb. */
 void hv_assert_rss(const char *what, long grown_kb, long bound_kb);

@@ -11,7 +11,7 @@
  *                (on_error, SCTP failure); RSS bounded.
  *   zero_window  the hostile advertises a huge a=max-message-size (1 TiB),
  *                opens a channel, then never reads again (SCTP window 0).
- *                The victim's application sends 1 MiB messages: they pile
+ *                The victim's application sends 256 KiB messages: they pile
  *                up to the send-buffer limit (16 MiB), then fail with
  *                WEFT_ERR_AGAIN; the largest message is the send-buffer
  *                limit (WEFT_ERR_TOO_BIG above, however huge the remote's
@@ -203,7 +203,11 @@ static void test_zero_window(void) {
   guint8 *huge = g_malloc(limit + 1);
   memset(huge, 1, limit + 1);
   hv_attack_begin(&f);
-  const size_t msg = 1u << 20;
+  /* 256 KiB: the largest message browsers take. (1 MiB sends are copied by
+   * usrsctp in one call under its process-wide lock: under ASan on a busy
+   * machine that alone stalls every connection 50-70 ms, the application's
+   * choice, not the attack.) */
+  const size_t msg = 256u << 10;
   guint8 *buf = g_malloc(msg);
   memset(buf, 0xab, msg);
   size_t accepted = 0;
@@ -220,7 +224,7 @@ static void test_zero_window(void) {
       other++;
     if (rc != WEFT_OK)
       g_usleep(20000);
-    g_assert_cmpuint(accepted, <=, 64u * msg); /* never unbounded */
+    g_assert_cmpuint(accepted, <=, limit + 4 * msg); /* never unbounded */
   }
   size_t buffered = weft_dc_get_buffered_amount(dc);
   /* A message over the limit is refused at once, whatever the remote said. */
