@@ -121,6 +121,7 @@ function echoChannel(n, s, dc) {
   const id = dc.getId();
   let messages = 0;
   let bytes = 0;
+  const firstSeen = []; // the first messages as libdatachannel handed them to us: "t<len>" / "b<len>
   s.channels.push(dc);
   emit({ ev: 'channel', pc: n, dc: id, label, protocol: dc.getProtocol() });
   const opened = () => emit({ ev: 'open', pc: n, dc: id, label });
@@ -129,6 +130,8 @@ function echoChannel(n, s, dc) {
   else dc.onOpen(opened);
   dc.onMessage((m) => {
     try {
+      if (firstSeen.length < 32)
+        firstSeen.push(typeof m === 'string' ? `t${Buffer.byteLength(m)}` : `b${m.length}`);
       if (typeof m === 'string') {
         dc.sendMessage(m);
         bytes += Buffer.byteLength(m);
@@ -142,7 +145,7 @@ function echoChannel(n, s, dc) {
     }
   });
   dc.onError((e) => emit({ ev: 'error', pc: n, dc: id, label, message: String(e) }));
-  dc.onClosed(() => emit({ ev: 'closed', pc: n, dc: id, label, messages, bytes }));
+  dc.onClosed(() => emit({ ev: 'closed', pc: n, dc: id, label, messages, bytes, first: firstSeen }));
 }
 
 async function answer(offer) {

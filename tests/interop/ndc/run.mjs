@@ -126,6 +126,9 @@ async function earlyFlight(o) {
       return `${ans.events.filter((e) => e.ev === 'session').length} sessions`;
     });
     await ans.stop();
+    // The answerer's view (what it received, in order), next to each run's.
+    fs.writeFileSync(path.join(o.outDir, 'answerer.jsonl'),
+      `${ans.events.map((e) => JSON.stringify(e)).join('\n')}\n`);
   }
   await runCase('early-flight/summary', async (check) => {
     const t = runs.map((r) => r.connect).filter((x) => typeof x === 'number').sort((a, b) => a - b);
