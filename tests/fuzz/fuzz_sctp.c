@@ -14,7 +14,8 @@
  * Invariants (an independent model of usrsctp 0.9.5's structures):
  * - on_connected only for SCTP_COMM_UP, at most once, never after a close;
  * - on_closed at most once, for COMM_LOST, SHUTDOWN_COMP or CANT_STR_ASSOC,
- *   with a message; the cause is sac_error (-1 when 0);
+ *   with a message; the cause is sac_error (-1 when 0; 0 for a COMM_LOST
+ *   that carries no ABORT chunk: usrsctp ended the association itself);
  * - on_stream_reset exactly for the stream ids of a stream reset event that
  *   lie inside both the notification and its strreset_length, below
  *   WEFT__SCTP_MAX_STREAMS, in order, incoming iff the INCOMING_SSN flag;
@@ -112,6 +113,11 @@ static void expect(const uint8_t *p, size_t n, bool *connected, bool *closed) {
       return;
     uint16_t state = h16(p + 8), error = h16(p + 10);
     int cause = error ? error : -1;
+    /* A COMM_LOST without the peer's ABORT chunk after the header: usrsctp
+     * ended the association itself, reported as cause 0. */
+    size_t total = MIN((size_t)h32(p + 4), n);
+    if (state == COMM_LOST && !error && total <= ASSOC_CHANGE_SIZE)
+      cause = 0;
     if (state == COMM_UP) {
       if (!*connected && !*closed) {
         *connected = true;

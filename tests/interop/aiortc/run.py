@@ -483,7 +483,8 @@ async def run_unordered(ch, st, count, quiet):
                                f"(sent {describe(sent[head])}, got {describe(m)})")
         got[head] = True
     check(len(got) >= 1, f"channel {ch.label}: none of {count} unordered maxRetransmits=0 "
-                         f"messages came back within {quiet} s of silence")
+                         f"messages came back within {quiet} s of silence (bufferedAmount "
+                         f"{ch.bufferedAmount}; aiortc SCTP {sctp_snapshot(ch.transport)})")
     return count, len(got)
 
 
