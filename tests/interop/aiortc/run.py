@@ -429,6 +429,24 @@ async def run_ordered(ch, st, idx, sizes, rounds, timeout):
     return len(sent), sum(len(m.encode()) if isinstance(m, str) else len(m) for m in sent)
 
 
+def udp_drops():
+    """Datagrams the kernel dropped on full receive buffers, per local UDP port,
+    for every socket of this network namespace (the test runs in its own):
+    /proc/net/udp's last column. Diagnostics only."""
+    out = {}
+    for f in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(f) as fh:
+                for line in list(fh)[1:]:
+                    cols = line.split()
+                    port = int(cols[1].rsplit(":", 1)[1], 16)
+                    if int(cols[-1]):
+                        out[port] = out.get(port, 0) + int(cols[-1])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
 def sctp_snapshot(sctp):
     """aiortc's SCTP association state (private fields; diagnostics only): tells
     whether a stall is aiortc not sending (queued, cwnd/rwnd) or weft not
@@ -484,7 +502,8 @@ async def run_unordered(ch, st, count, quiet):
         got[head] = True
     check(len(got) >= 1, f"channel {ch.label}: none of {count} unordered maxRetransmits=0 "
                          f"messages came back within {quiet} s of silence (bufferedAmount "
-                         f"{ch.bufferedAmount}; aiortc SCTP {sctp_snapshot(ch.transport)})")
+                         f"{ch.bufferedAmount}; aiortc SCTP {sctp_snapshot(ch.transport)}; "
+                         f"UDP receive-buffer drops by port {udp_drops()})")
     return count, len(got)
 
 
