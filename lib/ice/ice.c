@@ -41,10 +41,14 @@ enum { FAILED_GRACE_MS = 5000 };
  * 10 s and fails the component: seen after 13-27 s loops receiving 64 MiB
  * from Chromium in an ASan build), SCTP's timers, the application's
  * callbacks (which the receive budget then waits for). So after RECV_BURST
- * datagrams without the main loop turning, receiving pauses (the rest waits
- * in the socket's buffer) and resumes from an idle source once the
- * context's other ready sources had their turn. */
-enum { RECV_BURST = 128 };
+ * datagrams processed without the main loop turning, further datagrams are
+ * only copied into a bounded queue — libnice's loop then drains the socket
+ * in microseconds and returns — and processed from an idle source at the
+ * default priority, RECV_BURST per turn of the loop, in arrival order. Over
+ * MAX_DEFERRED datagrams or bytes they are dropped and counted, as a full
+ * socket buffer would drop them. (An earlier version paused libnice's
+ * receive callback instead; under load a stream stayed deaf.) */
+enum { RECV_BURST = 128, MAX_DEFERRED = 1024, MAX_DEFERRED_BYTES = 2 * 1024 * 1024 };
 
 /* Timers, see weft__ice_new(). */
 enum {
@@ -149,11 +153,13 @@ struct weft__ice {
   /* Consent lost on @grace_stream: "failed" when this fires (FAILED_GRACE_MS). */
   GSource *grace_timer;
   guint grace_stream;
-  /* Receive bursts (recv_cb): datagrams since the main loop last turned,
-   * the idle source that notes its turn, and the streams paused meanwhile. */
+  /* Receive bursts (recv_cb): datagrams processed since the main loop last
+   * turned, the idle source that marks its turn and processes what was
+   * deferred, and the deferred datagrams (GBytes*, arrival order). */
   unsigned burst;
   GSource *burst_source;
-  guint paused[2];
+  GQueue deferred;
+  size_t deferred_bytes;
   gulong sig[4];
   int depth;  /* callbacks of ours on the stack */
   bool freed; /* weft__ice_free ran (finalised once depth is 0) */
@@ -531,69 +537,88 @@ static void on_selected_pair(NiceAgent *agent, guint stream, guint comp, NiceCan
   }
 }
 
-static void recv_cb(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf,
-                    gpointer data);
-
-/* The main loop turned: a new burst may begin; paused streams read again. */
-static gboolean burst_cb(gpointer data) {
-  weft__ice *ice = data;
-  g_source_unref(ice->burst_source);
-  ice->burst_source = NULL;
-  ice->burst = 0;
-  for (size_t i = 0; i < WEFT__ARRAY_LEN(ice->paused); i++) {
-    guint s = ice->paused[i];
-    ice->paused[i] = 0;
-    /* Unless a restart replaced it meanwhile (it is being dropped). */
-    if (s && ice->agent && (s == ice->stream || s == ice->old_stream))
-      nice_agent_attach_recv(ice->agent, s, COMPONENT, ice->ctx, recv_cb, ice);
+/* Hands one datagram to the owner. Returns false if the owner freed @ice
+ * meanwhile (it is finalized here when nothing of ours is on the stack). */
+static bool deliver_datagram(weft__ice *ice, const uint8_t *buf, size_t len) {
+  /* Keep order: events that happened before this datagram (the state change
+   * to connected, typically) reach the owner first. */
+  if (!g_queue_is_empty(&ice->events) && !deliver_events(ice))
+    return false;
+  if (ice->cb.on_recv) {
+    ice->depth++;
+    ice->cb.on_recv(ice->cb.ud, buf, len);
+    ice->depth--;
   }
-  return G_SOURCE_REMOVE;
+  if (ice->freed) {
+    if (ice->depth == 0)
+      finalize(ice);
+    return false;
+  }
+  return true;
 }
 
-/* Counts a datagram of @stream; past RECV_BURST in one go, pauses @stream
- * (libnice's read loop ends after this datagram). */
-static void burst_count(weft__ice *ice, NiceAgent *agent, guint stream) {
-  if (!ice->burst_source) {
-    ice->burst_source = g_idle_source_new();
-    /* Not lower: the paused socket stays readable, so a lower priority
-     * would never get its turn. */
-    g_source_set_priority(ice->burst_source, G_PRIORITY_DEFAULT);
-    g_source_set_callback(ice->burst_source, burst_cb, ice, NULL);
-    g_source_attach(ice->burst_source, ice->ctx);
+static void clear_deferred(weft__ice *ice) {
+  GBytes *b;
+  while ((b = g_queue_pop_head(&ice->deferred)))
+    g_bytes_unref(b);
+  ice->deferred_bytes = 0;
+}
+
+/* The main loop turned: a new burst may begin, and up to RECV_BURST deferred
+ * datagrams are processed; the source stays while any remain. */
+static gboolean burst_cb(gpointer data) {
+  weft__ice *ice = data;
+  ice->burst = 0;
+  for (unsigned n = 0; n < RECV_BURST; n++) {
+    GBytes *b = g_queue_pop_head(&ice->deferred);
+    if (!b)
+      break;
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(b, &len);
+    ice->deferred_bytes -= len;
+    ice->burst++;
+    bool alive = deliver_datagram(ice, p, len);
+    g_bytes_unref(b);
+    if (!alive)
+      return G_SOURCE_REMOVE; /* weft__ice_free destroyed this source */
   }
-  if (++ice->burst < RECV_BURST)
-    return;
-  for (size_t i = 0; i < WEFT__ARRAY_LEN(ice->paused); i++) {
-    if (ice->paused[i] == stream)
-      return;
-    if (!ice->paused[i]) {
-      ice->paused[i] = stream;
-      ice->n.recv_pauses++;
-      WLOG_D(LOG, "ICE %p: %u datagrams without the main loop turning: stream %u paused",
-             (void *)ice, ice->burst, stream);
-      nice_agent_attach_recv(agent, stream, COMPONENT, ice->ctx, NULL, NULL);
-      return;
-    }
-  }
+  if (!g_queue_is_empty(&ice->deferred))
+    return G_SOURCE_CONTINUE;
+  g_source_unref(ice->burst_source);
+  ice->burst_source = NULL;
+  return G_SOURCE_REMOVE;
 }
 
 static void recv_cb(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf,
                     gpointer data) {
+  (void)agent;
+  (void)stream;
+  (void)comp;
   weft__ice *ice = data;
   if (ice->freed)
     return;
-  burst_count(ice, agent, stream);
-  /* Keep order: events that happened before this datagram (the state change
-   * to connected, typically) reach the owner first. */
-  if (!g_queue_is_empty(&ice->events) && !deliver_events(ice))
+  if (!ice->burst_source) {
+    ice->burst_source = g_idle_source_new();
+    g_source_set_priority(ice->burst_source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(ice->burst_source, burst_cb, ice, NULL);
+    g_source_attach(ice->burst_source, ice->ctx);
+  }
+  /* Past the burst (or behind deferred ones: order), only keep it. */
+  if (ice->burst >= RECV_BURST || !g_queue_is_empty(&ice->deferred)) {
+    if (ice->deferred.length >= MAX_DEFERRED || ice->deferred_bytes + len > MAX_DEFERRED_BYTES) {
+      ice->n.recv_dropped++;
+      return;
+    }
+    if (g_queue_is_empty(&ice->deferred))
+      WLOG_D(LOG, "ICE %p: %u datagrams without the main loop turning: deferring", (void *)ice,
+             ice->burst);
+    ice->n.recv_deferred++;
+    ice->deferred_bytes += len;
+    g_queue_push_tail(&ice->deferred, g_bytes_new(buf, len));
     return;
-  if (!ice->cb.on_recv)
-    return;
-  ice->depth++;
-  ice->cb.on_recv(ice->cb.ud, (const uint8_t *)buf, len);
-  ice->depth--;
-  if (ice->freed && ice->depth == 0)
-    finalize(ice);
+  }
+  ice->burst++;
+  deliver_datagram(ice, (const uint8_t *)buf, len);
 }
 
 /* ---- Remote candidates -------------------------------------------------------- */
@@ -1181,6 +1206,7 @@ void weft__ice_free(weft__ice *ice) {
     g_source_unref(ice->burst_source);
     ice->burst_source = NULL;
   }
+  clear_deferred(ice);
   cancel_grace(ice);
   release_agent(ice);
   if (ice->depth == 0)
@@ -1229,6 +1255,7 @@ weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool co
   ice->port_max = cfg->port_max;
   ice->cancel = g_cancellable_new();
   g_queue_init(&ice->events);
+  g_queue_init(&ice->deferred);
   g_queue_init(&ice->waiting);
   ice->state = WEFT_ICE_NEW;
 

@@ -147,7 +147,8 @@ typedef struct weft__ice_counters {
   unsigned lookups_waiting;       /* waiting for a slot now */
   unsigned lookups_max_in_flight; /* the most ever run at once */
   uint64_t lookups_waited;        /* lookups that had to wait */
-  uint64_t recv_pauses;           /* receive paused after a burst (recv_cb) */
+  uint64_t recv_deferred;         /* datagrams processed a loop turn later (receive bursts) */
+  uint64_t recv_dropped;          /* datagrams dropped: the deferred queue was full */
 } weft__ice_counters;
 /* Copies the counters of @ice (NULL: nothing). */
 void weft__ice_get_counters(const weft__ice *ice, weft__ice_counters *out);
