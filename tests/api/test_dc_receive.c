@@ -196,11 +196,47 @@ static void test_oversize_message(void) {
   pair_free(p);
 }
 
+/* A remote that opens (and closes) channels faster than the application
+ * takes on_data_channel: beyond 1024 announcements waiting, its OPENs are
+ * refused (stream reset) instead of queuing events without end. */
+static void test_announcements_bounded(void) {
+  pair_opts o = PAIR_OPTS_INIT;
+  o.mode = PAIR_QUEUED;
+  pair *p = pair_new(&o);
+  dc_probe *a, *b;
+  pair_connect(p, "first", &a, &b);
+  int before = g_atomic_int_get(&p->side[1].n_remote_dcs);
+  /* The application sleeps (nothing is dispatched) while A opens and closes
+   * 1300 channels, one stream at a time. */
+  const int n = 1300;
+  for (int i = 0; i < n; i++) {
+    char label[32];
+    g_snprintf(label, sizeof label, "c%d", i);
+    weft_dc *dc = weft_pc_create_data_channel(p->side[0].pc, label, NULL);
+    g_assert_nonnull(dc);
+    g_usleep(1000); /* let the OPEN out before the reset */
+    g_assert_cmpint(weft_dc_close(dc), ==, WEFT_OK);
+    weft_dc_unref(dc);
+  }
+  g_usleep(500 * 1000);
+  /* Now the application looks: at most 1024 announcements were kept. */
+  pair_pump(p, 1000);
+  int seen = g_atomic_int_get(&p->side[1].n_remote_dcs) - before;
+  g_test_message("%d channels opened and closed while the app slept; %d announced", n, seen);
+  g_assert_cmpint(seen, <=, 1024);
+  g_assert_cmpint(seen, >, 0);
+  /* The association still works. */
+  g_assert_cmpint(weft_dc_send_text(a->dc, "after", 5), ==, WEFT_OK);
+  g_assert_true(probe_wait_msgs(b, 1, 10000));
+  pair_free(p);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/api/receive/slow-receiver-default", test_slow_receiver_default);
   g_test_add_func("/api/receive/slow-receiver-small", test_slow_receiver_small);
   g_test_add_func("/api/receive/held-messages-bounded", test_held_messages_bounded);
   g_test_add_func("/api/receive/oversize-message", test_oversize_message);
+  g_test_add_func("/api/receive/announcements-bounded", test_announcements_bounded);
   return g_test_run();
 }
