@@ -45,10 +45,17 @@ enum { FAILED_GRACE_MS = 5000 };
  * only copied into a bounded queue — libnice's loop then drains the socket
  * in microseconds and returns — and processed from an idle source at the
  * default priority, RECV_BURST per turn of the loop, in arrival order. Over
- * MAX_DEFERRED datagrams or bytes they are dropped and counted, as a full
- * socket buffer would drop them. (An earlier version paused libnice's
+ * MAX_DEFERRED_BYTES they are dropped and counted, as the full socket buffer
+ * they stand in for would drop them. (An earlier version paused libnice's
  * receive callback instead; under load a stream stayed deaf.) */
-enum { RECV_BURST = 128, MAX_DEFERRED = 1024, MAX_DEFERRED_BYTES = 2 * 1024 * 1024 };
+enum {
+  RECV_BURST = 128,
+  /* What the deferred queue may hold: as much as the socket's receive buffer
+   * (enlarge_receive_buffer: 4 MiB) it replaces, each datagram costing its
+   * bytes plus its bookkeeping. */
+  MAX_DEFERRED_BYTES = 4 * 1024 * 1024,
+  DEFERRED_OVERHEAD = 64,
+};
 
 /* Timers, see weft__ice_new(). */
 enum {
@@ -575,7 +582,7 @@ static gboolean burst_cb(gpointer data) {
       break;
     gsize len;
     const uint8_t *p = g_bytes_get_data(b, &len);
-    ice->deferred_bytes -= len;
+    ice->deferred_bytes -= len + DEFERRED_OVERHEAD;
     ice->burst++;
     bool alive = deliver_datagram(ice, p, len);
     g_bytes_unref(b);
@@ -605,7 +612,7 @@ static void recv_cb(NiceAgent *agent, guint stream, guint comp, guint len, gchar
   }
   /* Past the burst (or behind deferred ones: order), only keep it. */
   if (ice->burst >= RECV_BURST || !g_queue_is_empty(&ice->deferred)) {
-    if (ice->deferred.length >= MAX_DEFERRED || ice->deferred_bytes + len > MAX_DEFERRED_BYTES) {
+    if (ice->deferred_bytes + len + DEFERRED_OVERHEAD > MAX_DEFERRED_BYTES) {
       ice->n.recv_dropped++;
       return;
     }
@@ -613,7 +620,7 @@ static void recv_cb(NiceAgent *agent, guint stream, guint comp, guint len, gchar
       WLOG_D(LOG, "ICE %p: %u datagrams without the main loop turning: deferring", (void *)ice,
              ice->burst);
     ice->n.recv_deferred++;
-    ice->deferred_bytes += len;
+    ice->deferred_bytes += len + DEFERRED_OVERHEAD;
     g_queue_push_tail(&ice->deferred, g_bytes_new(buf, len));
     return;
   }
