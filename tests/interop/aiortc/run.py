@@ -32,6 +32,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -54,6 +55,31 @@ except ImportError as e:  # a missing peer is a failure, never a skip
 # aioice never gathers 127.0.0.1 on its own, and everything here must stay on
 # loopback: pin its host address list (same signature as aioice 0.8's).
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+# Give aioice's sockets the 4 MiB receive buffer weft gives its own (lib/ice:
+# enlarge_receive_buffer). With Linux's default 208 KiB, a Python peer starved
+# of CPU by a loaded machine overflowed it under weft's 1 MB bursts (672
+# kernel drops, weft's SACKs among them), and SCTP's backed-off retransmission
+# timer outlasted the unordered burst's 3 s quiet window. As root,
+# SO_RCVBUFFORCE passes net.core.rmem_max.
+_stun_connection_made = aioice.ice.StunProtocol.connection_made
+
+
+def _connection_made_with_buffer(self, transport):
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+            if opt is None:
+                continue
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, opt, 4 * 1024 * 1024)
+                break
+            except OSError:
+                continue
+    _stun_connection_made(self, transport)
+
+
+aioice.ice.StunProtocol.connection_made = _connection_made_with_buffer
 
 # aiortc 1.4's SCTP receiver strands a complete message: after delivering one
 # message, InboundStream.pop_messages keeps the finished message's start and
