@@ -95,6 +95,16 @@ bool hv_wait_int_ge(atomic_int *v, int min, int timeout_ms) {
   return true;
 }
 
+bool hv_wait_llong_ge(atomic_llong *v, long long min, int timeout_ms) {
+  int64_t end = hv_now_us() + (int64_t)timeout_ms * 1000;
+  while (atomic_load(v) < min) {
+    if (hv_now_us() > end)
+      return false;
+    g_usleep(2000);
+  }
+  return true;
+}
+
 void hv_on_engine(weft_context *ctx, void (*fn)(void *data), void *data) {
   g_assert_cmpint(weft__context_invoke_sync(ctx, fn, data), ==, WEFT_OK);
 }

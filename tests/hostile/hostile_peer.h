@@ -81,6 +81,7 @@ long hv_rss_end(hv_rss *r);
 /* Polls @pred(@arg) every 2 ms until true or @timeout_ms passes. */
 bool hv_wait(bool (*pred)(void *arg), void *arg, int timeout_ms);
 bool hv_wait_int_ge(atomic_int *v, int min, int timeout_ms);
+bool hv_wait_llong_ge(atomic_llong *v, long long min, int timeout_ms);
 /* Runs @fn(@data) on @ctx's engine thread and returns when it ran. */
 void hv_on_engine(weft_context *ctx, void (*fn)(void *data), void *data);
 /* CRC32c as SCTP wants it (RFC 9260 Appendix A), stored by the caller
