@@ -423,7 +423,9 @@ WEFT_API int weft_pc_set_on_negotiation_needed(weft_pc *pc, weft_pc_negotiation_
 WEFT_API int weft_pc_set_on_data_channel(weft_pc *pc, weft_pc_data_channel_fn fn);
 WEFT_API int weft_pc_set_on_error(weft_pc *pc, weft_pc_error_fn fn);
 /** Tracks that a remote offer brought (one per new audio/video m-section)
- *  and that fired while no handler was set are delivered when one is. */
+ *  and that fired while no handler was set are delivered when one is, except
+ *  those the remote withdrew meanwhile (offer rolled back or replaced, m-line
+ *  recycled: doc/negotiation.md). */
 WEFT_API int weft_pc_set_on_track(weft_pc *pc, weft_pc_track_fn fn);
 
 /* Negotiation (JSEP). Synchronous: each call returns once the step is applied
@@ -431,7 +433,8 @@ WEFT_API int weft_pc_set_on_track(weft_pc *pc, weft_pc_track_fn fn);
  * through callbacks.
  * Errors: WEFT_ERR_SYNTAX (malformed SDP; the detail names the line),
  * WEFT_ERR_INVALID_STATE (wrong signaling state), WEFT_ERR_INVALID_ACCESS (the
- * description cannot be applied, e.g. no ICE credentials or fingerprint),
+ * description cannot be applied, e.g. no ICE credentials or fingerprint, or
+ * an offer that removes an m-section or changes the mid of a live one),
  * WEFT_ERR_NOT_SUPPORTED (e.g. an unknown fingerprint hash), WEFT_ERR_CLOSED. */
 
 /** Creates an offer. @opts may be NULL. *@sdp_out gets a new string (weft_free). */

@@ -159,6 +159,30 @@ static bool hold_if_unhandled(pc_event *e, GQueue *q, bool have) {
   return true;
 }
 
+/* Whether on_track is still to be called for @t: not stopped by the app, and
+ * not withdrawn by the remote before the event ran. */
+static bool track_announced(weft_track *t) {
+  return !atomic_load(&t->stopped_by_app) && !atomic_load(&t->withdrawn);
+}
+
+void weft__pc_forget_held_track(weft_pc *pc, weft_track *t) {
+  GQueue gone = G_QUEUE_INIT;
+  g_mutex_lock(&pc->lock);
+  for (GList *l = pc->held_tracks.head; l;) {
+    GList *next = l->next;
+    pc_event *e = l->data;
+    if (e->track == t) {
+      g_queue_unlink(&pc->held_tracks, l);
+      g_queue_push_tail_link(&gone, l);
+    }
+    l = next;
+  }
+  g_mutex_unlock(&pc->lock);
+  pc_event *e;
+  while ((e = g_queue_pop_head(&gone)))
+    ev_destroy(e);
+}
+
 static void flush_pc_queue(weft_pc *pc, GQueue *q, ev_kind kind) {
   for (;;) {
     g_mutex_lock(&pc->lock);
@@ -176,7 +200,7 @@ static void flush_pc_queue(weft_pc *pc, GQueue *q, ev_kind kind) {
         run_candidate(e, h.on_ice_candidate);
       else if (kind == EV_DATA_CHANNEL && (!e->dc || !atomic_load(&e->dc->closed_by_app)))
         h.on_data_channel(pc, e->dc, pc->user_data);
-      else if (kind == EV_TRACK && !atomic_load(&e->track->stopped_by_app))
+      else if (kind == EV_TRACK && track_announced(e->track))
         h.on_track(pc, e->track, pc->user_data);
       else if (kind == EV_PC_ERROR) {
         weft_error_info info = {e->value, e->detail, e->str ? e->str : "", e->cause, e->alert};
@@ -358,6 +382,10 @@ static void ev_run(weft__event *base) {
     held = hold_if_unhandled(e, &pc->held_errors, h.on_error != NULL);
     break;
   case EV_TRACK:
+    if (atomic_load(&e->track->withdrawn)) {
+      held = true; /* never announced: freed when this returns */
+      break;
+    }
     held = hold_if_unhandled(e, &pc->held_tracks, h.on_track != NULL);
     break;
   default:
@@ -407,7 +435,7 @@ static void ev_run(weft__event *base) {
     flush_pc_queue(pc, &pc->held_tracks, EV_TRACK);
     break;
   case EV_TRACK:
-    if (!atomic_load(&e->track->stopped_by_app))
+    if (track_announced(e->track))
       h.on_track(pc, e->track, ud);
     break;
   case EV_TRACK_RTP:

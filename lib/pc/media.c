@@ -491,11 +491,24 @@ int weft__pc_media_offer_sections(weft_pc *pc, weft__jsep_msection **out, size_t
   return WEFT_OK;
 }
 
-/* Tracks a remote may create on one pc, stopped ones included (a pc keeps
- * its m-line history). One offer creates at most WEFT__SDP_MAX_MEDIA (64),
- * one per m-section; past this cap, the new m-sections of an offer get no
- * track and the answer rejects them (doc/negotiation.md). */
-enum { MAX_REMOTE_TRACKS = 256 };
+/* What a remote offer creates is bounded without a cap of its own: an offer
+ * has at most WEFT__SDP_MAX_MEDIA (64) m-sections and a track per m-section;
+ * a track leaves the pc when the offer that created it is rolled back or
+ * replaced, or when its (rejected) m-line is recycled with a new mid; and a
+ * mid may change nowhere else (weft__pc_media_check_remote_offer). */
+
+/* @t leaves the pc: stopped and detached (references the app took in
+ * on_track stay valid, inert), its SSRCs and any on_track event still
+ * waiting for a handler dropped. Drops the pc's reference: @t is index @i of
+ * pc->tracks. */
+static void withdraw_track(weft_pc *pc, weft_track *t, guint i) {
+  atomic_store(&t->withdrawn, true);
+  atomic_store(&t->current_direction, WEFT_DIR_STOPPED);
+  ssrc_forget_track(pc, t);
+  weft__pc_forget_held_track(pc, t);
+  weft__track_detach(t);
+  g_ptr_array_remove_index(pc->tracks, i);
+}
 
 /* Whether @t was created (or given its mid) by the remote offer @offer and
  * nothing since made it part of a negotiated session. */
@@ -516,9 +529,7 @@ static void undo_remote_offer(weft_pc *pc, const weft__jsep_desc *old,
       continue;
     if (t->remote_created) {
       WLOG_D("pc", "pc %p: remote track of mid %s undone", (void *)pc, t->mid);
-      atomic_store(&t->current_direction, WEFT_DIR_STOPPED);
-      weft__track_detach(t);
-      g_ptr_array_remove_index(pc->tracks, i); /* drops the pc's reference */
+      withdraw_track(pc, t, i);
     } else {
       set_mid(t, NULL);
       t->mline = -1;
@@ -533,14 +544,50 @@ void weft__pc_media_remote_rollback(weft_pc *pc) {
     undo_remote_offer(pc, pc->remote_pending, NULL);
 }
 
+/* Whether m-line @i is live in the current negotiation: a track or the data
+ * channels use it, and neither side rejected it. */
+static bool mline_live(weft_pc *pc, guint i) {
+  if (pc->data_mline >= 0 && (guint)pc->data_mline == i)
+    return true;
+  for (guint j = 0; j < pc->tracks->len; j++) {
+    const weft_track *t = pc->tracks->pdata[j];
+    if (t->mline >= 0 && (guint)t->mline == i && !t->section_rejected)
+      return true;
+  }
+  return false;
+}
+
+int weft__pc_media_check_remote_offer(weft_pc *pc, const weft__jsep_desc *offer) {
+  const weft__jsep_desc *cur = pc->remote_current;
+  if (!cur)
+    return WEFT_OK;
+  if (offer->sections->len < cur->sections->len)
+    return weft__error(WEFT_ERR_INVALID_ACCESS,
+                       "the offer has %u m-sections, the session %u: an offer may not remove "
+                       "one (RFC 9429 §5.8)",
+                       offer->sections->len, cur->sections->len);
+  for (guint i = 0; i < cur->sections->len; i++) {
+    const weft__jsep_section *was = g_ptr_array_index(cur->sections, i);
+    const weft__jsep_section *now = g_ptr_array_index(offer->sections, i);
+    if (!was->mid || !now->mid || !strcmp(was->mid, now->mid) || was->rejected ||
+        !mline_live(pc, i))
+      continue;
+    char a[WEFT__ESCAPE_BUF], b[WEFT__ESCAPE_BUF];
+    weft__escape(a, sizeof a, was->mid, SIZE_MAX);
+    weft__escape(b, sizeof b, now->mid, SIZE_MAX);
+    return weft__error(WEFT_ERR_INVALID_ACCESS,
+                       "m-section %u changes mid %s to %s: only a rejected m-section may be "
+                       "recycled (RFC 9429 §5.10)",
+                       i, a, b);
+  }
+  return WEFT_OK;
+}
+
 int weft__pc_media_remote_offer(weft_pc *pc, const weft__jsep_desc *offer) {
   /* An offer replacing a pending one (have-remote-offer): what the old one
    * created and this one does not have goes. */
   if (pc->remote_pending && pc->remote_pending->type == WEFT_SDP_OFFER)
     undo_remote_offer(pc, pc->remote_pending, offer);
-  guint remote_tracks = 0;
-  for (guint i = 0; i < pc->tracks->len; i++)
-    remote_tracks += ((weft_track *)pc->tracks->pdata[i])->remote_created;
   /* Tentative mids from an offer of ours that was never applied. */
   for (guint i = 0; i < pc->tracks->len; i++) {
     weft_track *t = pc->tracks->pdata[i];
@@ -561,6 +608,16 @@ int weft__pc_media_remote_offer(weft_pc *pc, const weft__jsep_desc *offer) {
     }
     if (s->rejected || !s->mid)
       continue;
+    /* A recycled m-line (RFC 9429 §5.10): the track of its old mid, rejected
+     * (checked before), leaves the pc. */
+    for (guint j = pc->tracks->len; j-- > 0;) {
+      weft_track *old = pc->tracks->pdata[j];
+      if (old->mline >= 0 && (guint)old->mline == i && i < pc->n_mlines) {
+        WLOG_D("pc", "pc %p: m-line %u recycled: track of mid %s leaves", (void *)pc, i,
+               old->mid ? old->mid : "-");
+        withdraw_track(pc, old, j);
+      }
+    }
     /* JSEP §5.10: a local transceiver of the same kind not yet associated
      * takes the new m-section. */
     for (guint j = 0; j < pc->tracks->len && !t; j++) {
@@ -575,15 +632,6 @@ int weft__pc_media_remote_offer(weft_pc *pc, const weft__jsep_desc *offer) {
     }
     char mid[WEFT__ESCAPE_BUF];
     weft__escape(mid, sizeof mid, s->mid, SIZE_MAX);
-    if (remote_tracks >= MAX_REMOTE_TRACKS) {
-      if (pc->ice)
-        weft__log_limited(weft__ice_ratelimit(pc->ice), WEFT_LOG_WARNING, "pc",
-                          "pc %p: the remote created %d tracks already: m-section %u (mid %s) "
-                          "rejected",
-                          (void *)pc, MAX_REMOTE_TRACKS, i, mid);
-      continue;
-    }
-    remote_tracks++;
     /* A new remote track. It answers sendrecv when the offer allows it:
      * weft tracks need no MediaStreamTrack to send (doc/media.md). */
     t = weft__track_new(kind, NULL);

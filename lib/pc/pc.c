@@ -1325,6 +1325,10 @@ int weft__pc_engine_set_remote(weft_pc *pc, weft_sdp_type type, const char *sdp)
     return weft__error(WEFT_ERR_INVALID_ACCESS,
                        "the answer rejects every m-section: nothing to connect");
   }
+  if (type == WEFT_SDP_OFFER && (rc = weft__pc_media_check_remote_offer(pc, d)) < 0) {
+    weft__jsep_desc_free(d);
+    return rc;
+  }
   if (type == WEFT_SDP_OFFER)
     weft__pc_ice_remote_offer(pc); /* our answer keeps the current credentials */
   if (sec && pc->remote_current) {

@@ -255,6 +255,8 @@ struct weft_track {
   atomic_int current_direction;    /* negotiated */
   atomic_bool stopped;             /* weft_track_stop, or the remote rejected it */
   atomic_bool stopped_by_app;      /* no more callbacks */
+  atomic_bool withdrawn;           /* the remote took it back (offer rolled back or
+                                      replaced, m-line recycled): no on_track if not run yet */
   atomic_bool can_send;            /* negotiated with send and SRTP ready */
   atomic_bool want_frames;         /* on_frame set */
   atomic_bool want_rtp, want_rtcp; /* on_rtp / on_rtcp set: read per packet without the lock */
@@ -400,6 +402,11 @@ int weft__pc_media_offer_sections(weft_pc *pc, weft__jsep_msection **out, size_t
 int weft__pc_media_answer_sections(weft_pc *pc, const weft__jsep_desc *offer,
                                    weft__jsep_msection **out, size_t *n, GPtrArray **models);
 /* A remote offer arrived: associate or create tracks for its sections. */
+/* RFC 9429 §5.8, §5.10: a new remote offer keeps each m-section of the
+ * session in its place with its mid, except one rejected in the current
+ * negotiation, which it may recycle with a new mid. WEFT_ERR_INVALID_ACCESS
+ * otherwise, before anything is applied. */
+int weft__pc_media_check_remote_offer(weft_pc *pc, const weft__jsep_desc *offer);
 int weft__pc_media_remote_offer(weft_pc *pc, const weft__jsep_desc *offer);
 /* Rollback of a remote offer: removes the tracks it created, clears the mids
  * it gave to local tracks (engine). */
@@ -429,6 +436,9 @@ int weft__pc_media_submit(weft_pc *pc, weft__media_item *it);
 void weft__pc_engine_drain_mediaq(weft_pc *pc);
 /* Events. */
 void weft__pc_emit_track(weft_pc *pc, weft_track *t);
+/* @t was withdrawn: frees its on_track event if it waits for a handler
+ * (a remote recycling m-lines must not fill the held queue). Any thread. */
+void weft__pc_forget_held_track(weft_pc *pc, weft_track *t);
 void weft__track_emit_packet(weft_track *t, weft_pc *pc, bool rtcp, const uint8_t *data,
                              size_t len);
 void weft__track_emit_frame(weft_track *t, weft_pc *pc, const uint8_t *data, size_t len,
