@@ -104,7 +104,10 @@ int weft__sctp_send_owned(weft__sctp *s, uint16_t stream, uint32_t ppid, uint8_t
  * stream): in weft's FIFO, and inside usrsctp — queued or sent and not yet
  * acknowledged (or abandoned, PR-SCTP). usrsctp only reports the
  * association's total; it is attributed to streams in the order messages were
- * handed to it. on_buffered_amount_low reports every decrease. A remote that
+ * handed to it. That split is exact for streams sending one after another,
+ * approximate while several have data inside usrsctp (its scheduler takes
+ * them in turn, a message each); the total is exact, up to usrsctp's 16 bytes
+ * per chunk not yet freed. on_buffered_amount_low reports every decrease. A remote that
  * stops acknowledging thus shows as a growing amount, bounded by the send
  * buffer, and the caller's send limit refuses more. */
 size_t weft__sctp_buffered_amount(const weft__sctp *s, uint16_t stream);
