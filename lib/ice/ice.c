@@ -621,6 +621,8 @@ static void recv_cb(NiceAgent *agent, guint stream, guint comp, guint len, gchar
              ice->burst);
     ice->n.recv_deferred++;
     ice->deferred_bytes += len + DEFERRED_OVERHEAD;
+    if (ice->deferred_bytes > ice->n.recv_deferred_peak)
+      ice->n.recv_deferred_peak = ice->deferred_bytes;
     g_queue_push_tail(&ice->deferred, g_bytes_new(buf, len));
     return;
   }

@@ -149,6 +149,9 @@ typedef struct weft__ice_counters {
   uint64_t lookups_waited;        /* lookups that had to wait */
   uint64_t recv_deferred;         /* datagrams processed a loop turn later (receive bursts) */
   uint64_t recv_dropped;          /* datagrams dropped: the deferred queue was full */
+  uint64_t recv_deferred_peak;    /* the most the deferred queue ever held, in bytes
+                                   * (datagram bytes + per-datagram bookkeeping, as
+                                   * measured against its 4 MiB cap) */
 } weft__ice_counters;
 /* Copies the counters of @ice (NULL: nothing). */
 void weft__ice_get_counters(const weft__ice *ice, weft__ice_counters *out);
