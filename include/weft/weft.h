@@ -281,6 +281,19 @@ WEFT_API int weft_config_set_enable_loopback(weft_config *cfg, int enable);
  *  one shared by every peer connection of its context (the default reuses one
  *  ECDSA P-256 certificate per context, generated once). */
 WEFT_API int weft_config_set_certificate_reuse(weft_config *cfg, int reuse);
+/** The key type of weft's own DTLS certificate. */
+typedef enum weft_certificate_type {
+  WEFT_CERTIFICATE_ECDSA_P256 = 0, /**< the default, as browsers use */
+  WEFT_CERTIFICATE_RSA_2048 = 1,   /**< for peers that accept nothing else */
+} weft_certificate_type;
+/** Extension: the key type of weft's own certificate (default ECDSA P-256).
+ *  Whatever the type, weft accepts peers with ECDSA or RSA certificates in
+ *  both DTLS roles (doc/interop.md). An RSA-2048 key takes tens to hundreds
+ *  of milliseconds to generate (more under sanitizers), on the context's
+ *  thread, once per context when certificates are reused (the default: one
+ *  per type), else per peer connection. WEFT_ERR_INVALID_ARG for an unknown
+ *  @type. Any thread. */
+WEFT_API int weft_config_set_certificate_type(weft_config *cfg, weft_certificate_type type);
 /** TURN REST API credentials (time-limited; coturn's use-auth-secret /
  *  static-auth-secret, draft-uberti-behave-turn-rest-00 §2.2): the username
  *  is "<expiry>:<user>" (or just "<expiry>" when @user is NULL or ""), where

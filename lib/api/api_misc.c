@@ -159,3 +159,12 @@ int weft_config_set_certificate_reuse(weft_config *cfg, int reuse) {
   weft__error_clear();
   return WEFT_OK;
 }
+
+int weft_config_set_certificate_type(weft_config *cfg, weft_certificate_type type) {
+  CHECK_CFG(cfg);
+  if (type != WEFT_CERTIFICATE_ECDSA_P256 && type != WEFT_CERTIFICATE_RSA_2048)
+    return weft__error(WEFT_ERR_INVALID_ARG, "unknown certificate type %d", (int)type);
+  cfg->certificate_type = type;
+  weft__error_clear();
+  return WEFT_OK;
+}

@@ -1,6 +1,6 @@
-/* Self-signed ECDSA P-256 certificates for DTLS (RFC 8827 §6.5: WebRTC
- * endpoints authenticate with self-signed certificates whose fingerprint is
- * carried in the SDP). */
+/* Self-signed certificates for DTLS, ECDSA P-256 or RSA-2048 (RFC 8827
+ * §6.5: WebRTC endpoints authenticate with self-signed certificates whose
+ * fingerprint is carried in the SDP). */
 #include <string.h>
 #include <time.h>
 
@@ -8,13 +8,16 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
 #include "core/core.h"
 #include "dtls/dtls.h"
 
-enum { CERT_BUF = 1024, SERIAL_LEN = 16, FP_HEX_LEN = 32 * 3 };
+/* CERT_BUF holds the DER certificate or key: an RSA-2048 key is about
+ * 1.2 KB, its certificate about 0.8 KB. */
+enum { CERT_BUF = 4096, SERIAL_LEN = 16, FP_HEX_LEN = 32 * 3, RSA_BITS = 2048, RSA_EXP = 65537 };
 
 struct weft__dtls_cert {
   weft__refcount ref;
@@ -62,7 +65,26 @@ static void format_fingerprint(weft__dtls_cert *c) {
   *p = '\0';
 }
 
+/* A fresh key of @kind into @key (initialised). */
+static int gen_key(weft__cert_kind kind, mbedtls_pk_context *key, mbedtls_ctr_drbg_context *drbg) {
+  int ret;
+  if (kind == WEFT__CERT_RSA_2048) {
+    if ((ret = mbedtls_pk_setup(key, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA))) != 0)
+      return ret;
+    return mbedtls_rsa_gen_key(mbedtls_pk_rsa(*key), mbedtls_ctr_drbg_random, drbg, RSA_BITS,
+                               RSA_EXP);
+  }
+  if ((ret = mbedtls_pk_setup(key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) != 0)
+    return ret;
+  return mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*key), mbedtls_ctr_drbg_random,
+                             drbg);
+}
+
 weft__dtls_cert *weft__dtls_cert_new(void) {
+  return weft__dtls_cert_new_kind(WEFT__CERT_ECDSA_P256);
+}
+
+weft__dtls_cert *weft__dtls_cert_new_kind(weft__cert_kind kind) {
   mbedtls_ctr_drbg_context drbg;
   mbedtls_pk_context key;
   mbedtls_x509write_cert wr;
@@ -81,9 +103,7 @@ weft__dtls_cert *weft__dtls_cert_new(void) {
                                    9)) != 0)
     goto fail;
   what = "key generation";
-  if ((ret = mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) != 0 ||
-      (ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key),
-                                 mbedtls_ctr_drbg_random, &drbg)) != 0)
+  if ((ret = gen_key(kind, &key, &drbg)) != 0)
     goto fail;
 
   /* RFC 5280 §4.1.2.2: a positive serial of at most 20 octets. */
@@ -145,7 +165,8 @@ fail:
   }
   /* Not counted by weft__live_inc: a context may cache one certificate for
    * its whole lifetime (stack-notes §4.4: reuse one certificate). */
-  WLOG_D("dtls", "new certificate %s", c->fingerprint);
+  WLOG_D("dtls", "new %s certificate %s", kind == WEFT__CERT_RSA_2048 ? "RSA-2048" : "ECDSA P-256",
+         c->fingerprint);
   return c;
 }
 

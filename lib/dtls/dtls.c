@@ -116,13 +116,20 @@ struct weft__dtls {
 static const mbedtls_ssl_srtp_profile srtp_profiles[] = {MBEDTLS_TLS_SRTP_AES128_CM_HMAC_SHA1_80,
                                                          MBEDTLS_TLS_SRTP_AES128_CM_HMAC_SHA1_32,
                                                          MBEDTLS_TLS_SRTP_UNSET};
-/* ECDSA certificates only (aiortc accepts only ECDHE-ECDSA), AEAD only:
- * no CBC suite is offered or accepted (CBC with SHA-1 MACs is what every
- * current browser keeps only for old peers; Chromium, Firefox, aiortc and
- * libdatachannel all offer GCM). A CBC-only ClientHello fails the handshake. */
+/* ECDHE with an ECDSA or an RSA certificate, AEAD only: no CBC suite is
+ * offered or accepted (CBC with SHA-1 MACs is what every current browser
+ * keeps only for old peers; Chromium, Firefox, aiortc and libdatachannel all
+ * offer GCM). A CBC-only ClientHello fails the handshake. As a client weft
+ * offers both kinds, so a server with an RSA certificate can answer; as a
+ * server mbedTLS picks only suites its own certificate can sign. ECDSA comes
+ * first (aiortc accepts only ECDHE-ECDSA). */
 static const int ciphersuites[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
                                    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-                                   MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 0};
+                                   MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                                   MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                                   MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                                   MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+                                   0};
 static const mbedtls_ecp_group_id curves[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
                                               MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE};
 
@@ -1134,6 +1141,10 @@ void weft__dtls_free(weft__dtls *d) {
 bool weft__dtls_is_connected(const weft__dtls *d) { return d && d->state == ST_CONNECTED; }
 
 weft__dtls_role weft__dtls_get_role(const weft__dtls *d) { return d ? d->role : WEFT__DTLS_CLIENT; }
+
+const char *weft__dtls_get_ciphersuite(const weft__dtls *d) {
+  return weft__dtls_is_connected(d) ? mbedtls_ssl_get_ciphersuite(&d->ssl) : NULL;
+}
 
 size_t weft__dtls_max_send(const weft__dtls *d) {
   if (!d || d->state != ST_CONNECTED)

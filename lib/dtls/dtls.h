@@ -2,8 +2,9 @@
  * dtls/ — DTLS 1.2 over a datagram sink, with mbedTLS 2.28 (the only layer
  * that includes mbedTLS headers).
  *
- * A weft__dtls is one DTLS association: it runs the handshake (ECDHE-ECDSA,
- * self-signed certificates authenticated by the SDP fingerprint, RFC 8122 §5),
+ * A weft__dtls is one DTLS association: it runs the handshake (ECDHE with
+ * ECDSA or RSA certificates, AEAD suites only, self-signed certificates
+ * authenticated by the SDP fingerprint, RFC 8122 §5),
  * exports the DTLS-SRTP keying material (RFC 5764 §4.2) and carries
  * application data (SCTP packets) afterwards. Everything runs on the thread
  * that iterates the GMainContext given to weft__dtls_new(); callbacks are
@@ -24,8 +25,12 @@
 
 /* ---- Certificates ------------------------------------------------------- */
 typedef struct weft__dtls_cert weft__dtls_cert;
-/* New self-signed ECDSA P-256 certificate (CN=weft, validity from 1 day ago to
- * +1 year, random serial). NULL + weft__error on failure. */
+typedef enum weft__cert_kind { WEFT__CERT_ECDSA_P256, WEFT__CERT_RSA_2048 } weft__cert_kind;
+/* New self-signed certificate of @kind (CN=weft, validity from 1 day ago to
+ * +1 year, random serial, SHA-256 signature). RSA-2048 key generation takes
+ * tens to hundreds of milliseconds; ECDSA P-256 about one. NULL + weft__error
+ * on failure. weft__dtls_cert_new() is the ECDSA P-256 one. */
+weft__dtls_cert *weft__dtls_cert_new_kind(weft__cert_kind kind);
 weft__dtls_cert *weft__dtls_cert_new(void);
 /* Atomic refcount; a cert is read-only after creation and may be shared by
  * dtls objects on different threads. */
@@ -86,6 +91,10 @@ void weft__dtls_close(weft__dtls *d);
 void weft__dtls_free(weft__dtls *d); /* NULL ok; removes its timer; no callback afterwards */
 bool weft__dtls_is_connected(const weft__dtls *d);
 weft__dtls_role weft__dtls_get_role(const weft__dtls *d);
+/* The negotiated cipher suite's IANA-style name as mbedTLS spells it
+ * ("TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"), or NULL before the handshake
+ * completed. Owned by mbedTLS (static). Owner thread. */
+const char *weft__dtls_get_ciphersuite(const weft__dtls *d);
 
 /* Largest weft__dtls_send() payload once connected (0 before). */
 size_t weft__dtls_max_send(const weft__dtls *d);

@@ -43,10 +43,10 @@ struct weft_context {
   GCond idle_cond;     /* broadcast when a running event ends and someone waits */
   unsigned idle_waiters;
 
-  /* Shared certificate slot (pc/). */
+  /* Shared certificate slots (pc/). */
   GMutex cert_lock;
-  void *cert;
-  void (*cert_destroy)(void *);
+  void *cert[WEFT__CONTEXT_CERT_SLOTS];
+  void (*cert_destroy[WEFT__CONTEXT_CERT_SLOTS])(void *);
 };
 
 static _Thread_local const weft_context *tl_callback_ctx;
@@ -198,8 +198,9 @@ static void context_free(weft_context *ctx) {
     g_source_destroy(src);
     g_source_unref(src);
   }
-  if (ctx->cert && ctx->cert_destroy)
-    ctx->cert_destroy(ctx->cert);
+  for (unsigned i = 0; i < WEFT__CONTEXT_CERT_SLOTS; i++)
+    if (ctx->cert[i] && ctx->cert_destroy[i])
+      ctx->cert_destroy[i](ctx->cert[i]);
   if (ctx->mainloop)
     g_main_loop_unref(ctx->mainloop);
   g_main_context_unref(ctx->gctx);
@@ -576,13 +577,15 @@ int weft_context_wait(weft_context *ctx, int timeout_ms) {
 
 /* ---- Certificate slot ----------------------------------------------------- */
 
-void *weft__context_get_cert(weft_context *ctx, void *(*create)(void), void (*destroy)(void *)) {
+void *weft__context_get_cert(weft_context *ctx, unsigned slot, void *(*create)(void),
+                             void (*destroy)(void *)) {
+  g_return_val_if_fail(slot < WEFT__CONTEXT_CERT_SLOTS, NULL);
   g_mutex_lock(&ctx->cert_lock);
-  if (!ctx->cert) {
-    ctx->cert = create();
-    ctx->cert_destroy = destroy;
+  if (!ctx->cert[slot]) {
+    ctx->cert[slot] = create();
+    ctx->cert_destroy[slot] = destroy;
   }
-  void *c = ctx->cert;
+  void *c = ctx->cert[slot];
   g_mutex_unlock(&ctx->cert_lock);
   return c;
 }

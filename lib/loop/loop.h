@@ -64,8 +64,12 @@ void weft__loop_set_pending_hook(int (*pending)(GMainContext *ctx));
 /* True while the calling thread runs a callback of @ctx. */
 bool weft__context_in_callback(const weft_context *ctx);
 
-/* One slot of module data with a destroy notify (pc/ keeps the shared
- * certificate here). Set once; any thread. */
-void *weft__context_get_cert(weft_context *ctx, void *(*create)(void), void (*destroy)(void *));
+/* Slots of module data with a destroy notify (pc/ keeps the shared
+ * certificates here, one per key type). Each slot (< WEFT__CONTEXT_CERT_SLOTS)
+ * is made by @create on first use, then returned as is; NULL if @create
+ * failed (tried again next time). Any thread. */
+enum { WEFT__CONTEXT_CERT_SLOTS = 2 };
+void *weft__context_get_cert(weft_context *ctx, unsigned slot, void *(*create)(void),
+                             void (*destroy)(void *));
 
 #endif

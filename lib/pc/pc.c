@@ -862,7 +862,8 @@ static void ice_on_recv(void *ud, const uint8_t *data, size_t len) {
 
 /* ---- Creation and teardown ------------------------------------------------- */
 
-static void *cert_create(void) { return weft__dtls_cert_new(); }
+static void *cert_create_ecdsa(void) { return weft__dtls_cert_new_kind(WEFT__CERT_ECDSA_P256); }
+static void *cert_create_rsa(void) { return weft__dtls_cert_new_kind(WEFT__CERT_RSA_2048); }
 
 static void rx_resume(void *data) {
   weft_pc *pc = data;
@@ -922,11 +923,14 @@ weft_pc *weft__pc_new(weft_context *ctx, const weft_config *cfg) {
 }
 
 int weft__pc_engine_init(weft_pc *pc) {
+  bool rsa = pc->cfg.certificate_type == WEFT_CERTIFICATE_RSA_2048;
   if (pc->cfg.certificate_reuse) {
-    weft__dtls_cert *c = weft__context_get_cert(pc->ctx, cert_create, cert_destroy);
+    /* One certificate per type and context: slot 0 ECDSA, slot 1 RSA. */
+    weft__dtls_cert *c = weft__context_get_cert(
+        pc->ctx, rsa ? 1 : 0, rsa ? cert_create_rsa : cert_create_ecdsa, cert_destroy);
     pc->cert = c ? weft__dtls_cert_ref(c) : NULL;
   } else {
-    pc->cert = weft__dtls_cert_new();
+    pc->cert = weft__dtls_cert_new_kind(rsa ? WEFT__CERT_RSA_2048 : WEFT__CERT_ECDSA_P256);
   }
   if (!pc->cert)
     return weft__error(WEFT_ERR_OPERATION, "could not create the DTLS certificate: %s",

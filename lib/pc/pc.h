@@ -55,6 +55,7 @@ struct weft_config {
   size_t receive_buffer_limit;
   bool enable_loopback;
   bool certificate_reuse;
+  weft_certificate_type certificate_type;
 };
 void weft__config_init_defaults(weft_config *cfg);
 void weft__config_copy_into(weft_config *dst, const weft_config *src);

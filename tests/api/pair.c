@@ -370,6 +370,10 @@ pair *pair_new(const pair_opts *opts) {
     g_queue_init(&s->out_cands);
     s->conn_state = s->ice_state = s->gather_state = s->sig_state = -1;
     s->last_error_detail = -1;
+    g_assert_cmpint(weft_config_set_certificate_type(cfg, (p->opts.rsa_sides >> i) & 1
+                                                              ? WEFT_CERTIFICATE_RSA_2048
+                                                              : WEFT_CERTIFICATE_ECDSA_P256),
+                    ==, WEFT_OK);
     s->pc = weft_pc_new(p->ctx, cfg);
     g_assert_nonnull(s->pc);
     g_assert_cmpint(weft_pc_set_user_data(s->pc, s, NULL), ==, WEFT_OK);

@@ -108,9 +108,10 @@ typedef struct pair_opts {
   gboolean late_dc_handler;    /* do not set B's on_data_channel (pair_install_dc_handler) */
   gboolean default_ctx;        /* weft_pc_new(NULL, ...): the process-wide context (THREAD) */
   size_t receive_buffer_limit; /* 0 = library default */
+  unsigned rsa_sides;          /* bit i: side i's certificate is RSA-2048 (default none) */
 } pair_opts;
 #define PAIR_OPTS_INIT                                                                             \
-  { PAIR_THREAD, TRUE, FALSE, 0, 0, FALSE, NULL, FALSE, FALSE, 0 }
+  { PAIR_THREAD, TRUE, FALSE, 0, 0, FALSE, NULL, FALSE, FALSE, 0, 0 }
 
 struct pair {
   pair_opts opts;

@@ -201,10 +201,12 @@ static hostile_opts raw_opts(bool weft_is_server) {
 }
 
 /* AEAD suites mbedTLS knows for ECDHE-ECDSA (GCM, CCM, ChaCha20-Poly1305,
- * ARIA-GCM, Camellia-GCM) and the renegotiation SCSV. */
+ * ARIA-GCM, Camellia-GCM) and for ECDHE-RSA (GCM, ChaCha20-Poly1305, ARIA-GCM,
+ * Camellia-GCM), and the renegotiation SCSV. */
 static bool suite_is_aead(uint16_t s) {
-  static const uint16_t ok[] = {0xC02B, 0xC02C, 0xCCA9, 0xC0AC, 0xC0AD, 0xC0AE,
-                                0xC0AF, 0xC05C, 0xC05D, 0xC086, 0xC087, 0x00FF};
+  static const uint16_t ok[] = {0xC02B, 0xC02C, 0xCCA9, 0xC0AC, 0xC0AD, 0xC0AE, 0xC0AF,
+                                0xC05C, 0xC05D, 0xC086, 0xC087, 0xC02F, 0xC030, 0xCCA8,
+                                0xC060, 0xC061, 0xC08A, 0xC08B, 0x00FF};
   for (size_t i = 0; i < G_N_ELEMENTS(ok); i++)
     if (s == ok[i])
       return true;

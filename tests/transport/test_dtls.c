@@ -36,15 +36,19 @@ typedef struct pair {
   int64_t start_us;
 } pair;
 
-static weft__dtls_cert *certs[2];
+/* 0, 1: ECDSA P-256 (client, server); 2, 3: RSA-2048. */
+static weft__dtls_cert *certs[4];
 
 static weft__dtls_cert *pair_cert(int which) {
   if (!certs[which]) {
-    certs[which] = weft__dtls_cert_new();
+    certs[which] =
+        weft__dtls_cert_new_kind(which >= 2 ? WEFT__CERT_RSA_2048 : WEFT__CERT_ECDSA_P256);
     g_assert_nonnull(certs[which]);
   }
   return certs[which];
 }
+/* Which certificates pair_new() gives the client and the server. */
+static int pair_cert_c = 0, pair_cert_s = 1;
 
 static const char *pair_fp_hex(weft__dtls_cert *c) {
   const char *fp = weft__dtls_cert_fingerprint(c);
@@ -129,20 +133,22 @@ static pair *pair_new(guint32 seed, const lossy_params *p, gboolean wrong_c, gbo
     lossy_link_set_params(pr->link, p);
   weft__dtls_callbacks cc = {on_connected, on_data, on_failed, on_closed, &pr->c};
   weft__dtls_callbacks cs = {on_connected, on_data, on_failed, on_closed, &pr->s};
-  pr->c.d = weft__dtls_new(pr->ctx, pair_cert(0), WEFT__DTLS_CLIENT,
+  pr->c.d = weft__dtls_new(pr->ctx, pair_cert(pair_cert_c), WEFT__DTLS_CLIENT,
                            lossy_link_sink(pr->link, LOSSY_A), &cc);
-  pr->s.d = weft__dtls_new(pr->ctx, pair_cert(1), WEFT__DTLS_SERVER,
+  pr->s.d = weft__dtls_new(pr->ctx, pair_cert(pair_cert_s), WEFT__DTLS_SERVER,
                            lossy_link_sink(pr->link, LOSSY_B), &cs);
   g_assert_nonnull(pr->c.d);
   g_assert_nonnull(pr->s.d);
   g_assert_cmpint(weft__dtls_get_role(pr->c.d), ==, WEFT__DTLS_CLIENT);
   g_assert_cmpint(weft__dtls_get_role(pr->s.d), ==, WEFT__DTLS_SERVER);
-  g_assert_cmpint(weft__dtls_set_remote_fingerprint(pr->c.d, "sha-256",
-                                                    pair_fp_hex(pair_cert(wrong_c ? 0 : 1))),
-                  ==, 0);
-  g_assert_cmpint(weft__dtls_set_remote_fingerprint(pr->s.d, "sha-256",
-                                                    pair_fp_hex(pair_cert(wrong_s ? 1 : 0))),
-                  ==, 0);
+  g_assert_cmpint(
+      weft__dtls_set_remote_fingerprint(
+          pr->c.d, "sha-256", pair_fp_hex(pair_cert(wrong_c ? pair_cert_c : pair_cert_s))),
+      ==, 0);
+  g_assert_cmpint(
+      weft__dtls_set_remote_fingerprint(
+          pr->s.d, "sha-256", pair_fp_hex(pair_cert(wrong_s ? pair_cert_s : pair_cert_c))),
+      ==, 0);
   lossy_link_set_receiver(pr->link, LOSSY_A, recv_c, pr);
   lossy_link_set_receiver(pr->link, LOSSY_B, recv_s, pr);
   return pr;
@@ -288,6 +294,32 @@ static void test_cert(void) {
   g_assert_null(weft__dtls_cert_ref(NULL));
 }
 
+/* RSA-2048: bigger (the key alone is about 1.2 KB), slower, same fingerprint form. */
+static void test_cert_rsa(void) {
+  enum { N = 3 };
+  weft__dtls_cert *c[N];
+  int64_t t[N];
+  for (int i = 0; i < N; i++) {
+    int64_t t0 = weft__now_us();
+    c[i] = weft__dtls_cert_new_kind(WEFT__CERT_RSA_2048);
+    t[i] = weft__now_us() - t0;
+    g_assert_nonnull(c[i]);
+    size_t der_len, key_len;
+    g_assert_nonnull(weft__dtls_cert_der(c[i], &der_len));
+    g_assert_nonnull(weft__dtls_cert_key_der(c[i], &key_len));
+    g_assert_cmpuint(der_len, >, 600);
+    g_assert_cmpuint(key_len, >, 1100);
+    g_assert_cmpuint(strlen(weft__dtls_cert_fingerprint(c[i])), ==, 8 + 32 * 3 - 1);
+    for (int j = 0; j < i; j++)
+      g_assert_cmpstr(weft__dtls_cert_fingerprint(c[i]), !=, weft__dtls_cert_fingerprint(c[j]));
+  }
+  qsort(t, N, sizeof t[0], cmp_i64);
+  g_print("# RSA-2048 cert generation: median %.1f ms, max %.1f ms (n=%d)\n", t[N / 2] / 1000.0,
+          t[N - 1] / 1000.0, N);
+  for (int i = 0; i < N; i++)
+    weft__dtls_cert_unref(c[i]);
+}
+
 /* ---- API errors --------------------------------------------------------- */
 
 static int noop_send(void *ctx, const uint8_t *data, size_t len) {
@@ -395,6 +427,50 @@ static void test_lossless(void) {
   qsort(t, RUNS, sizeof t[0], cmp_i64);
   g_print("# handshake (lossless in-memory link): median %.2f ms, max %.2f ms (n=%d)\n",
           t[RUNS / 2] / 1000.0, t[RUNS - 1] / 1000.0, RUNS);
+}
+
+/* issue 13: a peer whose certificate is RSA, in either role. The client
+ * offers ECDHE-RSA suites next to the ECDHE-ECDSA ones, so a server with an
+ * RSA certificate can answer (before, it failed with handshake_failure: no
+ * suite its certificate could sign); a server keeps its certificate's type;
+ * an RSA client certificate is authenticated by its fingerprint like an ECDSA
+ * one. Each: connected, same SRTP keys, 100 datagrams each way, the suite. */
+static void run_cert_kinds(int client_cert, int server_cert, const char *want_suite) {
+  pair_cert_c = client_cert;
+  pair_cert_s = server_cert;
+  pair *pr = pair_new(7, NULL, FALSE, FALSE);
+  pair_start(pr);
+  g_assert_true(pair_wait_connected(pr, 10000));
+  exchange(pr, TRUE);
+  g_assert_cmpstr(weft__dtls_get_ciphersuite(pr->c.d), ==, want_suite);
+  g_assert_cmpstr(weft__dtls_get_ciphersuite(pr->s.d), ==, want_suite);
+  g_print("# client %s, server %s: %s in %.1f ms\n", client_cert >= 2 ? "RSA" : "ECDSA",
+          server_cert >= 2 ? "RSA" : "ECDSA", want_suite,
+          (MAX(pr->c.connected_us, pr->s.connected_us) - pr->start_us) / 1000.0);
+  pair_free(pr);
+  pair_cert_c = 0;
+  pair_cert_s = 1;
+}
+
+static void test_rsa_server(void) { run_cert_kinds(0, 3, "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"); }
+static void test_rsa_client(void) {
+  run_cert_kinds(2, 1, "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256");
+}
+static void test_rsa_both(void) { run_cert_kinds(2, 3, "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"); }
+
+/* A wrong RSA fingerprint fails like a wrong ECDSA one. */
+static void test_rsa_fingerprint_mismatch(void) {
+  pair_cert_c = 2;
+  pair_cert_s = 3;
+  pair *pr = pair_new(9, NULL, TRUE, FALSE);
+  pair_start(pr);
+  g_assert_true(pair_wait(pr, both_or_failed, 10000));
+  g_assert_true(pr->c.failed);
+  g_assert_false(pr->c.connected);
+  g_assert_cmpint(pr->c.detail, ==, WEFT_DETAIL_FINGERPRINT_FAILURE);
+  pair_free(pr);
+  pair_cert_c = 0;
+  pair_cert_s = 1;
 }
 
 static void run_lossy(const lossy_params *p, guint32 seed) {
@@ -969,6 +1045,7 @@ static void test_free_midway(void) {
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/dtls/cert", test_cert);
+  g_test_add_func("/dtls/cert/rsa", test_cert_rsa);
   g_test_add_func("/dtls/api-errors", test_api_errors);
   g_test_add_func("/dtls/handshake/lossless", test_lossless);
   g_test_add_func("/dtls/handshake/loss10", test_loss10);
@@ -977,6 +1054,10 @@ int main(int argc, char **argv) {
   g_test_add_func("/dtls/data/echo-reentrant", test_echo_reentrant);
   g_test_add_func("/dtls/data/record-limit", test_record_limit);
   g_test_add_func("/dtls/fingerprint/mismatch", test_fingerprint_mismatch);
+  g_test_add_func("/dtls/rsa/server", test_rsa_server);
+  g_test_add_func("/dtls/rsa/client", test_rsa_client);
+  g_test_add_func("/dtls/rsa/both", test_rsa_both);
+  g_test_add_func("/dtls/rsa/fingerprint-mismatch", test_rsa_fingerprint_mismatch);
   g_test_add_func("/dtls/clienthello/fragmented", test_fragmented_clienthello);
   g_test_add_func("/dtls/garbage", test_garbage);
   g_test_add_func("/dtls/clienthello/replayed", test_replayed_clienthello);
@@ -986,7 +1067,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/dtls/close", test_close);
   g_test_add_func("/dtls/free-midway", test_free_midway);
   int r = g_test_run();
-  weft__dtls_cert_unref(certs[0]);
-  weft__dtls_cert_unref(certs[1]);
+  for (size_t i = 0; i < G_N_ELEMENTS(certs); i++)
+    weft__dtls_cert_unref(certs[i]);
   return r;
 }

@@ -6,6 +6,7 @@ import asyncio
 import os
 
 import pytest
+from conftest import connect as conftest_connect
 from conftest import loopback_config, pair, run
 
 import weft
@@ -38,6 +39,35 @@ def test_text_and_binary_both_ways() -> None:
         local, remote = a.selected_candidate_pair or ("", "")
         assert "127.0.0.1" in local and "127.0.0.1" in remote
         assert a.local_fingerprint.startswith("sha-256 ")
+        a.close()
+        b.close()
+
+    run(main())
+
+
+def test_rsa_certificate_against_default() -> None:
+    """A peer with an RSA-2048 certificate (it offers, so it is the DTLS
+    server) against a default ECDSA one, and back."""
+
+    async def main() -> None:
+        cfg = weft.Configuration(enable_loopback=True,
+                                 certificate_type=weft.CertificateType.RSA_2048)
+        assert cfg.certificate_type is weft.CertificateType.RSA_2048
+        with pytest.raises(weft.InvalidArgumentError):
+            cfg.certificate_type = 7
+        assert cfg.certificate_type is weft.CertificateType.RSA_2048
+        a = weft.aio.PeerConnection(None, cfg)
+        b = weft.aio.PeerConnection(None, loopback_config())
+        ch = a.create_data_channel("rsa")
+        await conftest_connect(a, b)
+        await ch.wait_open(timeout=20)
+        rch = await b.next_data_channel()
+        await rch.wait_open()
+        ch.send("over RSA")
+        assert await rch.recv(timeout=10) == "over RSA"
+        rch.send(b"back")
+        assert await ch.recv(timeout=10) == b"back"
+        assert a.local_fingerprint != b.local_fingerprint
         a.close()
         b.close()
 

@@ -21,6 +21,7 @@ The shared library is found through ``$WEFT_LIBRARY``, then
 """
 
 from ._core import (
+    CertificateType,
     Codec,
     CodecParameters,
     Configuration,
@@ -80,6 +81,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BufferFullError",
+    "CertificateType",
     "ClosedError",
     "Codec",
     "CodecParameters",

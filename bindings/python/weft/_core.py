@@ -70,6 +70,11 @@ class IceTransportPolicy(_W3CEnum):
     RELAY = 1
 
 
+class CertificateType(_W3CEnum):
+    ECDSA_P256 = 0
+    RSA_2048 = 1
+
+
 class PeerConnectionState(_W3CEnum):
     NEW = 0
     CONNECTING = 1
@@ -865,6 +870,7 @@ class Configuration:
         receive_buffer_limit: Optional[int] = None,
         enable_loopback: bool = False,
         certificate_reuse: bool = True,
+        certificate_type: CertificateType = CertificateType.ECDSA_P256,
     ) -> None:
         handle = lib.weft_config_new()
         if not handle:
@@ -879,6 +885,7 @@ class Configuration:
         self._receive_buffer_limit = 4 * 1024 * 1024
         self._loopback = False
         self._cert_reuse = True
+        self._cert_type = CertificateType.ECDSA_P256
         for s in ice_servers:
             self.add_ice_server(s)
         self.ice_transport_policy = ice_transport_policy
@@ -892,6 +899,7 @@ class Configuration:
             self.receive_buffer_limit = receive_buffer_limit
         self.enable_loopback = enable_loopback
         self.certificate_reuse = certificate_reuse
+        self.certificate_type = certificate_type
 
     @property
     def handle(self) -> int:
@@ -994,6 +1002,17 @@ class Configuration:
     def certificate_reuse(self, on: bool) -> None:
         check(lib.weft_config_set_certificate_reuse(self._handle, int(bool(on))))
         self._cert_reuse = bool(on)
+
+    @property
+    def certificate_type(self) -> CertificateType:
+        """Key type of weft's own DTLS certificate (ECDSA P-256 by default;
+        RSA-2048 for peers that accept nothing else)."""
+        return self._cert_type
+
+    @certificate_type.setter
+    def certificate_type(self, t: CertificateType) -> None:
+        check(lib.weft_config_set_certificate_type(self._handle, int(t)))
+        self._cert_type = CertificateType(t)
 
 
 # ===== Data channel =========================================================

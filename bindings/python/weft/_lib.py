@@ -247,6 +247,7 @@ _decl("weft_config_set_send_buffer_limit", c_int, VP, c_size_t)
 _decl("weft_config_set_receive_buffer_limit", c_int, VP, c_size_t)
 _decl("weft_config_set_enable_loopback", c_int, VP, c_int)
 _decl("weft_config_set_certificate_reuse", c_int, VP, c_int)
+_decl("weft_config_set_certificate_type", c_int, VP, c_int)
 _decl("weft_turn_rest_credentials", c_int, c_char_p, c_char_p, c_uint32, PVP, PVP)
 # Peer connection
 _decl("weft_pc_state_to_string", c_char_p, c_int)
