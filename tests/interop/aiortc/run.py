@@ -61,21 +61,22 @@ aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 # of CPU by a loaded machine overflowed it under weft's 1 MB bursts (672
 # kernel drops, weft's SACKs among them), and SCTP's backed-off retransmission
 # timer outlasted the unordered burst's 3 s quiet window. As root,
-# SO_RCVBUFFORCE passes net.core.rmem_max.
+# SO_RCVBUFFORCE passes net.core.rmem_max. Python's socket module has no
+# name for it (Linux's value is 33): without one, only SO_RCVBUF was set,
+# which rmem_max silently caps at 416 KiB, and a loaded run still saw 1979
+# drops. The size that took is checked, so this cannot silently regress.
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+RCVBUF_WANTED = 4 * 1024 * 1024
 _stun_connection_made = aioice.ice.StunProtocol.connection_made
 
 
 def _connection_made_with_buffer(self, transport):
     sock = transport.get_extra_info("socket")
     if sock is not None:
-        for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-            if opt is None:
-                continue
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, opt, 4 * 1024 * 1024)
-                break
-            except OSError:
-                continue
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF_WANTED)
+        got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        if got < RCVBUF_WANTED:  # Linux reports twice what was set
+            raise RuntimeError(f"aioice socket receive buffer is {got} bytes, wanted {RCVBUF_WANTED}")
     _stun_connection_made(self, transport)
 
 
