@@ -572,13 +572,14 @@ static void feed(weft__dtls *d, const uint8_t *data, size_t len) {
 
 /* During the handshake the only protected record a peer can send us before
  * our own Finished went out is its Finished: a handshake record in epoch 1
- * with 12 bytes of verify_data (RFC 5246 §7.4.9), of an exact size for AEAD
- * suites (application data sent by a server that just finished would be
- * dropped by mbedTLS anyway). Anything else is forged or corrupted, and it
- * matters: mbedTLS 2.28 keeps one early record of the next epoch, and a
- * record that fails authentication while it waits for Finished is fatal
- * (ssl_msg.c, "Except when waiting for Finished"), so one such datagram would
- * end the handshake. */
+ * with 12 bytes of verify_data (RFC 5246 §7.4.9), or a fragment of them
+ * (RFC 6347 §4.2.3: OpenSSL splits the Finished at its MTU, e.g. after a
+ * client's RSA certificate and CertificateVerify: records of 9 and 3 bytes),
+ * so of one of a few exact sizes for AEAD suites (application data sent by a
+ * server that just finished would be dropped by mbedTLS anyway). Anything else is forged or
+ * corrupted, and it matters: mbedTLS 2.28 keeps one early record of the next epoch, and a record
+ * that fails authentication while it waits for Finished is fatal (ssl_msg.c, "Except when waiting
+ * for Finished"), so one such datagram would end the handshake. */
 static bool finished_candidate(const weft__dtls *d, const uint8_t *rec, size_t rlen) {
   if (rec[0] != CT_HANDSHAKE || weft__rd16(rec + 3) != 1 || !d->ssl.session_negotiate)
     return false;
@@ -587,12 +588,13 @@ static bool finished_candidate(const weft__dtls *d, const uint8_t *rec, size_t r
   if (!cs)
     return false; /* no suite chosen yet: there cannot be epoch-1 keys */
   const mbedtls_cipher_info_t *ci = mbedtls_cipher_info_from_type(cs->cipher);
-  const size_t body = HS_HDR + 12;
-  if (ci && ci->mode == MBEDTLS_MODE_GCM)
-    return rlen == 8 + body + 16; /* RFC 5288 §3: explicit nonce, tag */
-  if (ci && ci->mode == MBEDTLS_MODE_CHACHAPOLY)
-    return rlen == body + 16;                          /* RFC 7905 §2: tag only */
-  return rlen >= body && rlen <= 16 + body + 48 + 256; /* CBC: IV, MAC, padding */
+  /* The plaintext: a handshake header and 1 to 12 bytes of verify_data. */
+  const size_t lo = HS_HDR + 1, hi = HS_HDR + 12;
+  if (ci && ci->mode == MBEDTLS_MODE_GCM) /* RFC 5288 §3: explicit nonce, tag */
+    return rlen >= 8 + lo + 16 && rlen <= 8 + hi + 16;
+  if (ci && ci->mode == MBEDTLS_MODE_CHACHAPOLY) /* RFC 7905 §2: tag only */
+    return rlen >= lo + 16 && rlen <= hi + 16;
+  return rlen >= lo && rlen <= 16 + hi + 48 + 256; /* CBC: IV, MAC, padding */
 }
 
 /* mbedTLS 2.28 drops malformed records in most places, but aborts the
@@ -1154,3 +1156,10 @@ size_t weft__dtls_max_send(const weft__dtls *d) {
 }
 
 unsigned weft__dtls_debug_reassembled(const weft__dtls *d) { return d ? d->reassembled : 0; }
+
+int weft__dtls_debug_set_handshake_mtu(weft__dtls *d, uint16_t mtu) {
+  if (!d || d->state != ST_NEW)
+    return weft__error(WEFT_ERR_INVALID_STATE, "DTLS: the MTU is set before start");
+  mbedtls_ssl_set_mtu(&d->ssl, mtu);
+  return WEFT_OK;
+}

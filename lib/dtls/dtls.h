@@ -107,5 +107,9 @@ int weft__dtls_set_handshake_timeouts(weft__dtls *d, uint32_t min_ms, uint32_t m
 /* Tests: how many ClientHellos this (server) object reassembled from more than
  * one handshake fragment before handing them to mbedTLS. */
 unsigned weft__dtls_debug_reassembled(const weft__dtls *d);
+/* Tests: the MTU this side shapes its handshake flights to (default 1200);
+ * a small one makes mbedTLS fragment every message, Finished included.
+ * Before start only (WEFT_ERR_INVALID_STATE after). */
+int weft__dtls_debug_set_handshake_mtu(weft__dtls *d, uint16_t mtu);
 
 #endif

@@ -458,6 +458,35 @@ static void test_rsa_client(void) {
 }
 static void test_rsa_both(void) { run_cert_kinds(2, 3, "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"); }
 
+/* A client whose MTU splits every handshake message, its Finished included
+ * (OpenSSL does at its 1280-byte MTU after an RSA certificate and
+ * CertificateVerify): the server takes the Finished fragments (it used to
+ * drop them as malformed and the handshake hung on retransmissions), with
+ * an ECDSA and with an RSA client certificate. */
+static void run_fragmented_finished(int client_cert) {
+  pair_cert_c = client_cert;
+  pair *pr = pair_new(11, NULL, FALSE, FALSE);
+  /* Epoch 1, AES-GCM: 13 header + 8 nonce + 16 tag + 12 handshake header
+   * leave 7 of the 12 verify_data bytes for the first fragment. */
+  g_assert_cmpint(weft__dtls_debug_set_handshake_mtu(pr->c.d, 56), ==, WEFT_OK);
+  pair_start(pr);
+  g_assert_cmpint(weft__dtls_debug_set_handshake_mtu(pr->c.d, 56), ==, WEFT_ERR_INVALID_STATE);
+  g_assert_true(pair_wait_connected(pr, 3000));
+  g_print("# fragmented Finished (%s client): connected in %.1f ms\n",
+          client_cert >= 2 ? "RSA" : "ECDSA",
+          (MAX(pr->c.connected_us, pr->s.connected_us) - pr->start_us) / 1000.0);
+  /* No flight was resent: the first Finished was taken. */
+  g_assert_cmpint(MAX(pr->c.connected_us, pr->s.connected_us) - pr->start_us, <, 900 * 1000);
+  exchange(pr, TRUE);
+  pair_free(pr);
+  pair_cert_c = 0;
+}
+
+static void test_fragmented_finished(void) {
+  run_fragmented_finished(0);
+  run_fragmented_finished(2);
+}
+
 /* A wrong RSA fingerprint fails like a wrong ECDSA one. */
 static void test_rsa_fingerprint_mismatch(void) {
   pair_cert_c = 2;
@@ -1058,6 +1087,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/dtls/rsa/client", test_rsa_client);
   g_test_add_func("/dtls/rsa/both", test_rsa_both);
   g_test_add_func("/dtls/rsa/fingerprint-mismatch", test_rsa_fingerprint_mismatch);
+  g_test_add_func("/dtls/handshake/fragmented-finished", test_fragmented_finished);
   g_test_add_func("/dtls/clienthello/fragmented", test_fragmented_clienthello);
   g_test_add_func("/dtls/garbage", test_garbage);
   g_test_add_func("/dtls/clienthello/replayed", test_replayed_clienthello);
