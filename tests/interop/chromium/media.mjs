@@ -426,7 +426,11 @@ async function weftSendsCase(o, b, c, check) {
       if (!s.video.inbound && !s.audio.inbound && last) break; // closed
       last = s;
       full.push(s);
-      drops = udpDrops(); // the sockets are gone once echo-client hung up
+      // A socket's count only grows, and it is gone once echo-client hung
+      // up: keep the last count seen for every port (a map replaced at each
+      // sample lost weft's port when the last sample came after the hang-up,
+      // and a loss could not be told from a kernel drop).
+      for (const [port, n] of udpDrops()) drops.set(port, Math.max(n, drops.get(port) || 0));
       samples.push(s.video.inbound?.framesDecoded || 0);
       // Once weft's stream has played a while: the picture and the screenshot.
       if (c.screenshot && !shot && (s.video.inbound?.framesDecoded || 0) >= 90) {
