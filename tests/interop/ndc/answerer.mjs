@@ -4,6 +4,7 @@
 // tests/interop/ndc (run.mjs), and usable by hand against echo-client.
 //
 //   node answerer.mjs [--host 127.0.0.1] [--port 0] [--lifetime S] [--ndc-log LEVEL]
+//                     [--cert FILE --key FILE] [--negotiated ID]
 //
 // POST /offer (application/sdp): a new PeerConnection sets the offer as its
 // remote description; the answer is sent (201, Location /session/N) once its
@@ -21,7 +22,18 @@
 // line on stdout, like echo-server's (`t`, `ev`, `pc`): listening, session,
 // answer, pc-state, ice-state, channel, open, closed, error, session-end,
 // stopped. --ndc-log LEVEL (Verbose, Debug, Info, Warning, Error) prints
-// libdatachannel's own log on stderr.
+// libdatachannel's own log on stderr. --cert FILE --key FILE (PEM, key not
+// encrypted): libdatachannel's DTLS certificate (certificatePemFile /
+// keyPemFile) instead of the ECDSA one it makes; `run.mjs rsa` gives it an
+// RSA one. The answer line has the answer's a=fingerprint (sha-256).
+// --negotiated ID: every peer connection also gets a negotiated channel with
+// SCTP id ID (label "negotiated"), echoing like the others, made right after
+// the offer is set: its message callback is in place before any message can
+// arrive. A channel the remote opens with DCEP reaches JavaScript only after
+// libdatachannel has taken its first messages, and installing the callback
+// then races with libdatachannel's receive thread (both run
+// flushPendingMessages, unlocked): now and then one of the first messages is
+// handed over after later ones (`run.mjs rsa` uses a negotiated channel).
 // Stops on SIGINT/SIGTERM and after --lifetime S (default 600).
 import http from 'node:http';
 
@@ -37,7 +49,7 @@ try {
 }
 
 const args = process.argv.slice(2);
-const opt = { host: '127.0.0.1', port: 0, lifetime: 600, ndcLog: null };
+const opt = { host: '127.0.0.1', port: 0, lifetime: 600, ndcLog: null, cert: null, key: null, negotiated: null };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   const v = args[i + 1];
@@ -45,13 +57,27 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--port' && v !== undefined) opt.port = Number(args[++i]);
   else if (a === '--lifetime' && v !== undefined) opt.lifetime = Number(args[++i]);
   else if (a === '--ndc-log' && v !== undefined) opt.ndcLog = args[++i];
+  else if (a === '--cert' && v !== undefined) opt.cert = args[++i];
+  else if (a === '--key' && v !== undefined) opt.key = args[++i];
+  else if (a === '--negotiated' && v !== undefined) opt.negotiated = Number(args[++i]);
   else {
-    console.error(`usage: answerer.mjs [--host H] [--port P] [--lifetime S] [--ndc-log LEVEL] (bad: ${a})`);
+    console.error(
+      `usage: answerer.mjs [--host H] [--port P] [--lifetime S] [--ndc-log LEVEL] [--cert FILE --key FILE]\n` +
+        `       [--negotiated ID] (bad: ${a})`,
+    );
     process.exit(2);
   }
 }
 if (opt.host !== '127.0.0.1') {
   console.error('answerer.mjs: loopback only (--host 127.0.0.1)');
+  process.exit(2);
+}
+if (opt.negotiated !== null && !(Number.isInteger(opt.negotiated) && opt.negotiated >= 0 && opt.negotiated < 1024)) {
+  console.error('answerer.mjs: --negotiated ID, an SCTP stream id 0-1023');
+  process.exit(2);
+}
+if (!opt.cert !== !opt.key) {
+  console.error('answerer.mjs: --cert and --key go together');
   process.exit(2);
 }
 const T0 = performance.now();
@@ -62,6 +88,10 @@ if (opt.ndcLog)
 const emit = (o) => process.stdout.write(`${JSON.stringify({ t: Math.round(performance.now() - T0) / 1000, ...o })}\n`);
 
 const CONFIG = { iceServers: [], bindAddress: '127.0.0.1' };
+if (opt.cert) {
+  CONFIG.certificatePemFile = opt.cert;
+  CONFIG.keyPemFile = opt.key;
+}
 const GATHER_MS = 5000;
 const sessions = new Map(); // n -> {pc, channels, ended}
 let served = 0;
@@ -173,11 +203,16 @@ async function answer(offer) {
     });
   });
   pc.setRemoteDescription(offer, 'offer'); // the answer is made at once (auto-negotiation)
+  // After the offer: made before it, the channel would start an offer of
+  // its own (auto-negotiation in the stable state).
+  if (opt.negotiated !== null)
+    echoChannel(n, s, pc.createDataChannel('negotiated', { negotiated: true, id: opt.negotiated }));
   await gathered;
   const desc = pc.localDescription();
   if (!desc || !desc.sdp) throw new Error('no local description after the offer');
   const candidates = desc.sdp.split('\n').filter((l) => l.startsWith('a=candidate:')).length;
-  emit({ ev: 'answer', pc: n, candidates });
+  const fingerprint = /^a=fingerprint:sha-256 (\S+)/m.exec(desc.sdp)?.[1] ?? null;
+  emit({ ev: 'answer', pc: n, candidates, fingerprint });
   return { n, sdp: desc.sdp };
 }
 
