@@ -277,6 +277,30 @@ WEFT_API int weft_config_set_receive_buffer_limit(weft_config *cfg, size_t bytes
  *  interfaces). Off by default (like browsers); tests and single-machine demos
  *  turn it on. */
 WEFT_API int weft_config_set_enable_loopback(weft_config *cfg, int enable);
+/** Extension: ICE-TCP (RFC 6544), for networks that block UDP. Off by
+ *  default. When on, weft gathers, besides the UDP candidates, a host
+ *  "tcptype passive" candidate (a listening TCP socket) and a host "tcptype
+ *  active" candidate (signalled with port 9, RFC 6544 §4.5) on every address
+ *  it gathers on, and accepts the remote's "tcp" candidates with tcptype
+ *  active or passive (tcptype so, and tcp without tcptype, are ignored; with
+ *  the switch off every TCP candidate is ignored). No TCP candidate is
+ *  server-reflexive or relayed; TURN over TCP to the server
+ *  (?transport=tcp) is unrelated and works either way. The port range
+ *  (weft_config_set_port_range) also applies to the listening port. Every
+ *  datagram (DTLS, SRTP, SCTP inside DTLS) goes as one RFC 4571 frame; one
+ *  the TCP socket cannot take at once (its send queue is not empty) is
+ *  dropped whole, as UDP loses one.
+ *  Why off: libnice listens on a TCP port on every gathered address, for
+ *  anyone who can reach it; its RFC 4571 reassembly buffer is shared by all
+ *  TCP connections of a peer connection, so a stray client writing a
+ *  partial frame to that port corrupts the framing of the real connection
+ *  and the session stops receiving, then fails (libnice 0.1.21, measured);
+ *  and UDP wins whenever it works (TCP candidates have a lower priority),
+ *  so ICE-TCP only helps where UDP is blocked. doc/nat.md has the details.
+ *  Read when the peer connection is created; the TCP sockets, like the UDP
+ *  ones, are served on the context's thread (no thread of their own).
+ *  WEFT_ERR_INVALID_ARG for a NULL @cfg. Any thread. */
+WEFT_API int weft_config_set_ice_tcp(weft_config *cfg, int enable);
 /** Extension: use a fresh certificate for this peer connection instead of the
  *  one shared by every peer connection of its context (the default reuses one
  *  ECDSA P-256 certificate per context, generated once). */
@@ -483,7 +507,8 @@ WEFT_API weft_pc_state weft_pc_get_connection_state(const weft_pc *pc);
 WEFT_API weft_ice_connection_state weft_pc_get_ice_connection_state(const weft_pc *pc);
 WEFT_API weft_ice_gathering_state weft_pc_get_ice_gathering_state(const weft_pc *pc);
 WEFT_API weft_signaling_state weft_pc_get_signaling_state(const weft_pc *pc);
-/** Selected ICE pair as two candidate strings (weft_free each).
+/** Selected ICE pair as two candidate strings (weft_free each); an ICE-TCP
+ *  pair (weft_config_set_ice_tcp) reads "tcp ... tcptype active|passive".
  *  WEFT_ERR_INVALID_STATE until ICE has selected a pair. */
 WEFT_API int weft_pc_get_selected_candidate_pair(weft_pc *pc, char **local, char **remote);
 /** W3C restartIce(): the next offer (weft_pc_create_offer(), or the implicit

@@ -153,6 +153,13 @@ int weft_config_set_enable_loopback(weft_config *cfg, int enable) {
   return WEFT_OK;
 }
 
+int weft_config_set_ice_tcp(weft_config *cfg, int enable) {
+  CHECK_CFG(cfg);
+  cfg->ice_tcp = enable != 0;
+  weft__error_clear();
+  return WEFT_OK;
+}
+
 int weft_config_set_certificate_reuse(weft_config *cfg, int reuse) {
   CHECK_CFG(cfg);
   cfg->certificate_reuse = reuse != 0;

@@ -111,6 +111,7 @@ struct weft__ice {
   weft__ice_callbacks cb;
   weft__ice_error_fn on_error;
   bool relay_only;
+  bool tcp;           /* ice_tcp: RFC 6544 candidates gathered, signalled and accepted */
   bool relay_applied; /* a TURN server was given to libnice: close asynchronously */
   uint16_t port_min, port_max;
   char ufrag[UFRAG_LEN + 1];
@@ -237,14 +238,38 @@ static const char *w3c_state_name(weft_ice_connection_state s) {
   return (unsigned)s < WEFT__ARRAY_LEN(n) ? n[s] : "?";
 }
 
-/* RFC 8839 §5.1 candidate-attribute from a libnice candidate. */
+/* RFC 6544 §4.5 tcptype of a TCP candidate, NULL for UDP. */
+static const char *tcptype_name(NiceCandidateTransport t) {
+  switch (t) {
+  case NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE:
+    return "active";
+  case NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE:
+    return "passive";
+  case NICE_CANDIDATE_TRANSPORT_TCP_SO:
+    return "so";
+  case NICE_CANDIDATE_TRANSPORT_UDP:
+    break;
+  }
+  return NULL;
+}
+
+/* RFC 8839 §5.1 candidate-attribute from a libnice candidate; TCP ones as
+ * RFC 6544 §4.5 writes them: "tcp", the tcptype extension, and port 9 (the
+ * discard port) for an active candidate, whose port libnice leaves 0. */
 static char *candidate_to_string(const NiceCandidate *c) {
   char addr[NICE_ADDRESS_STRING_LEN];
   nice_address_to_string(&c->addr, addr);
   unsigned port = nice_address_get_port(&c->addr);
+  const char *tcptype = tcptype_name(c->transport);
+  const char *proto = tcptype ? "tcp" : "udp";
+  if (tcptype && port == 0)
+    port = 9;
+  char tcpext[24] = "";
+  if (tcptype)
+    g_snprintf(tcpext, sizeof tcpext, " tcptype %s", tcptype);
   if (c->type == NICE_CANDIDATE_TYPE_HOST)
-    return g_strdup_printf("candidate:%s 1 udp %u %s %u typ host generation 0", c->foundation,
-                           (unsigned)c->priority, addr, port);
+    return g_strdup_printf("candidate:%s 1 %s %u %s %u typ host%s generation 0", c->foundation,
+                           proto, (unsigned)c->priority, addr, port, tcpext);
   /* RFC 8839 §5.1: rel-addr/rel-port are present for every type but host.
    * Unknown (a remote peer-reflexive candidate, whose base libnice sets to
    * the address itself): 0.0.0.0 0, as browsers write it. */
@@ -254,9 +279,9 @@ static char *candidate_to_string(const NiceCandidate *c) {
     nice_address_to_string(&c->base_addr, raddr);
     rport = nice_address_get_port(&c->base_addr);
   }
-  return g_strdup_printf("candidate:%s 1 udp %u %s %u typ %s raddr %s rport %u generation 0",
-                         c->foundation, (unsigned)c->priority, addr, port, type_name(c->type),
-                         raddr, rport);
+  return g_strdup_printf("candidate:%s 1 %s %u %s %u typ %s raddr %s rport %u%s generation 0",
+                         c->foundation, proto, (unsigned)c->priority, addr, port,
+                         type_name(c->type), raddr, rport, tcpext);
 }
 
 /* ---- Events to the owner ------------------------------------------------------ */
@@ -367,7 +392,15 @@ static void on_new_candidate(NiceAgent *agent, NiceCandidate *c, gpointer data) 
   /* Local peer-reflexive candidates are learnt from checks and never
    * signalled (RFC 8445 §7.2.5.3.1). */
   if (c->stream_id != ice->stream || c->component_id != COMPONENT ||
-      c->transport != NICE_CANDIDATE_TRANSPORT_UDP || c->type == NICE_CANDIDATE_TYPE_PEER_REFLEXIVE)
+      c->type == NICE_CANDIDATE_TYPE_PEER_REFLEXIVE)
+    return;
+  /* ICE-TCP: host tcp-active and tcp-passive only. libnice's TCP srflx
+   * candidates are guesses from the UDP mapping (a NAT maps TCP otherwise),
+   * it has no TURN-TCP relay (RFC 6062) and its tcp-so is never gathered. */
+  if (c->transport != NICE_CANDIDATE_TRANSPORT_UDP &&
+      (!ice->tcp || c->type != NICE_CANDIDATE_TYPE_HOST ||
+       (c->transport != NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE &&
+        c->transport != NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE)))
     return;
   /* Relay policy (W3C webrtc §4.2.1 "relay"): only relayed candidates leave;
    * force-relay keeps libnice from pairing the others. */
@@ -690,6 +723,7 @@ static bool is_mdns_name(const char *s) {
 /* What a validated candidate line says. */
 typedef struct cand_fields {
   const char *foundation, *address, *type, *raddr, *ufrag;
+  const char *tcptype; /* NULL: a UDP candidate; else "active" or "passive" */
   unsigned port;
   int rport; /* -1: absent */
   uint32_t priority;
@@ -774,6 +808,8 @@ static int parse_candidate(weft__ice *ice, char *buf, cand_fields *f) {
           return weft__error(WEFT_ERR_SYNTAX, "ICE candidate: bad extension name '%.40s'", name);
       if (strcmp(name, "ufrag") == 0)
         f->ufrag = val;
+      else if (strcmp(name, "tcptype") == 0)
+        f->tcptype = val;
     }
   }
 
@@ -783,10 +819,25 @@ static int parse_candidate(weft__ice *ice, char *buf, cand_fields *f) {
            (unsigned)comp);
     return CAND_IGNORE;
   }
-  if (g_ascii_strcasecmp(tok[2], "udp") != 0) {
-    /* RFC 6544 TCP candidates: ice-tcp is off (libnice's is incomplete). */
+  if (g_ascii_strcasecmp(tok[2], "tcp") == 0 && ice->tcp) {
+    /* RFC 6544: libnice pairs our active with their passive (and takes
+     * their active's connections on our passive). Without tcptype libnice
+     * 0.1.21 hands NULL to g_ascii_strcasecmp; so (simultaneous open) it
+     * never gathers nor connects. Port 9 (an active one's) is kept. */
+    if (!f->tcptype || (g_ascii_strcasecmp(f->tcptype, "active") != 0 &&
+                        g_ascii_strcasecmp(f->tcptype, "passive") != 0)) {
+      WLOG_D(LOG, "ICE %p: ignoring TCP candidate with tcptype '%.16s'", (void *)ice,
+             f->tcptype ? f->tcptype : "(none)");
+      return CAND_IGNORE;
+    }
+    f->tcptype = g_ascii_strcasecmp(f->tcptype, "active") == 0 ? "active" : "passive";
+  } else if (g_ascii_strcasecmp(tok[2], "udp") != 0) {
+    /* RFC 6544 TCP candidates without ice_tcp (weft_config_set_ice_tcp),
+     * and transports libnice does not know. */
     WLOG_D(LOG, "ICE %p: ignoring %s candidate", (void *)ice, tok[2]);
     return CAND_IGNORE;
+  } else {
+    f->tcptype = NULL; /* a tcptype on a UDP candidate means nothing */
   }
   if (!ip && !is_mdns_name(f->address)) {
     weft__log_limited(&ice->rl, WEFT_LOG_INFO, LOG,
@@ -798,15 +849,20 @@ static int parse_candidate(weft__ice *ice, char *buf, cand_fields *f) {
   return CAND_ADD;
 }
 
-/* "a=candidate:<f> 1 udp <prio> " + address + " <port> typ <t> [raddr rport]":
- * libnice's parser wants exactly this (prefix, no trailing blank). */
+/* "a=candidate:<f> 1 udp|tcp <prio> " + address + " <port> typ <t> [raddr
+ * rport] [tcptype <tt>]": libnice's parser wants exactly this (prefix, no
+ * trailing blank). */
 static char *normalise(const cand_fields *f, const char *address) {
+  const char *proto = f->tcptype ? "tcp" : "udp";
+  char tcpext[24] = "";
+  if (f->tcptype)
+    g_snprintf(tcpext, sizeof tcpext, " tcptype %s", f->tcptype);
   if (f->raddr || f->rport >= 0)
-    return g_strdup_printf("a=candidate:%s 1 udp %u %s %u typ %s raddr %s rport %d", f->foundation,
-                           (unsigned)f->priority, address, f->port, f->type,
-                           f->raddr ? f->raddr : "0.0.0.0", f->rport >= 0 ? f->rport : 0);
-  return g_strdup_printf("a=candidate:%s 1 udp %u %s %u typ %s", f->foundation,
-                         (unsigned)f->priority, address, f->port, f->type);
+    return g_strdup_printf("a=candidate:%s 1 %s %u %s %u typ %s raddr %s rport %d%s", f->foundation,
+                           proto, (unsigned)f->priority, address, f->port, f->type,
+                           f->raddr ? f->raddr : "0.0.0.0", f->rport >= 0 ? f->rport : 0, tcpext);
+  return g_strdup_printf("a=candidate:%s 1 %s %u %s %u typ %s%s", f->foundation, proto,
+                         (unsigned)f->priority, address, f->port, f->type, tcpext);
 }
 
 static int add_to_agent(weft__ice *ice, const char *sdp) {
@@ -1258,6 +1314,7 @@ weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool co
   ice->ctx = g_main_context_ref(ctx);
   ice->cb = *cb;
   ice->relay_only = cfg->relay_only;
+  ice->tcp = cfg->ice_tcp;
   ice->queued = g_array_new(FALSE, FALSE, sizeof(queued_cand));
   ice->drop = g_array_new(FALSE, FALSE, sizeof(guint));
   ice->port_min = cfg->port_min;
@@ -1292,9 +1349,9 @@ weft__ice *weft__ice_new(GMainContext *ctx, const weft__ice_config *cfg, bool co
    * gathering completes sooner. keepalive-conncheck: keepalives are binding
    * requests whose answers feed consent (RFC 7675 §5.1). */
   g_object_set(ice->agent, "controlling-mode", (gboolean)controlling, "ice-udp", TRUE, "ice-tcp",
-               FALSE, "upnp", FALSE, "stun-pacing-timer", (guint)PACING_MS, "stun-initial-timeout",
-               (guint)STUN_RTO_MS, "stun-max-retransmissions", (guint)STUN_RETRANS,
-               "keepalive-conncheck", TRUE, NULL);
+               (gboolean)cfg->ice_tcp, "upnp", FALSE, "stun-pacing-timer", (guint)PACING_MS,
+               "stun-initial-timeout", (guint)STUN_RTO_MS, "stun-max-retransmissions",
+               (guint)STUN_RETRANS, "keepalive-conncheck", TRUE, NULL);
   if (cfg->relay_only)
     /* libnice ≥ 0.1.14: no host/srflx candidate is signalled or paired. */
     g_object_set(ice->agent, "force-relay", TRUE, NULL);

@@ -47,6 +47,9 @@ typedef struct weft__ice_config {
   bool relay_only;             /* ICE transport policy "relay" */
   uint16_t port_min, port_max; /* 0,0 = any */
   bool enable_loopback;        /* gather on 127.0.0.1 ONLY (tests) */
+  /* RFC 6544 ICE-TCP (weft_config_set_ice_tcp): gather, signal and accept
+   * host tcp-active/tcp-passive candidates besides UDP. */
+  bool ice_tcp;
 } weft__ice_config;
 
 typedef struct weft__ice_callbacks {
@@ -117,8 +120,9 @@ int weft__ice_gather(weft__ice *ice);
  * §5.1). WEFT_ERR_SYNTAX for a malformed one (the message names the field);
  * WEFT_ERR_OPERATION if its "ufrag" extension names other credentials than the
  * remote ones. Returns 0 without adding for candidates libnice cannot use:
- * TCP and other transports, component ids other than 1 (rtcp-mux), host names
- * other than mDNS ".local" ones. Candidates that arrive before
+ * transports other than UDP (and, with ice_tcp, TCP with "tcptype active" or
+ * "passive": TCP without tcptype and tcptype so are ignored), component ids
+ * other than 1 (rtcp-mux), host names other than mDNS ".local" ones. Candidates that arrive before
  * weft__ice_set_remote_credentials are queued. ".local" host names are
  * resolved asynchronously (GResolver on the context) and added when resolved;
  * a failed lookup is logged and dropped (a peer-reflexive candidate from the

@@ -942,6 +942,7 @@ int weft__pc_engine_init(weft_pc *pc) {
   ic.port_min = pc->cfg.port_min;
   ic.port_max = pc->cfg.port_max;
   ic.enable_loopback = pc->cfg.enable_loopback;
+  ic.ice_tcp = pc->cfg.ice_tcp;
   weft__ice_callbacks cb = {ice_on_candidate, ice_on_gathering_done, ice_on_state, ice_on_recv, pc};
   pc->ice = weft__ice_new(weft__context_gctx(pc->ctx), &ic, true, &cb);
   if (!pc->ice)

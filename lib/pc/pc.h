@@ -54,6 +54,7 @@ struct weft_config {
   size_t send_buffer_limit;
   size_t receive_buffer_limit;
   bool enable_loopback;
+  bool ice_tcp;
   bool certificate_reuse;
   weft_certificate_type certificate_type;
 };

@@ -465,6 +465,7 @@ static void test_null_args(void) {
   g_assert_cmpint(weft_config_set_max_message_size(NULL, 1), ==, WEFT_ERR_INVALID_ARG);
   g_assert_cmpint(weft_config_set_send_buffer_limit(NULL, 1), ==, WEFT_ERR_INVALID_ARG);
   g_assert_cmpint(weft_config_set_enable_loopback(NULL, 1), ==, WEFT_ERR_INVALID_ARG);
+  g_assert_cmpint(weft_config_set_ice_tcp(NULL, 1), ==, WEFT_ERR_INVALID_ARG);
   g_assert_cmpint(weft_config_set_certificate_reuse(NULL, 1), ==, WEFT_ERR_INVALID_ARG);
   weft_config *cfg = weft_config_new();
   g_assert_cmpint(weft_config_add_ice_server(cfg, NULL, NULL, NULL), ==, WEFT_ERR_INVALID_ARG);

@@ -11,7 +11,7 @@ set(WEFT_NAT_SCENARIOS
     host=60 srflx=60 symmetric_stun_only=90 symmetric_turn_udp=60 symmetric_turn_tcp=60
     relay_policy=60 wrong_credentials=60 wrong_credentials_relay=60 turns_refused=30 restart=90
     restart_by_moved_peer=90 consent=120
-    aiortc_relay=90)
+    aiortc_relay=90 ice_tcp=90 ice_tcp_silent=90 ice_tcp_stray=60 ice_tcp_off=90 ice_tcp_off_silent=90)
 foreach(entry ${WEFT_NAT_SCENARIOS})
   string(REPLACE "=" ";" parts "${entry}")
   list(GET parts 0 scenario)

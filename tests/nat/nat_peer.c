@@ -4,7 +4,7 @@
  *
  *   nat_peer --role offer|answer [--ice-server URL[,USER,PASS]]...
  *            [--turn-rest URL,SECRET,USER] [--relay] [--messages N]
- *            [--port-range MIN-MAX] [--timeout SEC]
+ *            [--port-range MIN-MAX] [--ice-tcp] [--no-ice-tcp] [--timeout SEC]
  *
  * stdout: one JSON object per line ("ev" says what it is); every line is
  * flushed. stdin: commands, one per line:
@@ -14,9 +14,15 @@
  *                                      "option", the ice_restart offer
  *                                      option) and print the new offer
  *   send <n> <tag>                     send n text messages "<tag>-<i>"
+ *   bulk <bytes> <chunk>               send <bytes> in binary messages of
+ *                                      <chunk> bytes (a sequence number and
+ *                                      a pattern), paced by bufferedAmount;
+ *                                      the receiver checks every byte and the
+ *                                      order, and prints "bulk_done"
  *   pair                               print the selected candidate pair
  *   quit                               close and exit 0
  * Descriptions are non-trickle: printed once gathering is complete.
+ * Text messages starting with "ping-" are echoed back as "echo:<message>".
  *
  * Monotonic times ("t", ms of CLOCK_MONOTONIC) let the fixture compare them
  * with its own clock (Python's time.monotonic() is the same clock).
@@ -45,6 +51,16 @@ typedef struct peer {
   int exit_code;
   double t_start, t_remote;
   long received;
+  /* bulk: sending side */
+  uint32_t bulk_next, bulk_chunks;
+  size_t bulk_chunk;
+  bool bulk_sending;
+  double bulk_t0;
+  /* bulk: receiving side */
+  uint32_t bulk_expect;
+  uint64_t bulk_bytes;
+  double bulk_rx_t0;
+  bool bulk_bad;
 } peer;
 
 static double now_ms(void) {
@@ -169,11 +185,109 @@ static void send_messages(peer *p, int n, const char *tag) {
   emit(p, "sent", "n", nbuf, "tag", tag, NULL);
 }
 
+/* Bulk message: u32 sequence number, u32 number of messages (big endian),
+ * then bytes (seq * 31 + k) & 0xff. */
+static uint8_t bulk_byte(uint32_t seq, size_t k) { return (uint8_t)((seq * 31u + k) & 0xff); }
+
+static void bulk_pump(peer *p) {
+  /* Keep up to 1 MiB in flight; on_buffered_amount_low (threshold 256 KiB)
+   * calls again. */
+  uint8_t *buf = NULL;
+  while (p->bulk_sending && p->bulk_next < p->bulk_chunks &&
+         weft_dc_get_buffered_amount(p->dc) < 1024 * 1024) {
+    if (!buf)
+      buf = g_malloc(p->bulk_chunk);
+    uint32_t seq = p->bulk_next, n = p->bulk_chunks;
+    uint8_t hdr[8] = {(uint8_t)(seq >> 24), (uint8_t)(seq >> 16), (uint8_t)(seq >> 8), (uint8_t)seq,
+                      (uint8_t)(n >> 24),   (uint8_t)(n >> 16),   (uint8_t)(n >> 8),   (uint8_t)n};
+    memcpy(buf, hdr, sizeof hdr);
+    for (size_t k = sizeof hdr; k < p->bulk_chunk; k++)
+      buf[k] = bulk_byte(seq, k);
+    int rc = weft_dc_send(p->dc, buf, p->bulk_chunk);
+    if (rc == WEFT_ERR_AGAIN)
+      break;
+    if (rc != WEFT_OK) {
+      g_free(buf);
+      fail(p, "bulk send");
+      return;
+    }
+    p->bulk_next++;
+  }
+  g_free(buf);
+  if (p->bulk_sending && p->bulk_next == p->bulk_chunks) {
+    p->bulk_sending = false;
+    char ms[32];
+    g_snprintf(ms, sizeof ms, "%.1f", now_ms() - p->bulk_t0);
+    emit(p, "bulk_sent", "ms", ms, NULL);
+  }
+}
+
+static void on_buffered_low(weft_dc *dc, void *ud) { bulk_pump(ud); }
+
+static void cmd_bulk(peer *p, const char *bytes, const char *chunk) {
+  size_t total = strtoull(bytes, NULL, 10), c = strtoull(chunk, NULL, 10);
+  if (!p->dc || c < 8 || c > 65536 || total < c) {
+    emit(p, "fatal", "message", "bulk: bad arguments or no channel", NULL);
+    return;
+  }
+  p->bulk_chunk = c;
+  p->bulk_chunks = (uint32_t)((total + c - 1) / c);
+  p->bulk_next = 0;
+  p->bulk_sending = true;
+  p->bulk_t0 = now_ms();
+  weft_dc_set_buffered_amount_low_threshold(p->dc, 256 * 1024);
+  bulk_pump(p);
+}
+
+static void bulk_recv(peer *p, const uint8_t *d, size_t size) {
+  if (p->bulk_bad)
+    return;
+  uint32_t seq = 0, n = 0;
+  bool ok = size >= 8;
+  if (ok) {
+    seq = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+    n = (uint32_t)d[4] << 24 | (uint32_t)d[5] << 16 | (uint32_t)d[6] << 8 | d[7];
+    ok = seq == p->bulk_expect && seq < n;
+    for (size_t k = 8; ok && k < size; k++)
+      ok = d[k] == bulk_byte(seq, k);
+  }
+  if (!ok) {
+    p->bulk_bad = true;
+    char w[64];
+    g_snprintf(w, sizeof w, "seq %u (expected %u), %zu bytes", seq, p->bulk_expect, size);
+    emit(p, "bulk_error", "what", w, NULL);
+    return;
+  }
+  if (seq == 0)
+    p->bulk_rx_t0 = now_ms();
+  p->bulk_expect++;
+  p->bulk_bytes += size;
+  if (seq + 1 == n) {
+    char b[32], ms[32], first[32];
+    g_snprintf(b, sizeof b, "%" G_GUINT64_FORMAT, p->bulk_bytes);
+    g_snprintf(ms, sizeof ms, "%.1f", now_ms() - p->bulk_rx_t0);
+    g_snprintf(first, sizeof first, "%.3f", p->bulk_rx_t0);
+    emit(p, "bulk_done", "bytes", b, "ms", ms, "t_first", first, NULL);
+    p->bulk_expect = 0;
+    p->bulk_bytes = 0;
+  }
+}
+
 static void on_message(weft_dc *dc, weft_msg_type type, const void *data, size_t size, void *ud) {
   peer *p = ud;
+  if (type == WEFT_MSG_BINARY) {
+    bulk_recv(p, data, size);
+    return;
+  }
   p->received++;
   char *s = g_strndup(data, size);
   emit(p, "recv", "data", s, NULL);
+  if (g_str_has_prefix(s, "ping-")) {
+    char *e = g_strconcat("echo:", s, NULL);
+    if (weft_dc_send_text(dc, e, strlen(e)) != WEFT_OK)
+      fail(p, "echo");
+    g_free(e);
+  }
   g_free(s);
 }
 
@@ -194,6 +308,7 @@ static void watch(peer *p, weft_dc *dc) {
   weft_dc_set_on_message(dc, on_message);
   weft_dc_set_on_close(dc, on_dc_close);
   weft_dc_set_on_open(dc, on_open);
+  weft_dc_set_on_buffered_amount_low(dc, on_buffered_low);
 }
 
 static void on_data_channel(weft_pc *pc, weft_dc *dc, void *ud) {
@@ -282,6 +397,8 @@ static gboolean on_stdin(GIOChannel *ch, GIOCondition cond, gpointer ud) {
       send_messages(p, atoi(w[1]), w[2]);
     else
       emit(p, "fatal", "message", "send: no channel", NULL);
+  } else if (strcmp(w[0], "bulk") == 0 && w[1] && w[2]) {
+    cmd_bulk(p, w[1], w[2]);
   } else if (strcmp(w[0], "pair") == 0) {
     print_pair(p);
   } else if (strcmp(w[0], "quit") == 0) {
@@ -345,6 +462,10 @@ int main(int argc, char **argv) {
       rc = add_server(cfg, argv[++i]);
     else if (strcmp(a, "--turn-rest") == 0 && v)
       rc = add_rest_server(cfg, argv[++i]);
+    else if (strcmp(a, "--ice-tcp") == 0)
+      rc = weft_config_set_ice_tcp(cfg, 1);
+    else if (strcmp(a, "--no-ice-tcp") == 0)
+      rc = weft_config_set_ice_tcp(cfg, 0);
     else if (strcmp(a, "--relay") == 0)
       rc = weft_config_set_ice_transport_policy(cfg, WEFT_ICE_POLICY_RELAY);
     else if (strcmp(a, "--messages") == 0 && v)

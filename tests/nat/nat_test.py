@@ -17,6 +17,8 @@ The fixture builds network namespaces connected by veth pairs:
                         destination: endpoint-dependent mapping)
   void     pub's default route: swallows datagrams to addresses that exist
            nowhere (the peers' private host candidates), as the internet does
+  ta, tb   ICE-TCP scenarios only (no pub): two peers on one veth,
+           10.77.0.1/24 and 10.77.0.2/24, iptables dropping all UDP on it
   peerN    one weft peer (nat_peer) behind natN at 10.0.N.2, or, for a
            "direct" site, on 203.0.113.(16N+2) with no NAT
 
@@ -324,9 +326,11 @@ def b64(s):
 
 
 def parse_cand(c):
-    """'candidate:f 1 udp prio addr port typ T ...' -> dict."""
+    """'candidate:f 1 udp prio addr port typ T ... [tcptype X] ...' -> dict."""
     t = c.split()
-    return {"address": t[4], "port": int(t[5]), "type": t[7]}
+    tcptype = t[t.index("tcptype") + 1] if "tcptype" in t[8:] else None
+    return {"address": t[4], "port": int(t[5]), "type": t[7], "transport": t[2].lower(),
+            "tcptype": tcptype}
 
 
 def negotiate(a, b, timeout):
@@ -715,6 +719,207 @@ def sc_aiortc_relay(net):
     return timings(a, b)
 
 
+# ---------------------------------------------------------------------------------------
+# ICE-TCP (RFC 6544, weft_config_set_ice_tcp): two peers on one link that
+# drops every UDP datagram; only TCP gets through.
+
+ICE_TCP_A, ICE_TCP_B = "10.77.0.1", "10.77.0.2"
+ICE_TCP_ECHOES = 200
+ICE_TCP_BULK = 8 * 1024 * 1024  # bytes, A -> B
+ICE_TCP_CHUNK = 16 * 1024
+ICE_TCP_PORTS = (42000, 42100)  # A's port range: its passive port lies inside
+# Switch off: no path. Measured 5.1 s (UDP refused by the peer's own
+# firewall) and 7.1 s (silent: the checks time out); the bound leaves room
+# for a loaded machine and sanitizers.
+ICE_TCP_OFF_FAILED_MAX_S = 40
+
+
+def udp_blocked_pair(net, silent):
+    """Namespaces ta (10.77.0.1) and tb (10.77.0.2) on one veth link, no
+    other interface but lo; iptables drops all UDP on the veth in both (IPv6
+    is off in every namespace of the fixture). Not silent: in and out, so a
+    peer's own sendto() fails at once (EPERM), as a local firewall does.
+    Silent: in only, so datagrams leave and vanish on the far side, as a
+    firewall in the network does (checks time out instead of failing).
+    Returns [(ns, ifname)] for udp_drops()."""
+    a_ns, b_ns = net.ns("ta"), net.ns("tb")
+    net.veth(a_ns, "va", f"{ICE_TCP_A}/24", b_ns, "vb", f"{ICE_TCP_B}/24")
+    links = [(a_ns, "va"), (b_ns, "vb")]
+    for ns, ifn in links:
+        net.sh(ns, "iptables", "-w", "5", "-A", "INPUT", "-i", ifn, "-p", "udp", "-j", "DROP")
+        if not silent:
+            net.sh(ns, "iptables", "-w", "5", "-A", "OUTPUT", "-o", ifn, "-p", "udp", "-j",
+                   "DROP")
+    return links
+
+
+def udp_drops(net, links, silent):
+    """{ns: {"in": packets[, "out": packets]}} dropped by the UDP rules; the
+    block must have been exercised: in silent mode every namespace dropped
+    datagrams coming in, otherwise every namespace dropped its own."""
+    out = {}
+    for ns, ifn in links:
+        counts = {}
+        for chain, key in (("INPUT", "in"), ("OUTPUT", "out"))[:1 if silent else 2]:
+            text = net.sh(ns, "iptables", "-w", "5", "-L", chain, "-v", "-n", "-x").stdout
+            rows = [ln.split() for ln in text.splitlines()
+                    if " DROP " in f" {ln} " and ifn in ln.split()
+                    and ("udp" in ln.split() or "17" in ln.split())]
+            check(len(rows) == 1, f"{ns}: no UDP DROP rule in {chain}: {text}")
+            counts[key] = int(rows[0][0])
+        out[ns] = counts
+        key = "in" if silent else "out"
+        check(counts[key] > 0, f"{ns}: the UDP block was never exercised: {counts}")
+    return {ns.split("-")[-1]: c for ns, c in out.items()}
+
+
+def tcp_peers(net, args_a, args_b, silent):
+    links = udp_blocked_pair(net, silent)
+    a = Peer(net, "peerA", links[0][0], "offer", args_a, DEBUG)
+    b = Peer(net, "peerB", links[1][0], "answer", args_b, DEBUG)
+    return links, a, b
+
+
+def sc_ice_tcp(net, silent=False):
+    """UDP blocked, ICE-TCP on both sides: they connect over TCP (tcp pair on
+    both sides, an established TCP connection between the two addresses),
+    echo ICE_TCP_ECHOES messages intact and in order, carry ICE_TCP_BULK
+    bytes intact, and the UDP block was exercised (DROP counters > 0)."""
+    port_range = f"{ICE_TCP_PORTS[0]}-{ICE_TCP_PORTS[1]}"
+    links, a, b = tcp_peers(net, ["--ice-tcp", "--port-range", port_range], ["--ice-tcp"],
+                            silent)
+    t0 = time.monotonic()
+    connect(a, b)
+    for p, mine, theirs in ((a, ICE_TCP_A, ICE_TCP_B), (b, ICE_TCP_B, ICE_TCP_A)):
+        cands = [parse_cand(e["candidate"]) for e in p.events if e["ev"] == "candidate"]
+        tcp = sorted((c["tcptype"], c["type"], c["address"]) for c in cands
+                     if c["transport"] == "tcp")
+        check(tcp == [("active", "host", mine), ("passive", "host", mine)],
+              f"{p.name}: TCP candidates {tcp}")
+        check(all(c["port"] == 9 for c in cands if c["tcptype"] == "active"),
+              f"{p.name}: an active candidate without port 9: {cands}")
+        if p is a:  # the port range applies to the listening socket too
+            check(all(ICE_TCP_PORTS[0] <= c["port"] <= ICE_TCP_PORTS[1]
+                      for c in cands if c["tcptype"] != "active"),
+                  f"{p.name}: a port outside {ICE_TCP_PORTS}: {cands}")
+        lo, re_ = selected_pair(p)
+        check(lo["transport"] == "tcp" and re_["transport"] == "tcp",
+              f"{p.name}: selected {lo['transport']}/{re_['transport']}, want tcp/tcp")
+        check(lo["tcptype"] in ("active", "passive") and re_["tcptype"] in ("active", "passive"),
+              f"{p.name}: selected pair without tcptype: {lo} {re_}")
+        check(lo["address"] == mine and re_["address"] == theirs,
+              f"{p.name}: pair {lo['address']} -> {re_['address']}")
+    # The kernel's view: one established connection between the two.
+    ss = net.sh(links[0][0], "ss", "-tnH", "state", "established").stdout
+    check(re.search(rf"{re.escape(ICE_TCP_A)}:\d+\s+{re.escape(ICE_TCP_B)}:\d+", ss),
+          f"no established TCP connection {ICE_TCP_A} <-> {ICE_TCP_B}: {ss!r}")
+    t_open = time.monotonic()
+    # Echo: A sends ping-i, B answers echo:ping-i; A must see them all, in order.
+    a.send(f"send {ICE_TCP_ECHOES} ping")
+    got = []
+    while len(got) < ICE_TCP_ECHOES:
+        ev = a.wait(lambda e: e["ev"] == "recv" and e["data"].startswith("echo:ping-"),
+                    f"echo {len(got)} of {ICE_TCP_ECHOES}", 30)
+        got.append(ev["data"])
+    check(got == [f"echo:ping-{i}" for i in range(ICE_TCP_ECHOES)],
+          f"peerA: echoes out of order or altered: {got[:5]}...")
+    echo_ms = (time.monotonic() - t_open) * 1000
+    # Bulk: A -> B, every byte and the order checked by B.
+    t_bulk = time.monotonic()
+    a.send(f"bulk {ICE_TCP_BULK} {ICE_TCP_CHUNK}")
+    done = b.wait(lambda e: e["ev"] in ("bulk_done", "bulk_error"), "bulk transfer", 60)
+    check(done["ev"] == "bulk_done", f"peerB: {done}")
+    check(int(done["bytes"]) == ICE_TCP_BULK, f"peerB: got {done['bytes']} bytes")
+    bulk_s = time.monotonic() - t_bulk
+    for p in (a, b):
+        check(not p.find("ice", state="disconnected") and not p.find("ice", state="failed"),
+              f"{p.name}: ICE left connected during the transfer")
+    drops = udp_drops(net, links, silent)
+    quit_peers(a, b)
+    out = timings(a, b)
+    out.update({"echo_ms": round(echo_ms, 1), "bulk_bytes": ICE_TCP_BULK,
+                "bulk_s": round(bulk_s, 2),
+                "bulk_mbit_s": round(ICE_TCP_BULK * 8 / bulk_s / 1e6, 1),
+                "udp_drops": drops,
+                "pairs": {p.name: {k: v for k, v in [e for e in p.events if e["ev"] == "pair"
+                                                      and "local" in e][-1].items()
+                                   if k in ("local", "remote")} for p in (a, b)},
+                "wall_to_open_s": round(t_open - t0, 2)})
+    return out
+
+
+def sc_ice_tcp_stray(net):
+    """A stray TCP client (any host that reaches the port) connects to A's
+    passive port during a working ICE-TCP session and writes an incomplete
+    RFC 4571 frame. libnice 0.1.21 reassembles frames in one buffer shared by
+    every TCP connection of the component (doc/nat.md): the stray bytes
+    corrupt the framing of the real connection and A receives nothing more.
+    Asserted: nothing crashes or hangs; either every echo still arrives, or A
+    goes disconnected (consent) and failed within ICE_TCP_STRAY_FAILED_MAX_S;
+    both peers exit cleanly. Reports which happened ("survived")."""
+    links, a, b = tcp_peers(net, ["--ice-tcp"], ["--ice-tcp"], False)
+    connect(a, b)
+    cands = [parse_cand(e["candidate"]) for e in a.events if e["ev"] == "candidate"]
+    port = [c["port"] for c in cands if c["tcptype"] == "passive"][0]
+    code = ("import socket,time\n"
+            f"s=socket.create_connection(('{ICE_TCP_A}',{port}),timeout=5)\n"
+            "s.sendall(b'\\xff\\xf0'+b'x'*100)\n"  # a frame of 65520 bytes, 100 sent
+            "time.sleep(60)\n")
+    net.spawn("stray", links[1][0], [sys.executable, "-c", code], stdin=False, stdout=None)
+    time.sleep(0.5)
+    t = time.monotonic()
+    a.send(f"send {ICE_TCP_ECHOES} ping")
+    n = 0
+    survived = True
+    while n < ICE_TCP_ECHOES:
+        ev = a.wait(lambda e: (e["ev"] == "recv" and e["data"].startswith("echo:ping-")) or
+                    (e["ev"] == "ice" and e["state"] == "failed"), "echo or ICE failed",
+                    ICE_TCP_STRAY_FAILED_MAX_S + 5)
+        if ev["ev"] == "ice":
+            survived = False
+            break
+        n += 1
+    fail_s = time.monotonic() - t
+    if not survived:
+        log(f"stray client: {n} echoes, then ICE failed after {fail_s:.1f} s")
+        check(fail_s <= ICE_TCP_STRAY_FAILED_MAX_S, f"ICE failed after {fail_s:.1f} s")
+        check(a.find("ice", state="disconnected"), "peerA: failed without disconnected")
+    quit_peers(a, b)
+    return {"survived": survived, "echoes_after_stray": n,
+            "failed_after_s": None if survived else round(fail_s, 1)}
+
+
+# libnice declares consent lost 10 s after the last response; weft says
+# failed 5 s later (doc/nat.md).
+ICE_TCP_STRAY_FAILED_MAX_S = 20
+
+
+def sc_ice_tcp_off(net, silent=False):
+    """The same UDP-blocked link with ICE-TCP off (the default) on both
+    sides: no TCP candidate is gathered or signalled, ICE fails within
+    ICE_TCP_OFF_FAILED_MAX_S, no channel opens, both exit cleanly."""
+    links, a, b = tcp_peers(net, [], [], silent)
+    negotiate(a, b, 30)
+    t = time.monotonic()
+    for p in (a, b):
+        p.wait(lambda e: e["ev"] == "ice" and e["state"] == "failed", "ICE failed",
+               ICE_TCP_OFF_FAILED_MAX_S + 5)
+    fail_s = time.monotonic() - t
+    check(fail_s <= ICE_TCP_OFF_FAILED_MAX_S, f"ICE failed after {fail_s:.1f} s")
+    for p in (a, b):
+        check(not p.find("open"), f"{p.name}: a channel opened with UDP blocked")
+        cands = [parse_cand(e["candidate"]) for e in p.events if e["ev"] == "candidate"]
+        check(cands and all(c["transport"] == "udp" for c in cands),
+              f"{p.name}: candidates {cands}")
+        for e in p.events:
+            if e["ev"] == "sdp":
+                check(not re.search(r"a=candidate:\S+ \d+ tcp ", e["sdp"], re.I),
+                      f"{p.name}: a TCP candidate in its SDP")
+    drops = udp_drops(net, links, silent)
+    quit_peers(a, b)
+    return {"failed_after_s": round(fail_s, 1), "udp_drops": drops}
+
+
 SCENARIOS = {
     "host": sc_host,
     "srflx": sc_srflx,
@@ -729,6 +934,11 @@ SCENARIOS = {
     "restart_by_moved_peer": lambda n: sc_restart(n, by_moved=True, option=True),
     "consent": sc_consent,
     "aiortc_relay": sc_aiortc_relay,
+    "ice_tcp": sc_ice_tcp,
+    "ice_tcp_silent": lambda n: sc_ice_tcp(n, silent=True),
+    "ice_tcp_stray": sc_ice_tcp_stray,
+    "ice_tcp_off": sc_ice_tcp_off,
+    "ice_tcp_off_silent": lambda n: sc_ice_tcp_off(n, silent=True),
 }
 
 

@@ -19,6 +19,7 @@ typedef struct peer {
   GPtrArray *cands;  /* local candidates seen */
   bool forward;      /* trickle: hand each candidate to the other peer at once */
   bool mdns_rewrite; /* forward host candidates with a .local name instead */
+  bool tcp_only;     /* forward TCP candidates only (ICE-TCP tests) */
   volatile int gathered;
   volatile int connected;
   volatile int failed;
@@ -57,7 +58,7 @@ static void on_candidate(void *ud, const char *cand) {
   g_assert_null(strchr(cand, '\r'));
   g_assert_null(strchr(cand, '\n'));
   g_ptr_array_add(p->cands, g_strdup(cand));
-  if (p->forward && p->other->ice) {
+  if (p->forward && p->other->ice && (!p->tcp_only || strstr(cand, " tcp "))) {
     char *c = p->mdns_rewrite && strstr(cand, " typ host") ? mdns_version(cand) : g_strdup(cand);
     g_assert_cmpint(weft__ice_add_remote_candidate(p->other->ice, c), ==, 0);
     g_free(c);
@@ -815,6 +816,137 @@ static void test_server_lookup(void) {
   g_assert_cmpint(calls_after_free, ==, 0);
 }
 
+/* The selected pair of @p is ICE-TCP on 127.0.0.1: "tcp" and a tcptype on
+ * both sides, one active and one passive (or a peer-reflexive remote). */
+static void check_tcp_pair(peer *p) {
+  char *l = NULL, *r = NULL;
+  g_assert_cmpint(weft__ice_get_selected_pair(p->ice, &l, &r), ==, 0);
+  g_test_message("%s selected %s <-> %s", p->name, l, r);
+  g_assert_nonnull(strstr(l, " tcp "));
+  g_assert_nonnull(strstr(r, " tcp "));
+  g_assert_nonnull(strstr(l, " 127.0.0.1 "));
+  g_assert_nonnull(strstr(r, " 127.0.0.1 "));
+  g_assert_nonnull(strstr(l, " tcptype "));
+  g_assert_nonnull(strstr(r, " tcptype "));
+  g_assert_null(strstr(l, " udp "));
+  g_free(l);
+  g_free(r);
+}
+
+/* RFC 6544 with ice_tcp: host tcp-active (port 9) and tcp-passive
+ * candidates are signalled besides UDP; with only the TCP ones exchanged the
+ * agents connect over TCP on 127.0.0.1 and carry datagrams intact (one RFC
+ * 4571 frame each). Remote TCP candidates: tcptype active/passive taken (and
+ * counted against the cap), so and a missing tcptype ignored. */
+static void test_tcp(void) {
+  weft__ice_config tcp = {.enable_loopback = true, .ice_tcp = true};
+  peer a, b;
+  peer_new(&a, "A", true, &tcp);
+  peer_new(&b, "B", false, &tcp);
+  link_peers(&a, &b, true, true);
+  a.tcp_only = b.tcp_only = true;
+  weft__ice_gather(a.ice);
+  weft__ice_gather(b.ice);
+  g_assert_true(both_connected(&a, &b, 5000));
+  unsigned udp = 0, active = 0, passive = 0;
+  for (guint i = 0; i < a.cands->len; i++) {
+    const char *c = g_ptr_array_index(a.cands, i);
+    g_test_message("A local %s", c);
+    gchar **t = g_strsplit(c, " ", -1);
+    g_assert_cmpuint(g_strv_length(t), >=, 8);
+    if (strcmp(t[2], "udp") == 0) {
+      udp++;
+      g_assert_null(strstr(c, "tcptype"));
+    } else {
+      g_assert_cmpstr(t[2], ==, "tcp");
+      g_assert_cmpstr(t[7], ==, "host");
+      if (strstr(c, " tcptype active ")) {
+        active++;
+        g_assert_cmpstr(t[5], ==, "9"); /* RFC 6544 §4.5 */
+      } else {
+        g_assert_nonnull(strstr(c, " tcptype passive "));
+        g_assert_cmpstr(t[5], !=, "9");
+        passive++;
+      }
+    }
+    g_strfreev(t);
+  }
+  g_assert_cmpuint(udp, ==, 1);
+  g_assert_cmpuint(active, ==, 1);
+  g_assert_cmpuint(passive, ==, 1);
+  check_tcp_pair(&a);
+  check_tcp_pair(&b);
+  exchange(&a, &b, 200);
+  weft__ice_counters n;
+  weft__ice_get_counters(b.ice, &n);
+  g_assert_cmpuint(n.remote_candidates, ==, 2); /* A's two TCP ones */
+
+  /* Remote TCP candidates: what is taken and what is ignored (0 either way;
+   * only the taken ones count). */
+  static const struct {
+    const char *c;
+    bool taken;
+  } rc[] = {
+      {"candidate:t1 1 TCP 1518280447 127.0.0.1 9 typ host tcptype active", true},
+      {"candidate:t2 1 tcp 1518280447 127.0.0.1 5000 typ host tcptype PASSIVE generation 0", true},
+      {"candidate:t3 1 tcp 1518280447 127.0.0.1 5001 typ srflx raddr 127.0.0.1 rport 5002 "
+       "tcptype passive",
+       true},
+      {"candidate:t4 1 tcp 1518280447 127.0.0.1 5003 typ host tcptype so", false},
+      {"candidate:t5 1 tcp 1518280447 127.0.0.1 5004 typ host", false},
+      {"candidate:t6 1 tcp 1518280447 127.0.0.1 5005 typ host tcptype bogus", false},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(rc); i++) {
+    weft__ice_get_counters(b.ice, &n);
+    unsigned before = n.remote_candidates;
+    g_assert_cmpint(weft__ice_add_remote_candidate(b.ice, rc[i].c), ==, 0);
+    weft__ice_get_counters(b.ice, &n);
+    g_assert_cmpuint(n.remote_candidates, ==, before + (rc[i].taken ? 1 : 0));
+  }
+  /* The pair still works after those. */
+  exchange(&a, &b, 20);
+  peers_done(&a, &b);
+
+  /* Both on, every candidate exchanged: UDP wins (RFC 6544 §4.2: TCP's
+   * type preference is lower), so ICE-TCP changes nothing where UDP works. */
+  peer_new(&a, "A", true, &tcp);
+  peer_new(&b, "B", false, &tcp);
+  link_peers(&a, &b, true, true);
+  weft__ice_gather(a.ice);
+  weft__ice_gather(b.ice);
+  g_assert_true(both_connected(&a, &b, 2000));
+  test_iterate_for(ctx, 100); /* let nomination settle */
+  for (peer *p = &a; p; p = p == &a ? &b : NULL) {
+    char *l = NULL, *r = NULL;
+    g_assert_cmpint(weft__ice_get_selected_pair(p->ice, &l, &r), ==, 0);
+    g_test_message("%s selected %s <-> %s", p->name, l, r);
+    g_assert_nonnull(strstr(l, " udp "));
+    g_assert_nonnull(strstr(r, " udp "));
+    g_free(l);
+    g_free(r);
+  }
+  exchange(&a, &b, 20);
+  peers_done(&a, &b);
+
+  /* Off (the default): no TCP candidate, and remote ones are ignored. */
+  weft__ice_config off = {.enable_loopback = true};
+  peer_new(&a, "A", true, &off);
+  peer_new(&b, "B", false, &off);
+  link_peers(&a, &b, true, true);
+  weft__ice_gather(a.ice);
+  weft__ice_gather(b.ice);
+  g_assert_true(both_connected(&a, &b, 2000));
+  for (guint i = 0; i < a.cands->len; i++)
+    g_assert_null(strstr(g_ptr_array_index(a.cands, i), " tcp "));
+  weft__ice_get_counters(b.ice, &n);
+  unsigned before = n.remote_candidates;
+  g_assert_cmpint(weft__ice_add_remote_candidate(b.ice, rc[1].c), ==, 0);
+  weft__ice_get_counters(b.ice, &n);
+  g_assert_cmpuint(n.remote_candidates, ==, before);
+  check_host_pair(&a, "host");
+  peers_done(&a, &b);
+}
+
 static int cmp_i64(const void *x, const void *y) {
   int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
   return a < b ? -1 : a > b;
@@ -860,6 +992,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/ice/free-during-checks", test_free_during_checks);
   g_test_add_func("/ice/config", test_config);
   g_test_add_func("/ice/relay-only", test_relay_only);
+  g_test_add_func("/ice/tcp", test_tcp);
   g_test_add_func("/ice/server-lookup", test_server_lookup);
   g_test_add_func("/ice/timing", test_timing);
   int rc = g_test_run();

@@ -52,6 +52,10 @@ def test_version_and_objects() -> None:
     cfg = weft.Configuration(enable_loopback=True, max_message_size=1000, port_range=(0, 0),
                              ice_servers=["stun:127.0.0.1:3478"])
     assert cfg.enable_loopback and cfg.max_message_size == 1000
+    assert not cfg.ice_tcp  # off by default
+    cfg.ice_tcp = True
+    assert cfg.ice_tcp and weft.Configuration(ice_tcp=True).ice_tcp
+    cfg.ice_tcp = False
     ctx = weft.Context(weft.ContextMode.QUEUED)
     pc = weft.PeerConnection(ctx, cfg)
     with pytest.raises(TypeError):

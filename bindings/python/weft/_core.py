@@ -869,6 +869,7 @@ class Configuration:
         send_buffer_limit: Optional[int] = None,
         receive_buffer_limit: Optional[int] = None,
         enable_loopback: bool = False,
+        ice_tcp: bool = False,
         certificate_reuse: bool = True,
         certificate_type: CertificateType = CertificateType.ECDSA_P256,
     ) -> None:
@@ -884,6 +885,7 @@ class Configuration:
         self._send_buffer_limit = 16 * 1024 * 1024
         self._receive_buffer_limit = 4 * 1024 * 1024
         self._loopback = False
+        self._ice_tcp = False
         self._cert_reuse = True
         self._cert_type = CertificateType.ECDSA_P256
         for s in ice_servers:
@@ -898,6 +900,7 @@ class Configuration:
         if receive_buffer_limit is not None:
             self.receive_buffer_limit = receive_buffer_limit
         self.enable_loopback = enable_loopback
+        self.ice_tcp = ice_tcp
         self.certificate_reuse = certificate_reuse
         self.certificate_type = certificate_type
 
@@ -992,6 +995,19 @@ class Configuration:
     def enable_loopback(self, on: bool) -> None:
         check(lib.weft_config_set_enable_loopback(self._handle, int(bool(on))))
         self._loopback = bool(on)
+
+    @property
+    def ice_tcp(self) -> bool:
+        """ICE-TCP (RFC 6544): also gather, signal and accept host TCP
+        candidates (tcptype active/passive). Off by default: libnice then
+        listens on a TCP port on every gathered address, and UDP wins
+        whenever it works (weft_config_set_ice_tcp, doc/nat.md)."""
+        return self._ice_tcp
+
+    @ice_tcp.setter
+    def ice_tcp(self, on: bool) -> None:
+        check(lib.weft_config_set_ice_tcp(self._handle, int(bool(on))))
+        self._ice_tcp = bool(on)
 
     @property
     def certificate_reuse(self) -> bool:
