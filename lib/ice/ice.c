@@ -293,6 +293,18 @@ static void event_free(ice_event *e) {
   g_free(e);
 }
 
+/* Ends a stretch of owner callbacks begun with depth++. Returns false if the
+ * owner freed @ice meanwhile: it is finalized here when nothing of ours is
+ * left on the stack, so the caller must not touch it again. */
+static bool leave(weft__ice *ice) {
+  ice->depth--;
+  if (!ice->freed)
+    return true;
+  if (ice->depth == 0)
+    finalize(ice);
+  return false;
+}
+
 /* Runs queued events. Returns false if the owner freed @ice meanwhile (then
  * @ice may be gone). */
 static bool deliver_events(weft__ice *ice) {
@@ -320,13 +332,7 @@ static bool deliver_events(weft__ice *ice) {
     }
     event_free(e);
   }
-  ice->depth--;
-  if (ice->freed) {
-    if (ice->depth == 0)
-      finalize(ice);
-    return false;
-  }
-  return true;
+  return leave(ice);
 }
 
 static gboolean dispatch_cb(gpointer data) {
@@ -584,17 +590,10 @@ static bool deliver_datagram(weft__ice *ice, const uint8_t *buf, size_t len) {
    * to connected, typically) reach the owner first. */
   if (!g_queue_is_empty(&ice->events) && !deliver_events(ice))
     return false;
-  if (ice->cb.on_recv) {
-    ice->depth++;
+  ice->depth++;
+  if (ice->cb.on_recv)
     ice->cb.on_recv(ice->cb.ud, buf, len);
-    ice->depth--;
-  }
-  if (ice->freed) {
-    if (ice->depth == 0)
-      finalize(ice);
-    return false;
-  }
-  return true;
+  return leave(ice);
 }
 
 static void clear_deferred(weft__ice *ice) {
