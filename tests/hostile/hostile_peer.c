@@ -85,24 +85,25 @@ bool hv_wait(bool (*pred)(void *arg), void *arg, int timeout_ms) {
   return true;
 }
 
+typedef struct {
+  atomic_int *i;
+  atomic_llong *ll;
+  long long min;
+} at_least;
+
+static bool reached(void *arg) {
+  const at_least *a = arg;
+  return (a->i ? (long long)atomic_load(a->i) : (long long)atomic_load(a->ll)) >= a->min;
+}
+
 bool hv_wait_int_ge(atomic_int *v, int min, int timeout_ms) {
-  int64_t end = hv_now_us() + (int64_t)timeout_ms * 1000;
-  while (atomic_load(v) < min) {
-    if (hv_now_us() > end)
-      return false;
-    g_usleep(2000);
-  }
-  return true;
+  at_least a = {v, NULL, min};
+  return hv_wait(reached, &a, timeout_ms);
 }
 
 bool hv_wait_llong_ge(atomic_llong *v, long long min, int timeout_ms) {
-  int64_t end = hv_now_us() + (int64_t)timeout_ms * 1000;
-  while (atomic_load(v) < min) {
-    if (hv_now_us() > end)
-      return false;
-    g_usleep(2000);
-  }
-  return true;
+  at_least a = {NULL, v, min};
+  return hv_wait(reached, &a, timeout_ms);
 }
 
 void hv_on_engine(weft_context *ctx, void (*fn)(void *data), void *data) {
