@@ -486,7 +486,9 @@ const STATIC = {
   '/peer.js': ['text/javascript; charset=utf-8', path.join(HERE, 'peer.js')],
 };
 
-function readBody(req, limit = 256 * 1024) {
+// An HTTP request body as text, at most @limit bytes (past it: rejects with
+// status 413 and drops the connection).
+export function readBody(req, limit = 256 * 1024) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     let n = 0;

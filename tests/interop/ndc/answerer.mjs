@@ -36,38 +36,16 @@
 // handed over after later ones (`run.mjs rsa` uses a negotiated channel).
 // Stops on SIGINT/SIGTERM and after --lifetime S (default 600).
 import http from 'node:http';
+import { parseSdpFrag, readBody } from '../chromium/lib.mjs';
+import { loadNdc, ndcLogToStderr, parseOptions, sdpFingerprint } from './ndc-common.mjs';
 
-let ndc;
-try {
-  ndc = (await import('node-datachannel')).default;
-} catch (e) {
-  console.error(
-    `FAIL: node-datachannel is not installed in tests/interop (${e.message.split('\n')[0]}); ` +
-      'run scripts/deps (npm ci in tests/interop)',
-  );
-  process.exit(1);
-}
-
-const args = process.argv.slice(2);
-const opt = { host: '127.0.0.1', port: 0, lifetime: 600, ndcLog: null, cert: null, key: null, negotiated: null };
-for (let i = 0; i < args.length; i++) {
-  const a = args[i];
-  const v = args[i + 1];
-  if (a === '--host' && v !== undefined) opt.host = args[++i];
-  else if (a === '--port' && v !== undefined) opt.port = Number(args[++i]);
-  else if (a === '--lifetime' && v !== undefined) opt.lifetime = Number(args[++i]);
-  else if (a === '--ndc-log' && v !== undefined) opt.ndcLog = args[++i];
-  else if (a === '--cert' && v !== undefined) opt.cert = args[++i];
-  else if (a === '--key' && v !== undefined) opt.key = args[++i];
-  else if (a === '--negotiated' && v !== undefined) opt.negotiated = Number(args[++i]);
-  else {
-    console.error(
-      `usage: answerer.mjs [--host H] [--port P] [--lifetime S] [--ndc-log LEVEL] [--cert FILE --key FILE]\n` +
-        `       [--negotiated ID] (bad: ${a})`,
-    );
-    process.exit(2);
-  }
-}
+const ndc = await loadNdc();
+const opt = parseOptions(
+  process.argv.slice(2),
+  { host: '127.0.0.1', port: 0, lifetime: 600, ndcLog: null, cert: null, key: null, negotiated: null },
+  'answerer.mjs [--host H] [--port P] [--lifetime S] [--ndc-log LEVEL] [--cert FILE --key FILE] [--negotiated ID]',
+);
+if (opt.negotiated !== null) opt.negotiated = Number(opt.negotiated);
 if (opt.host !== '127.0.0.1') {
   console.error('answerer.mjs: loopback only (--host 127.0.0.1)');
   process.exit(2);
@@ -81,10 +59,7 @@ if (!opt.cert !== !opt.key) {
   process.exit(2);
 }
 const T0 = performance.now();
-if (opt.ndcLog)
-  ndc.initLogger(opt.ndcLog, (level, message) =>
-    process.stderr.write(`ndc ${((performance.now() - T0) / 1000).toFixed(3)} ${level} ${message}\n`),
-  );
+ndcLogToStderr(ndc, opt.ndcLog, T0);
 const emit = (o) => process.stdout.write(`${JSON.stringify({ t: Math.round(performance.now() - T0) / 1000, ...o })}\n`);
 
 const CONFIG = { iceServers: [], bindAddress: '127.0.0.1' };
@@ -95,37 +70,6 @@ if (opt.cert) {
 const GATHER_MS = 5000;
 const sessions = new Map(); // n -> {pc, channels, ended}
 let served = 0;
-
-function readBody(req, limit = 256 * 1024) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let n = 0;
-    req.on('data', (c) => {
-      n += c.length;
-      if (n > limit) {
-        reject(Object.assign(new Error('body too large'), { status: 413 }));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-// RFC 8840 fragment -> [{candidate, mid}] (candidate '' = end-of-candidates).
-function parseSdpFrag(body) {
-  const out = [];
-  let mid = '0';
-  for (const raw of body.split(/\r?\n/)) {
-    const l = raw.trim();
-    if (l.startsWith('a=mid:')) mid = l.slice(6);
-    else if (l.startsWith('a=candidate:')) out.push({ candidate: l.slice(2), mid });
-    else if (l === 'a=end-of-candidates') out.push({ candidate: '', mid });
-    else if (l && !/^(a=[A-Za-z0-9-]+(:|$)|m=)/.test(l))
-      throw Object.assign(new Error(`not an SDP line in sdpfrag: ${l}`), { status: 400 });
-  }
-  return out;
-}
 
 function endSession(n) {
   const s = sessions.get(n);
@@ -211,7 +155,7 @@ async function answer(offer) {
   const desc = pc.localDescription();
   if (!desc || !desc.sdp) throw new Error('no local description after the offer');
   const candidates = desc.sdp.split('\n').filter((l) => l.startsWith('a=candidate:')).length;
-  const fingerprint = /^a=fingerprint:sha-256 (\S+)/m.exec(desc.sdp)?.[1] ?? null;
+  const fingerprint = sdpFingerprint(desc.sdp);
   emit({ ev: 'answer', pc: n, candidates, fingerprint });
   return { n, sdp: desc.sdp };
 }
@@ -237,7 +181,7 @@ const server = http.createServer(async (req, res) => {
       if (!s || s.ended) return reply(404, 'no such session');
       if (req.method === 'PATCH') {
         for (const c of parseSdpFrag(await readBody(req))) {
-          if (c.candidate) s.pc.addRemoteCandidate(c.candidate, c.mid);
+          if (c.candidate) s.pc.addRemoteCandidate(c.candidate, c.sdpMid ?? '0');
           emit({ ev: 'remote-candidate', pc: n, candidate: c.candidate || 'end-of-candidates' });
         }
         return reply(204);

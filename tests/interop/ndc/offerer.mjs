@@ -23,45 +23,20 @@
 // offer_fingerprint / answer_fingerprint (the a=fingerprint values),
 // answer_setup, remote_fingerprint (what libdatachannel verified), closed.
 // Exit status 0 only if ok. Bounded by --timeout S (default 20) in all cases.
-import http from 'node:http';
+import { httpRequest } from '../chromium/lib.mjs';
+import { loadNdc, ndcLogToStderr, parseOptions, sdpFingerprint } from './ndc-common.mjs';
 
-let ndc;
-try {
-  ndc = (await import('node-datachannel')).default;
-} catch (e) {
-  console.error(
-    `FAIL: node-datachannel is not installed in tests/interop (${e.message.split('\n')[0]}); ` +
-      'run scripts/deps (npm ci in tests/interop)',
-  );
-  process.exit(1);
-}
-
-const args = process.argv.slice(2);
-const opt = { url: null, cert: null, key: null, timeout: 20, ndcLog: null };
-for (let i = 0; i < args.length; i++) {
-  const a = args[i];
-  const v = args[i + 1];
-  if (a === '--url' && v !== undefined) opt.url = args[++i];
-  else if (a === '--cert' && v !== undefined) opt.cert = args[++i];
-  else if (a === '--key' && v !== undefined) opt.key = args[++i];
-  else if (a === '--timeout' && v !== undefined) opt.timeout = Number(args[++i]);
-  else if (a === '--ndc-log' && v !== undefined) opt.ndcLog = args[++i];
-  else {
-    console.error(`usage: offerer.mjs --url URL [--cert FILE --key FILE] [--timeout S] [--ndc-log LEVEL] (bad: ${a})`);
-    process.exit(2);
-  }
-}
+const ndc = await loadNdc();
+const USAGE = 'offerer.mjs --url http://... [--cert FILE --key FILE] [--timeout S] [--ndc-log LEVEL]';
+const opt = parseOptions(process.argv.slice(2), { url: null, cert: null, key: null, timeout: 20, ndcLog: null }, USAGE);
 if (!opt.url || !opt.url.startsWith('http://') || !opt.cert !== !opt.key) {
-  console.error('usage: offerer.mjs --url http://... [--cert FILE --key FILE] (both or neither)');
+  console.error(`usage: ${USAGE} (--url is required; --cert and --key go together)`);
   process.exit(2);
 }
 
 const T0 = performance.now();
 const since = () => Math.round((performance.now() - T0) * 10) / 10;
-if (opt.ndcLog)
-  ndc.initLogger(opt.ndcLog, (level, message) =>
-    process.stderr.write(`ndc ${((performance.now() - T0) / 1000).toFixed(3)} ${level} ${message}\n`),
-  );
+ndcLogToStderr(ndc, opt.ndcLog, T0);
 
 // What is sent: [kind, size], each message's bytes derived from its index so
 // that a swapped, truncated or corrupted echo cannot pass for the right one.
@@ -110,34 +85,6 @@ async function finish(error) {
 let stage = 'gathering';
 const overall = setTimeout(() => finish(`timeout after ${opt.timeout} s (${stage})`), opt.timeout * 1000);
 
-function post(url, body) {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = http.request(
-      {
-        host: u.hostname,
-        port: u.port,
-        path: u.pathname + u.search,
-        method: 'POST',
-        agent: false,
-        headers: { 'Content-Type': 'application/sdp', 'Content-Length': Buffer.byteLength(body), Connection: 'close' },
-        timeout: 15000,
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('no response within 15000 ms')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const fingerprint = (sdp) => /^a=fingerprint:sha-256 (\S+)/m.exec(sdp || '')?.[1] ?? null;
-
 const config = { iceServers: [], bindAddress: '127.0.0.1' };
 if (opt.cert) {
   config.certificatePemFile = opt.cert;
@@ -183,14 +130,14 @@ try {
   await gathered;
   const offer = pc.localDescription();
   if (!offer || offer.type !== 'offer') throw new Error(`no local offer after gathering (${offer && offer.type})`);
-  result.offer_fingerprint = fingerprint(offer.sdp);
+  result.offer_fingerprint = sdpFingerprint(offer.sdp);
   result.offer_setup = /^a=setup:(\S+)/m.exec(offer.sdp)?.[1] ?? null;
   stage = 'signalling';
   const t1 = performance.now();
-  const res = await post(opt.url, offer.sdp);
+  const res = await httpRequest(opt.url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer.sdp });
   result.signal_ms = Math.round((performance.now() - t1) * 10) / 10;
   if (res.status !== 201) throw new Error(`POST ${opt.url}: HTTP ${res.status}: ${res.body.trim()}`);
-  result.answer_fingerprint = fingerprint(res.body);
+  result.answer_fingerprint = sdpFingerprint(res.body);
   result.answer_setup = /^a=setup:(\S+)/m.exec(res.body)?.[1] ?? null;
   stage = 'connecting';
   const t2 = performance.now();
