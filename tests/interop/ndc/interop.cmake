@@ -21,12 +21,14 @@ endif()
 # open in < 100 ms and the handshake in < 100 ms are asserted where crypto runs
 # at its real speed: a sanitizer build's ECDSA and ECDH alone take 50-60 ms of
 # the handshake, over 100 ms with the cores busy.
+# A lost flight shows as a resend or a handshake past half of OpenSSL's 1 s
+# retransmission (every run, every build); the open time's median is bounded
+# where the build is fast enough to mean something.
+set(_weft_ndc_hs_bound 500)
 if(WEFT_SANITIZE)
   set(_weft_ndc_bound 0)
-  set(_weft_ndc_hs_bound 500)
 else()
   set(_weft_ndc_bound 100)
-  set(_weft_ndc_hs_bound 100)
 endif()
 add_test(NAME interop_ndc_early_flight
          COMMAND ${CMAKE_CURRENT_LIST_DIR}/../netns-run ${_weft_ndc_node} ${CMAKE_CURRENT_LIST_DIR}/run.mjs

@@ -18,9 +18,13 @@
 // 1-second OpenSSL retransmission timeout.
 //
 // Each run (echo-client --count 1, WEFT_DEBUG=pc:debug) must: succeed (every
-// echo checked), be DTLS server, and open its channel (connect_ms, from the
-// creation of the peer connection to the channel open) in under --bound-ms.
-// At least one run must show weft's "feeding N DTLS records that arrived
+// echo checked), be DTLS server, never resend a flight, and end the DTLS
+// handshake within --handshake-bound-ms of ICE connected (500: half of
+// OpenSSL's 1 s first retransmission, so a lost flight cannot pass). The
+// median open time (connect_ms, from the creation of the peer connection to
+// the channel open) must be under --bound-ms (0: not asserted): a wall-clock
+// figure of one run also measures how long a busy machine kept the process
+// off the CPU, which says nothing of a lost flight. At least one run must show weft's "feeding N DTLS records that arrived
 // before ICE was connected" line, or the test did not exercise the case it
 // is about. Prints one line per run, then p50/max of connect_ms and the
 // number of runs that took the early path. Each run's stderr is saved in
@@ -76,7 +80,7 @@ const parseArgs = (argv) =>
     modes: ['early-flight', 'rsa'],
     usage: '--echo-client PATH [--echo-server PATH] [--runs N] [--bound-ms MS] [--handshake-bound-ms MS]',
     outPrefix: 'ndc',
-    defaults: { echoClient: null, echoServer: null, runs: 20, boundMs: 100, handshakeBoundMs: 100, timeout: 90 },
+    defaults: { echoClient: null, echoServer: null, runs: 20, boundMs: 100, handshakeBoundMs: 500, timeout: 90 },
     options: {
       '--echo-client': 'echoClient', '--echo-server': 'echoServer', '--runs': 'runs', '--bound-ms': 'boundMs',
       '--handshake-bound-ms': 'handshakeBoundMs',
@@ -155,10 +159,7 @@ async function earlyFlight(o) {
         check(pcl.resent === 0, `weft's DTLS resent a flight ${pcl.resent} time(s): a flight was lost`);
         check(pcl.ice !== null && pcl.dtls !== null && pcl.dtls - pcl.ice < o.handshakeBoundMs,
               `DTLS done ${f1(pcl.dtls - pcl.ice)} ms after ICE connected, bound ${o.handshakeBoundMs} ms`);
-        // The whole open, where the build's speed allows it (0 = not asserted).
-        check(!Number(o.boundMs) || (typeof run.connect === 'number' && run.connect < o.boundMs),
-              `channel open after ${f1(run.connect)} ms, bound ${o.boundMs} ms ` +
-              `(ICE connected ${f1(pcl.ice)} ms, DTLS connected ${f1(pcl.dtls)} ms, SCTP up ${f1(pcl.sctp)} ms)`);
+        check(typeof run.connect === 'number', `the channel never opened`);
         return `connect ${f1(run.connect)} ms (ICE ${f1(pcl.ice)}, DTLS ${f1(pcl.dtls)}, SCTP ${f1(pcl.sctp)})` +
           (pcl.fed ? `, ${pcl.fed} early DTLS record(s) fed` : ', no early DTLS record');
       });
@@ -180,13 +181,21 @@ async function earlyFlight(o) {
     const hs = runs.filter((r) => r.ice !== null && r.dtls !== null).map((r) => r.dtls - r.ice).sort((a, b) => a - b);
     const early = runs.filter((r) => r.fed > 0).length;
     check(t.length === o.runs, `${o.runs - t.length} of ${o.runs} runs never opened their channel`);
+    // How fast, where the build's speed allows it (0 = not asserted): the
+    // median, which one run's wait for a busy CPU cannot move (a lost flight
+    // is caught in every run above).
+    const slow = runs.filter((r) => typeof r.connect === 'number' && r.connect >= o.boundMs);
+    check(!Number(o.boundMs) || (t.length > 0 && pct(t, 50) < o.boundMs),
+          `channel open p50 ${f1(pct(t, 50))} ms, bound ${o.boundMs} ms; runs at or over it: ` +
+          slow.map((r) => `run ${r.i} ${f1(r.connect)} ms (ICE ${f1(r.ice)}, DTLS ${f1(r.dtls)}, SCTP ${f1(r.sctp)})`).join(', '));
     check(early > 0,
           `no run's first DTLS flight arrived before weft's ICE was connected ("feeding N DTLS records" ` +
           `never logged): the test did not exercise the early path`);
     const line = t.length
       ? `connect_ms p50 ${f1(pct(t, 50))} max ${f1(t[t.length - 1])} over ${t.length} runs; ` +
         `DTLS done after ICE connected: p50 ${f1(pct(hs, 50))} max ${f1(hs[hs.length - 1])} ms; ` +
-        `early path (ClientHello held, then fed) in ${early} of ${runs.length} runs`
+        `early path (ClientHello held, then fed) in ${early} of ${runs.length} runs; ` +
+        `${t.filter((x) => x < 100).length} of ${t.length} opened in under 100 ms`
       : 'no run connected';
     console.log(`     ${line}`);
     return '';
