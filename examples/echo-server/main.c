@@ -181,6 +181,8 @@ static void log_track_stats(peer *p, weft_track *t) {
     json_object_set_int_member(o, "plis_received", (gint64)st.plis_received);
     json_object_set_int_member(o, "plis_sent", (gint64)st.plis_sent);
     json_object_set_int_member(o, "srtp_failures", (gint64)st.srtp_failures);
+    json_object_set_int_member(o, "packets_lost", (gint64)st.packets_lost);
+    json_object_set_int_member(o, "events_dropped", (gint64)st.events_dropped);
     log_line(o);
   }
   weft_free(mid);

@@ -152,8 +152,9 @@ export function concealWindow(from, to) {
 // short text for the case line.
 // audioWindow: concealWindow() to judge concealment by (default: the whole
 // of st).
-// lossy: the kernel dropped datagrams on the pair's sockets (udpDrops()):
-// then frames Chromium had to drop (and the PLIs that recover from them) are
+// lossy: the kernel dropped datagrams on the pair's sockets (udpDrops()), or
+// Chromium discarded some of its own before its socket (an echo then lacks
+// them): then frames Chromium had to drop (and the PLIs that recover from them) are
 // the network's doing and only reported; without loss there must be none.
 // bursty: 256 KiB data-channel messages cross the same transport while the
 // media flows. weft runs SCTP and the media echo on one engine thread, so a
@@ -314,11 +315,15 @@ async function echoCase(b, srv, c, check) {
     `the page got remote tracks ${JSON.stringify(mi.remote)}, expected one audio and one video`);
   const weftDrops = drops.get(weftPort) || 0;
   const chromeDrops = drops.get(chromePort) || 0;
+  // What Chromium counted as sent (outbound-rtp packetsSent) but threw away
+  // before its socket (its send queue was full: its SCTP bursts next to
+  // media fill it), all kinds together, like the kernel's drops.
+  const chromeDiscards = st.pair?.packetsDiscardedOnSend || 0;
   const note = checkInbound(check, st, {
     videoMime: c.video,
     who: 'echoed stream',
     audioWindow: concealWindow(samples[1], samples[samples.length - 1]),
-    lossy: weftDrops + chromeDrops > 0,
+    lossy: weftDrops + chromeDrops + chromeDiscards > 0,
     bursty: !!c.data,
   });
   for (const k of ['audio', 'video']) {
@@ -348,13 +353,14 @@ async function echoCase(b, srv, c, check) {
     if (out) {
       // Every packet Chromium sent reached weft (loopback: nothing is lost;
       // Chromium's count includes its retransmissions, so weft's may be
-      // lower by at most those).
-      // The kernel's drops on weft's socket (all kinds and data) bound what
-      // may be missing.
+      // lower by at most those). What may be missing besides is bounded by
+      // the counted drops, all kinds and data together: the kernel's on
+      // weft's socket and Chromium's own discards before its socket.
       const d = out.packetsSent - t.packets_received;
-      check(d >= 0 && d <= (out.retransmittedPacketsSent || 0) + weftDrops,
+      check(d >= 0 && d <= (out.retransmittedPacketsSent || 0) + weftDrops + chromeDiscards,
         `${k}: Chromium sent ${out.packetsSent} packets (${out.retransmittedPacketsSent || 0} retransmitted), echo-server received ${t.packets_received} ` +
-        `(the kernel dropped ${weftDrops} datagrams on weft's socket)`);
+        `(the kernel dropped ${weftDrops} datagrams on weft's socket, Chromium discarded ${chromeDiscards} before its socket; ` +
+        `Chromium's selected pair: ${JSON.stringify(st.pair)}; weft's track: ${JSON.stringify(t)})`);
     }
     // weft echoed every packet, and everything it sent reached Chromium.
     check(t.packets_sent >= t.packets_received, `${k}: echo-server received ${t.packets_received} packets but echoed ${t.packets_sent}`);
@@ -370,6 +376,7 @@ async function echoCase(b, srv, c, check) {
       `echoed ${t.packets_sent} (nacks_received ${t.nacks_received}, retransmitted ${t.retransmitted}, plis_received ${t.plis_received}, ` +
       `plis_sent ${t.plis_sent}), Chromium received ${inb?.packetsReceived}`);
   }
+  parts.push(`Chromium's selected pair: ${st.pair?.packetsSent} packets sent, ${st.pair?.packetsDiscardedOnSend} discarded on send`);
   if (offV) console.log(`     ${c.name}: the offer's first video codec ${offV.rtpmap} (${offV.fmtp || ''})`);
   console.log(`     ${c.name}: negotiated ${vCodec?.rtpmap}${vCodec?.fmtp ? ` (${vCodec.fmtp})` : ''} + ${aCodec?.rtpmap}; ` +
     `first echo after ${fmt(firstMs, 0)} ms; framesDecoded at 1 s intervals ${dec.join(' ')}`);
@@ -498,7 +505,8 @@ async function weftSendsCase(o, b, c, check) {
     }
     clientNote = `echo-client: video sent ${m.video.frames_sent} frames (${m.video.packets_sent} packets), got back ${m.video.frames_received}, ` +
       `decoded ${m.video.frames_decoded}, keyframes asked by Chromium ${m.video.keyframes_requested_by_remote}, nacks_sent ${m.video.nacks_sent}, ` +
-      `plis_sent ${m.video.plis_sent}; audio sent ${m.audio.frames_sent}, decoded ${m.audio.frames_decoded} of ${m.audio.frames_received}`;
+      `plis_sent ${m.video.plis_sent}; audio sent ${m.audio.frames_sent}, decoded ${m.audio.frames_decoded} of ${m.audio.frames_received}; ` +
+      `handed to weft late (> 40 ms): audio ${m.audio.late_frames} (worst ${m.audio.max_late_ms} ms), video ${m.video.late_frames} (worst ${m.video.max_late_ms} ms)`;
   }
 
   // Chromium decoded weft's VP8 (320x240 test pattern) and Opus.
@@ -543,11 +551,13 @@ async function weftSendsCase(o, b, c, check) {
       // echo-client's snapshot, are not losses).
       const ref = full.filter((x) => x.at <= m.stats_wall_ms - HANDOFF_MS).pop();
       const rout = ref && ref[k].outbound;
+      // Chromium's discards before its socket (all kinds) excuse as many.
+      const discards = ref?.pair?.packetsDiscardedOnSend || 0;
       if (check(rout, `no Chromium sample ${HANDOFF_MS} ms before echo-client's counters (at ${m.stats_wall_ms})`))
-        check(m[k].packets_received >= rout.packetsSent - (rout.retransmittedPacketsSent || 0) - weftDrops,
+        check(m[k].packets_received >= rout.packetsSent - (rout.retransmittedPacketsSent || 0) - weftDrops - discards,
           `${k}: Chromium had sent ${rout.packetsSent} packets ${m.stats_wall_ms - ref.at} ms before echo-client's ` +
           `counters, echo-client received only ${m[k].packets_received} ` +
-          `(the kernel dropped ${weftDrops} datagrams on weft's socket)`);
+          `(the kernel dropped ${weftDrops} datagrams on weft's socket, Chromium discarded ${discards} before its socket)`);
     }
   }
   let picNote = '';

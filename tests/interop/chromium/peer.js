@@ -471,6 +471,13 @@
       else if (r.type === 'remote-inbound-rtp')
         out[k].remoteInbound = pick(r, ['packetsLost', 'fractionLost', 'roundTripTime', 'jitter']);
     });
+    // The selected pair: what Chromium counted as sent but discarded before
+    // its socket (packetsDiscardedOnSend: its send queue was full), all kinds.
+    s.forEach((r) => {
+      if (r.type !== 'transport' || !r.selectedCandidatePairId) return;
+      const p = s.get(r.selectedCandidatePairId);
+      if (p) out.pair = pick(p, ['packetsSent', 'packetsReceived', 'packetsDiscardedOnSend', 'bytesDiscardedOnSend']);
+    });
     return out;
   }
 
