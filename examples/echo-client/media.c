@@ -17,6 +17,8 @@
 #define TICK_MS 5
 /* How long the echoes of the last frames may take (the contract's tail). */
 #define TAIL_US (3 * G_USEC_PER_SEC)
+/* A frame handed to weft this long after its time counts as late. */
+#define LATE_US (40 * 1000)
 
 typedef struct kind_state {
   int video;
@@ -35,6 +37,10 @@ typedef struct kind_state {
   uint64_t pattern_read, pattern_order; /* video: index readable / in sending order */
   int64_t last_pattern;
   double rms_sum; /* audio: level of what was decoded */
+  /* How late frames were handed to weft against their schedule (a busy
+   * thread shows here, not in weft): the worst, and how many by > 40 ms. */
+  gint64 max_late_us;
+  uint64_t late_frames;
   char *first_error;
 } kind_state;
 
@@ -107,6 +113,8 @@ static void media_event(ec_media *m, kind_state *k) {
   } else {
     jl_num(s, "rms", k->frames_decoded ? k->rms_sum / (double)k->frames_decoded : 0, 3);
   }
+  jl_num(s, "max_late_ms", (double)k->max_late_us / 1000.0, 1);
+  jl_uint(s, "late_frames", k->late_frames);
   jl_uint(s, "bytes_sent", st.bytes_sent);
   jl_uint(s, "packets_sent", st.packets_sent);
   jl_uint(s, "frames_dropped", st.frames_dropped);
@@ -188,6 +196,10 @@ static int send_one(ec_media *m, kind_state *k) {
       k->ts_base + idx * (k->video ? MC_VIDEO_RTP_CLOCK / MC_VIDEO_FPS
                                    : MC_AUDIO_RTP_CLOCK / 1000 * MC_AUDIO_FRAME_MS);
   info.flags = key ? WEFT_FRAME_KEY : 0;
+  gint64 late = now_us() - m->start_us -
+                (gint64)idx * G_USEC_PER_SEC / (k->video ? MC_VIDEO_FPS : 1000 / MC_AUDIO_FRAME_MS);
+  k->max_late_us = MAX(k->max_late_us, late);
+  k->late_frames += late > LATE_US;
   rc = weft_track_send_frame(k->track, data, size, &info);
   if (rc < 0) {
     media_fail(m, "media: sending %s frame %u (%zu bytes): %s (%s)", k->name, idx, size,
@@ -216,7 +228,11 @@ static gboolean on_tick(void *ud) {
   gint64 now = now_us();
   if (!m->sending_done) {
     gint64 elapsed = now - m->start_us;
-    if (send_due(m, &m->v, elapsed) < 0 || send_due(m, &m->a, elapsed) < 0) {
+    /* Audio first and again after the video: a picture takes milliseconds
+     * to encode (more under a sanitizer or a busy CPU), an Opus frame
+     * microseconds, and a late audio frame is what a listener hears. */
+    if (send_due(m, &m->a, elapsed) < 0 || send_due(m, &m->v, elapsed) < 0 ||
+        send_due(m, &m->a, now_us() - m->start_us) < 0) {
       m->timer = 0; /* finish() removed this very source already */
       return G_SOURCE_REMOVE;
     }
@@ -426,6 +442,8 @@ static void kind_result(kind_state *k, GString *out) {
     jl_uint(s, "keyframes_requested_by_remote", k->keyframes_requested);
   jl_uint(s, "packets_sent", st.packets_sent);
   jl_uint(s, "packets_received", st.packets_received);
+  jl_num(s, "max_late_ms", (double)k->max_late_us / 1000.0, 1);
+  jl_uint(s, "late_frames", k->late_frames);
   if (k->video) {
     jl_uint(s, "nacks_sent", st.nacks_sent);
     jl_uint(s, "plis_sent", st.plis_sent);
