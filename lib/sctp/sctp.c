@@ -39,6 +39,16 @@ enum {
   SCTP_PACKET_MAX = 1200,
   PATH_MTU = SCTP_PACKET_MAX - 12,
   MIN_SOCKBUF = 1024 * 1024,
+  /* The receive buffer, so the window we advertise (a_rwnd). usrsctp 0.9.5
+   * tracks received TSNs in a bitmap of at most 4096 past the cumulative ack
+   * (SCTP_MAPPING_ARRAY, 512 bytes) and silently tosses any chunk beyond it.
+   * After a loss, a peer may fill the whole window past the hole: a 16 MiB
+   * window (what sizing it like the send buffer gave a peer allowing 1 GiB
+   * messages) let Firefox send 6,880 TSNs past it, 1,614 of them tossed, and
+   * its recovery from the resends took over 30 s. 1 MiB holds about 900
+   * full chunks, and a usrsctp sender's per-chunk charge (256 bytes) keeps
+   * even 1-byte messages under 4096. */
+  RECV_WINDOW = 1024 * 1024,
   /* Largest message kept when the caller sets no receive cap (0). */
   MAX_RECV_ANY = 256 * 1024 * 1024,
   /* usrsctp's getsockopt for the bytes an association holds (queued or sent
@@ -158,8 +168,9 @@ struct weft__sctp {
   uint16_t msg_sid;
   uint32_t msg_ppid;
   bool msg_started, msg_discarding;
-  GByteArray *notif; /* notification being reassembled */
-  GQueue events;     /* event*: to deliver outside usrsctp */
+  GByteArray *notif;   /* notification being reassembled */
+  GQueue events;       /* event*: to deliver outside usrsctp */
+  GSource *status_src; /* WEFT_DEBUG sctp:debug: the state every 2 s */
 };
 
 static void process(weft__sctp *s, bool allow_cb);
@@ -616,6 +627,8 @@ static void fifo_clear(weft__sctp *s) {
 
 /* ---- Receiving (under g_usr_lock) ---------------------------------------- */
 
+static void log_status(weft__sctp *s, const char *why);
+
 static void handle_notification(weft__sctp *s, const uint8_t *buf, size_t len) {
   if (len < 8)
     return;
@@ -669,6 +682,7 @@ static void handle_notification(weft__sctp *s, const uint8_t *buf, size_t len) {
     break;
   }
   case SCTP_STREAM_RESET_EVENT: {
+    log_status(s, "stream reset");
     struct sctp_stream_reset_event ev;
     if (len < sizeof ev)
       return;
@@ -717,13 +731,54 @@ static void finish_message(weft__sctp *s) {
   push_event(s, EV_MESSAGE, s->msg_sid, ppid, false, 0, data, len);
 }
 
+/* One line of what usrsctp holds for the association (WEFT_DEBUG sctp:debug):
+ * enough to tell a stalled transfer's side (who has data queued, whose window
+ * is closed, whether our reading stopped). Under the usrsctp lock. */
+static size_t queued_bytes(const weft__sctp *s) {
+  size_t n = 0;
+  for (const qmsg *m = s->fifo_head; m; m = m->next)
+    n += m->len;
+  return n;
+}
+
+static void log_status(weft__sctp *s, const char *why) {
+  if (!weft__log_enabled(WEFT_LOG_DEBUG, "sctp"))
+    return;
+  struct sctp_status st;
+  socklen_t len = (socklen_t)sizeof st;
+  memset(&st, 0, sizeof st);
+  if (usrsctp_getsockopt(s->sock, IPPROTO_SCTP, SCTP_STATUS, &st, &len) != 0) {
+    WLOG_D("sctp", "association %u: %s: SCTP_STATUS: %s", s->id, why, g_strerror(errno));
+    return;
+  }
+  WLOG_D("sctp",
+         "association %u: %s: state %d, peer rwnd %u, unacked %u, pending %u, cwnd %u, srtt %u ms, "
+         "rto %u ms, held by usrsctp (ours) %zu, queued before it %zu; receive budget %zu used%s, "
+         "message being read %u bytes",
+         s->id, why, st.sstat_state, st.sstat_rwnd, st.sstat_unackdata, st.sstat_penddata,
+         st.sstat_primary.spinfo_cwnd, st.sstat_primary.spinfo_srtt, st.sstat_primary.spinfo_rto,
+         s->inflight_total, queued_bytes(s), s->budget ? weft__rx_budget_used(s->budget) : 0,
+         s->budget && atomic_load(&s->budget->stopped) ? " (reading stopped)" : "",
+         s->msg ? s->msg->len : 0);
+}
+
+static gboolean status_tick(gpointer user) {
+  weft__sctp *s = user;
+  usr_lock();
+  log_status(s, "every 2 s");
+  usr_unlock();
+  return G_SOURCE_CONTINUE;
+}
+
 static void do_recv(weft__sctp *s) {
   for (;;) {
     /* Receive back-pressure: what is not read stays in usrsctp's receive
      * buffer, whose free space is the window SCTP advertises (RFC 4960
      * §6.2), so a full budget closes the window and the remote stops. */
-    if (s->budget && !weft__rx_budget_admit(s->budget, s->msg->len))
+    if (s->budget && !weft__rx_budget_admit(s->budget, s->msg->len)) {
+      log_status(s, "receive budget full, reading stops");
       return;
+    }
     struct sctp_rcvinfo rcv;
     socklen_t infolen = (socklen_t)sizeof rcv;
     unsigned int infotype = 0;
@@ -957,8 +1012,9 @@ static int configure_socket(weft__sctp *s) {
   int buf = (int)MIN(s->sndbuf, (size_t)G_MAXINT);
   if (!rc)
     rc = set_opt(so, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf, "SO_SNDBUF");
+  int rcvbuf = RECV_WINDOW;
   if (!rc)
-    rc = set_opt(so, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf, "SO_RCVBUF");
+    rc = set_opt(so, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf, "SO_RCVBUF");
   struct sctp_initmsg im;
   memset(&im, 0, sizeof im);
   im.sinit_num_ostreams = WEFT__SCTP_MAX_STREAMS;
@@ -1090,6 +1146,11 @@ int weft__sctp_connect(weft__sctp *s) {
   if (rc != 0 && err != EINPROGRESS) {
     drain_dirty(s, false);
     return weft__error(WEFT_ERR_OPERATION, "SCTP: usrsctp_connect failed: %s", g_strerror(err));
+  }
+  if (weft__log_enabled(WEFT_LOG_DEBUG, "sctp")) {
+    s->status_src = g_timeout_source_new(2000);
+    g_source_set_callback(s->status_src, status_tick, s, NULL);
+    g_source_attach(s->status_src, s->ctx);
   }
   /* Our INIT goes out before the peer's early packets are fed: feeding the
    * remote INIT first races with our own (libdatachannel saw aborts). */
@@ -1279,7 +1340,12 @@ void weft__sctp_free(weft__sctp *s) {
   if (!s)
     return;
   assoc_src *a = s->src;
+  if (s->status_src) {
+    g_source_destroy(s->status_src);
+    g_source_unref(s->status_src);
+  }
   usr_lock();
+  log_status(s, "closing");
   /* SO_LINGER {1,0}: close sends an ABORT (through conn_output, still
    * registered) and frees the association. */
   usrsctp_close(s->sock);

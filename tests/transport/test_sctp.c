@@ -146,9 +146,12 @@ typedef struct pair {
    * delivering it; pair_resume() delivers them in order. Nothing is lost, so
    * no retransmission is needed to recover. */
   bool paused;
-  GPtrArray *held[2]; /* GByteArray */
-  struct wire *wire;  /* inflight tests: DATA chunks A sends are recorded */
+  GPtrArray *held[2];      /* GByteArray */
+  struct wire *wire;       /* inflight tests: DATA chunks A sends are recorded */
+  struct window_watch *ww; /* window test: how far past B's cumulative ack A sends */
 } pair;
+
+static gboolean window_filter(struct window_watch *ww, lossy_side from, GByteArray *dg);
 
 static void wire_data(struct wire *w, const GByteArray *dg);
 static void wire_sack(struct wire *w, const uint8_t *d, size_t n);
@@ -193,6 +196,8 @@ static gboolean check_filter(void *user, lossy_side from, GByteArray *dg) {
   }
   if (p->wire && from == LOSSY_A)
     wire_data(p->wire, dg);
+  if (p->ww && !window_filter(p->ww, from, dg))
+    return FALSE;
   if (p->paused) {
     if (!p->held[from])
       p->held[from] = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
@@ -1059,6 +1064,92 @@ static void test_inflight_interleaved(void) {
 
 /* Stream 1 hands its data and is fully acknowledged; only then does stream 2
  * hand its own: the split is exact at every point. */
+/* ---- The receive window against usrsctp's TSN map (issue 13) ------------ */
+
+/* What A sends against what B acknowledges: the largest distance of a DATA
+ * chunk past B's last cumulative ack, B's largest advertised window, and a
+ * burst of A's DATA packets dropped once (a hole near the cumulative ack). */
+typedef struct window_watch {
+  bool have_cum;
+  uint32_t cum;
+  uint32_t max_past;
+  uint32_t max_a_rwnd;
+  guint data_packets, drop_at, drop_n, dropped;
+} window_watch;
+
+static gboolean window_filter(window_watch *ww, lossy_side from, GByteArray *dg) {
+  const uint8_t *d = dg->data;
+  bool data = false;
+  for (size_t off = 12; off + 4 <= dg->len;) {
+    size_t clen = ((size_t)d[off + 2] << 8) | d[off + 3];
+    if (clen < 4 || off + clen > dg->len)
+      break;
+    const uint8_t *c = d + off;
+    if (from == LOSSY_B && c[0] == 3 && clen >= 12) {
+      uint32_t cum = rd32(c + 4);
+      if (!ww->have_cum || !tsn_le(cum, ww->cum))
+        ww->cum = cum;
+      ww->have_cum = true;
+      ww->max_a_rwnd = MAX(ww->max_a_rwnd, rd32(c + 8));
+    } else if (from == LOSSY_A && c[0] == 0 && clen >= 16) {
+      data = true;
+      uint32_t tsn = rd32(c + 4);
+      if (ww->have_cum && !tsn_le(tsn, ww->cum))
+        ww->max_past = MAX(ww->max_past, tsn - ww->cum);
+    }
+    off += (clen + 3) & ~(size_t)3;
+  }
+  if (!data)
+    return TRUE;
+  guint n = ww->data_packets++;
+  if (n >= ww->drop_at && n < ww->drop_at + ww->drop_n) {
+    ww->dropped++;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* A peer that allows 1 GiB messages (Firefox) used to get a 16 MiB window
+ * from weft (its receive buffer was sized like the send buffer). After a
+ * lost burst, the sender may fill the window past the hole, and usrsctp
+ * tosses every chunk more than 4096 TSNs past the cumulative ack: the
+ * sender resends them, times out, and recovers at a crawl (Firefox, 8
+ * channels of 256 KiB echoes: > 30 s). Here A sends 12 MiB in 256 KiB
+ * messages on 8 streams to B, 40 of A's DATA packets lost midway (the 5000th
+ * on, when A's window is wide): no chunk
+ * may go beyond usrsctp's map, B's window stays at 1 MiB, and all arrives
+ * within 5 s. */
+static void test_window_hole(void) {
+  GMainContext *ctx = g_main_context_new();
+  pair p;
+  pair_init(&p, ctx, 13, NULL, 1024 * MIB);
+  window_watch ww = {.drop_at = 5000, .drop_n = 40};
+  p.ww = &ww;
+  g_assert_true(pair_connect(&p, 5000));
+  const guint n = 48;
+  gint64 t0 = g_get_monotonic_time();
+  for (guint i = 0; i < n; i++) {
+    uint8_t *m = make_msg(i, 256 * KIB);
+    g_assert_cmpint(weft__sctp_send_owned(p.a.s, (uint16_t)(i % 8), 53, m, 256 * KIB, NULL), ==, 0);
+  }
+  gboolean ok = wait_rx(&p, &p.b, n, 20000);
+  double secs = (double)(g_get_monotonic_time() - t0) / 1e6;
+  printf("# window: 12 MiB, %u DATA packets dropped: all in %.2f s, a chunk at most %u TSNs past "
+         "the cumulative ack, window at most %u bytes\n",
+         ww.dropped, secs, ww.max_past, ww.max_a_rwnd);
+  g_assert_true(ok);
+  g_assert_cmpuint(ww.dropped, ==, ww.drop_n);
+  g_assert_cmpuint(ww.max_past, <=, 4096);
+  g_assert_cmpuint(ww.max_a_rwnd, <=, MIB);
+  g_assert_cmpfloat(secs, <, 5.0);
+  for (guint i = 0; i < n; i++)
+    g_assert_true(g_array_index(p.b.rx, rx_rec, i).intact);
+  p.ww = NULL;
+  pair_free(&p);
+  g_main_context_unref(ctx);
+  assert_all_freed();
+}
+
 static void test_inflight_sequential(void) {
   GMainContext *ctx = g_main_context_new();
   pair p;
@@ -1143,5 +1234,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/sctp/cycles", test_cycles);
   g_test_add_func("/sctp/inflight/interleaved", test_inflight_interleaved);
   g_test_add_func("/sctp/inflight/sequential", test_inflight_sequential);
+  g_test_add_func("/sctp/window/hole", test_window_hole);
   return g_test_run();
 }
