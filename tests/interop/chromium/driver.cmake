@@ -20,7 +20,9 @@ endmacro()
 # s; the driver bounds itself to 30 s less): `node driver mode ARGN --timeout
 # ... --out-dir <build>/<out>/<mode>`, in a network namespace with only lo
 # (tests/interop/netns-run: Chromium would otherwise gather on, and pair over,
-# every interface of the machine), one Chromium test at a time.
+# every interface of the machine), one browser test at a time. With
+# WEFT_DRIVER_NETNS_FLAGS set to --veth in the caller (Firefox), the namespace
+# also has a veth pair and a default route.
 function(weft_chromium_driver_tests prefix label driver out modes)
   set(node ${WEFT_NODE_EXECUTABLE})
   if(NOT node)
@@ -32,7 +34,8 @@ function(weft_chromium_driver_tests prefix label driver out modes)
     list(GET parts 1 timeout)
     math(EXPR bound "${timeout} - 30")
     add_test(NAME ${prefix}_${mode}
-             COMMAND ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../netns-run ${node} ${driver} ${mode} ${ARGN}
+             COMMAND ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../netns-run ${WEFT_DRIVER_NETNS_FLAGS} ${node}
+                     ${driver} ${mode} ${ARGN}
                      --timeout ${bound} --out-dir ${CMAKE_BINARY_DIR}/${out}/${mode})
     set_tests_properties(${prefix}_${mode} PROPERTIES LABELS ${label} TIMEOUT ${timeout}
                          RESOURCE_LOCK chromium)

@@ -28,6 +28,30 @@ export const CHROMIUM_FLAGS = [
   '--allow-loopback-in-peer-connection',
 ];
 
+// Debian's firefox-esr, driven by puppeteer-core over WebDriver BiDi. Prefs:
+// no permission prompt, host addresses in the clear (the mdns mode turns
+// obfuscation on), autoplay of the echoed media.
+export const FIREFOX = process.env.WEFT_FIREFOX || '/usr/bin/firefox-esr';
+export const FIREFOX_PREFS = {
+  'media.navigator.permission.disabled': true,
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+  'media.autoplay.default': 0,
+  'media.autoplay.blocking_policy': 0,
+  'browser.shell.checkDefaultBrowser': false,
+  'app.update.enabled': false,
+  'datareporting.policy.dataSubmissionEnabled': false,
+  'toolkit.telemetry.enabled': false,
+  'network.captive-portal-service.enabled': false,
+  'network.connectivity-service.enabled': false,
+};
+
+// The foreign browser of this run (startBrowser sets it): its name, for
+// messages, and what weft's examples need to reach it. Firefox gathers nothing
+// on loopback (tests/interop/netns-run --veth gives it 198.51.100.7 and a
+// default route) and pairs no candidate of its own with a remote 127.0.0.1,
+// so with Firefox the examples gather on that address (--no-loopback).
+export const PEER = { name: 'Chromium', weftArgs: [] };
+
 export class TestFailure extends Error {}
 export function fail(msg) {
   throw new TestFailure(msg);
@@ -427,8 +451,8 @@ export function httpRequest(url, { method = 'GET', headers = {}, body = null, ti
 // ---- child processes: the echo examples -----------------------------------
 
 // echo-server (startListener); resolves once its `listening` line came.
-export async function startEchoServer(bin, extraArgs = [], { env = {} } = {}) {
-  const s = await startListener(bin, extraArgs, { name: 'echo-server', env });
+export async function startEchoServer(bin, extraArgs = [], { env = {}, logFile = null } = {}) {
+  const s = await startListener(bin, [...extraArgs, ...PEER.weftArgs], { name: 'echo-server', env, logFile });
   s.url = `http://127.0.0.1:${s.port}`;
   s.forPc = (pc) => s.events.filter((e) => e.pc === pc);
   return s;
@@ -437,7 +461,7 @@ export async function startEchoServer(bin, extraArgs = [], { env = {} } = {}) {
 // Runs echo-client to completion. onStderr(line, json|null) sees every
 // stderr line as it comes. Resolves {code, signal, result, stdout, stderr}.
 export async function runEchoClient(bin, args, { env = {}, timeoutMs = 60000, onStderr = () => {} } = {}) {
-  const proc = spawnChild(bin, args, 'echo-client', { env });
+  const proc = spawnChild(bin, [...args, ...PEER.weftArgs], 'echo-client', { env });
   const out = [];
   const err = [];
   lines(proc.stdout, (l) => out.push(l));
@@ -664,13 +688,92 @@ export async function launchChromium(flags, tmpPrefix) {
   return c;
 }
 
-// Chromium (launchChromium) with the peer page loaded from the page server,
-// camera and microphone granted to its origin (without it Chromium gathers
-// only on the default-route interface). extraArgs: e.g. feature switches.
-export async function startBrowser({ extraArgs = [] } = {}) {
+async function loadPuppeteer() {
+  try {
+    return (await import('puppeteer-core')).default;
+  } catch (e) {
+    fail(
+      `puppeteer-core is not installed in tests/interop (${e.message.split('\n')[0]}).\n` +
+        'Install it: scripts/deps, or: cd tests/interop && npm ci',
+    );
+  }
+}
+
+// Starts Firefox with `prefs` on top of FIREFOX_PREFS through puppeteer-core
+// (WebDriver BiDi; it spawns Firefox detached, so Firefox leads a process
+// group with its content processes, and we register its PID). Returns
+// {proc, pid, browser, version, reap} like launchChromium.
+export async function launchFirefox(prefs, tmpPrefix) {
+  const puppeteer = await loadPuppeteer();
+  try {
+    fs.accessSync(FIREFOX, fs.constants.X_OK);
+  } catch {
+    fail(`Firefox not found at ${FIREFOX} (Debian package "firefox-esr"; scripts/deps installs it)`);
+  }
+  const dir = tempDir(tmpPrefix);
+  log('launch', FIREFOX, JSON.stringify(prefs));
+  let browser;
+  try {
+    browser = await withTimeout(
+      puppeteer.launch({
+        browser: 'firefox',
+        executablePath: FIREFOX,
+        headless: true,
+        userDataDir: dir,
+        extraPrefsFirefox: { ...FIREFOX_PREFS, ...prefs },
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+        protocolTimeout: 180000, // the driver bounds each wait itself
+        timeout: 30000,
+      }),
+      40000,
+      'Firefox start',
+    );
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+    throw new TestFailure(`Firefox did not start: ${e.message}`);
+  }
+  const proc = browser.process();
+  const child = registerChild(proc, 'firefox', true);
+  const c = { proc, pid: proc.pid, browser, version: await browser.version() };
+  c.reap = async () => {
+    if (!(await waitExit(proc, 5000))) {
+      log('firefox did not exit: SIGKILL to its process group', proc.pid);
+      hardKill(child);
+      await waitExit(proc, 3000);
+    }
+    hardKill(child); // content processes left in the group, if any
+    fs.rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  };
+  return c;
+}
+
+// The two drivers' pages side by side: playwright's (Chromium) and
+// puppeteer's (Firefox) differ in waitForFunction's arguments.
+const waitPageReady = (engine, page) =>
+  engine === 'firefox'
+    ? page.waitForFunction(() => !!window.weft, { timeout: 10000 })
+    : page.waitForFunction(() => !!window.weft, null, { timeout: 10000 });
+
+// A browser with the peer page loaded from the page server: Chromium
+// (launchChromium, `extraArgs` its switches; camera and microphone granted to
+// the page's origin, without which Chromium gathers only on the default-route
+// interface) or, with engine 'firefox', Firefox (launchFirefox, `prefs` on
+// top of FIREFOX_PREFS). The handle `b` is the same for both.
+export async function startBrowser({ engine = 'chromium', extraArgs = [], prefs = {} } = {}) {
   const t0 = performance.now();
-  const c = await launchChromium([...CHROMIUM_FLAGS, ...extraArgs], 'weft-chromium-');
+  const firefox = engine === 'firefox';
+  PEER.name = firefox ? 'Firefox' : 'Chromium';
+  PEER.weftArgs = firefox ? ['--no-loopback'] : [];
+  const c = firefox
+    ? await launchFirefox(prefs, 'weft-firefox-')
+    : await launchChromium([...CHROMIUM_FLAGS, ...extraArgs], 'weft-chromium-');
   const b = {
+    engine,
+    name: firefox ? 'Firefox' : 'Chromium',
     pid: c.pid,
     browser: c.browser,
     version: c.version,
@@ -684,7 +787,7 @@ export async function startBrowser({ extraArgs = [] } = {}) {
   };
   const closeAll = async () => {
     if (b.cdp) await withTimeout(b.cdp.send('Browser.close'), 3000, 'Browser.close').catch(() => {});
-    await withTimeout(b.browser.close(), 3000, 'browser.close').catch(() => {});
+    await withTimeout(b.browser.close(), firefox ? 8000 : 3000, 'browser.close').catch(() => {});
     if (b.server) {
       // close() alone waits for the page's keep-alive connections.
       b.server.closeAllConnections();
@@ -693,24 +796,33 @@ export async function startBrowser({ extraArgs = [] } = {}) {
     await c.reap();
   };
   b.close = closeAll;
-  try {
-    b.cdp = await b.browser.newBrowserCDPSession();
-    const context = b.browser.contexts()[0];
-    b.server = await startPageServer(b);
-    b.origin = `http://127.0.0.1:${b.server.address().port}`;
-    await context.grantPermissions(['camera', 'microphone'], { origin: b.origin });
-    const page = context.pages()[0] || (await context.newPage());
-    b.page = page;
-    page.on('pageerror', (e) => b.pageErrors.push(e.message));
+  // A page of `origin` with the peer script, its events to `listeners`.
+  const loadPeerPage = async (page, origin, listeners, errPrefix) => {
+    page.on('pageerror', (e) => b.pageErrors.push(`${errPrefix}${e.message}`));
     page.on('console', (m) => {
       if (verbose || m.type() === 'error') log(`page ${m.type()}:`, m.text());
     });
     await page.exposeFunction('__weftEvent', (json) => {
       const ev = JSON.parse(json);
-      for (const fn of b.listeners) fn(ev);
+      for (const fn of listeners) fn(ev);
     });
-    await page.goto(`${b.origin}/peer.html`, { timeout: 15000 });
-    await page.waitForFunction(() => !!window.weft, null, { timeout: 10000 });
+    await page.goto(`${origin}/peer.html`, { timeout: 15000 });
+    await waitPageReady(engine, page);
+  };
+  try {
+    b.server = await startPageServer(b);
+    b.origin = `http://127.0.0.1:${b.server.address().port}`;
+    let page;
+    if (firefox) {
+      page = (await b.browser.pages())[0] || (await b.browser.newPage());
+    } else {
+      b.cdp = await b.browser.newBrowserCDPSession();
+      const context = b.browser.contexts()[0];
+      await context.grantPermissions(['camera', 'microphone'], { origin: b.origin });
+      page = context.pages()[0] || (await context.newPage());
+    }
+    b.page = page;
+    await loadPeerPage(page, b.origin, b.listeners, '');
     b.startMs = performance.now() - t0;
   } catch (e) {
     await closeAll();
@@ -722,22 +834,21 @@ export async function startBrowser({ extraArgs = [] } = {}) {
     return () => b.listeners.delete(fn);
   };
   // Another peer page, from origin http://<host>:<port> (default "localhost",
-  // a different site than the main page's 127.0.0.1, so Chromium puts it in
-  // its own renderer process). Has the eval/on of `b`, so offerToEndpoint()
+  // a different site than the main page's 127.0.0.1, so the browser puts it
+  // in its own content process). Has the eval/on of `b`, so offerToEndpoint()
   // takes it; its offers reach the main page through the endpoint.
   b.openPage = async (host = 'localhost') => {
     const origin = `http://${host}:${b.server.address().port}`;
-    const context = b.browser.contexts()[0];
-    await context.grantPermissions(['camera', 'microphone'], { origin });
-    const page = await context.newPage();
+    let page;
+    if (firefox) {
+      page = await b.browser.newPage();
+    } else {
+      const context = b.browser.contexts()[0];
+      await context.grantPermissions(['camera', 'microphone'], { origin });
+      page = await context.newPage();
+    }
     const listeners = new Set();
-    page.on('pageerror', (e) => b.pageErrors.push(`${origin}: ${e.message}`));
-    await page.exposeFunction('__weftEvent', (json) => {
-      const ev = JSON.parse(json);
-      for (const fn of listeners) fn(ev);
-    });
-    await page.goto(`${origin}/peer.html`, { timeout: 15000 });
-    await page.waitForFunction(() => !!window.weft, null, { timeout: 10000 });
+    await loadPeerPage(page, origin, listeners, `${origin}: `);
     return {
       page,
       origin,
@@ -807,6 +918,7 @@ export async function offerToEndpoint(b, endpoint, { channels, negotiated = null
     const sessUrl = new URL(location, endpoint).toString();
     const ans = await b.eval(([id, sdp]) => window.weft.setAnswer(id, sdp), [pcId, post.body]);
     const patchStatuses = [];
+    const patches = []; // the PATCH bodies, in order
     let trickled = 0;
     if (trickle) {
       // Everything Chromium gathers, in order, until its end-of-candidates.
@@ -827,11 +939,12 @@ export async function offerToEndpoint(b, endpoint, { channels, negotiated = null
             body: frag,
           });
           patchStatuses.push(p.status);
+          patches.push(frag);
           if (p.status !== 204 && p.status !== 200)
             fail(`PATCH ${location} (${frag.trim().replace(/\r\n/g, ' | ')}): HTTP ${p.status}: ${p.body}`);
           if (ev.ev === 'end-of-candidates') return done();
         }
-        if (performance.now() > deadline) fail('trickle: Chromium never signalled end-of-candidates');
+        if (performance.now() > deadline) fail(`trickle: ${PEER.name} never signalled end-of-candidates`);
         await new Promise((r) => {
           wake = r;
           setTimeout(r, 200);
@@ -849,6 +962,7 @@ export async function offerToEndpoint(b, endpoint, { channels, negotiated = null
         max_message_size: ans.max_message_size,
         trickled,
         patchStatuses,
+        patches,
         signalMs: performance.now() - t0,
         mdnsNames: names,
       };

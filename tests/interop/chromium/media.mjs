@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { TestFailure, autoSizes, log, offerToEndpoint, runEchoClient, sleep, startEchoServer } from './lib.mjs';
+import { PEER, TestFailure, autoSizes, log, offerToEndpoint, runEchoClient, sleep, startEchoServer } from './lib.mjs';
 
 export const MEDIA_MODES = ['media-echo', 'media-echo-h264', 'media-weft-sends'];
 
@@ -26,6 +26,12 @@ export const MEDIA_SWITCHES = [
   '--use-fake-ui-for-media-stream',
   '--autoplay-policy=no-user-gesture-required',
 ];
+
+// Firefox's: a fake camera (a moving colour pattern) and microphone (a tone).
+export const MEDIA_PREFS = {
+  'media.navigator.streams.fake': true,
+  'media.navigator.permission.disabled': true,
+};
 
 // What the issue asks of Chromium's inbound streams.
 const MIN_VIDEO_DECODED = 100;
@@ -131,7 +137,7 @@ async function waitInbound(b, id, timeoutMs) {
     if (s.audio.inbound?.packetsReceived > 0 && s.video.inbound?.packetsReceived > 0) return performance.now() - t0;
     await sleep(100);
   }
-  throw new TestFailure(`no echoed packets on both kinds within ${timeoutMs} ms; Chromium's stats: ${JSON.stringify(s)}`);
+  throw new TestFailure(`no echoed packets on both kinds within ${timeoutMs} ms; ${PEER.name}'s stats: ${JSON.stringify(s)}`);
 }
 
 // Audio concealment over a window of two getStats() samples while audio
@@ -164,31 +170,31 @@ function checkInbound(check, st, { videoMime, audioMime = 'audio/opus', who, aud
   const v = st.video.inbound;
   const a = st.audio.inbound;
   const ar = audioWindow || a;
-  if (check(v, `${who}: Chromium has no inbound-rtp video stats`)) {
+  if (check(v, `${who}: ${PEER.name} has no inbound-rtp video stats`)) {
     check(v.codec && v.codec.mimeType === videoMime, `${who}: inbound video codec ${JSON.stringify(v.codec)}, expected ${videoMime}`);
-    check(v.framesDecoded >= MIN_VIDEO_DECODED, `${who}: Chromium decoded ${v.framesDecoded} video frames, expected >= ${MIN_VIDEO_DECODED}`);
-    check(v.keyFramesDecoded >= 1, `${who}: Chromium decoded no video keyframe (keyFramesDecoded ${v.keyFramesDecoded})`);
+    check(v.framesDecoded >= MIN_VIDEO_DECODED, `${who}: ${PEER.name} decoded ${v.framesDecoded} video frames, expected >= ${MIN_VIDEO_DECODED}`);
+    check(v.keyFramesDecoded >= 1, `${who}: ${PEER.name} decoded no video keyframe (keyFramesDecoded ${v.keyFramesDecoded})`);
     // Chromium counts no decode errors as such: a frame it could not decode
     // is received but never decoded, and is dropped or makes it ask for a
     // keyframe (pliCount/firCount). Everything received must be decoded
     // (at most 2 frames still in the decoder when the stats were read).
     check(v.framesReceived - v.framesDecoded - (v.framesDropped || 0) <= 2 && v.framesReceived - v.framesDecoded <= 2,
-      `${who}: Chromium received ${v.framesReceived} video frames but decoded ${v.framesDecoded} (dropped ${v.framesDropped})`);
+      `${who}: ${PEER.name} received ${v.framesReceived} video frames but decoded ${v.framesDecoded} (dropped ${v.framesDropped})`);
     if (!lossy) {
-      check((v.framesDropped || 0) === 0, `${who}: Chromium dropped ${v.framesDropped} video frames, with no packet lost on the way`);
-      check((v.firCount || 0) === 0, `${who}: Chromium sent ${v.firCount} FIRs (a decoder that lost its state), with no packet lost on the way`);
-      check((v.pliCount || 0) <= 2, `${who}: Chromium sent ${v.pliCount} PLIs (frames it could not decode), with no packet lost on the way`);
+      check((v.framesDropped || 0) === 0, `${who}: ${PEER.name} dropped ${v.framesDropped} video frames, with no packet lost on the way`);
+      check((v.firCount || 0) === 0, `${who}: ${PEER.name} sent ${v.firCount} FIRs (a decoder that lost its state), with no packet lost on the way`);
+      check((v.pliCount || 0) <= 2, `${who}: ${PEER.name} sent ${v.pliCount} PLIs (frames it could not decode), with no packet lost on the way`);
     }
     check(v.frameWidth > 0 && v.frameHeight > 0, `${who}: inbound video has no frame size`);
   }
-  if (check(a, `${who}: Chromium has no inbound-rtp audio stats`)) {
+  if (check(a, `${who}: ${PEER.name} has no inbound-rtp audio stats`)) {
     check(a.codec && a.codec.mimeType === audioMime, `${who}: inbound audio codec ${JSON.stringify(a.codec)}, expected ${audioMime}`);
-    check(a.packetsReceived >= MIN_AUDIO_PACKETS, `${who}: Chromium received ${a.packetsReceived} audio packets, expected >= ${MIN_AUDIO_PACKETS}`);
-    check(a.totalSamplesReceived > 0, `${who}: Chromium decoded no audio samples (totalSamplesReceived ${a.totalSamplesReceived})`);
+    check(a.packetsReceived >= MIN_AUDIO_PACKETS, `${who}: ${PEER.name} received ${a.packetsReceived} audio packets, expected >= ${MIN_AUDIO_PACKETS}`);
+    check(a.totalSamplesReceived > 0, `${who}: ${PEER.name} decoded no audio samples (totalSamplesReceived ${a.totalSamplesReceived})`);
     // NetEq conceals what it could not decode or did not get in time; on
     // loopback that is start-up and the odd late packet, not a tenth.
     const conc = ar.totalSamplesReceived ? ar.concealedSamples / ar.totalSamplesReceived : 1;
-    check(conc < (bursty ? 0.2 : lossy ? 0.1 : 0.05), `${who}: Chromium concealed ${fmt(conc * 100)} % of the audio samples (${ar.concealedSamples}/${ar.totalSamplesReceived}` +
+    check(conc < (bursty ? 0.2 : lossy ? 0.1 : 0.05), `${who}: ${PEER.name} concealed ${fmt(conc * 100)} % of the audio samples (${ar.concealedSamples}/${ar.totalSamplesReceived}` +
       `${audioWindow ? ` in ${fmt(audioWindow.seconds)} s of steady flow` : ''})`);
   }
   if (!v || !a) return '';
@@ -226,11 +232,11 @@ async function echoCase(b, srv, c, check) {
     // and FFmpeg): without it this case cannot test anything, and says so.
     const caps = await b.eval(() => window.weft.codecCapabilities());
     const h264 = (l) => (l || []).filter((x) => /^video\/H264 .*packetization-mode=1/.test(x));
-    check(h264(caps.receiverVideo).length > 0, `this Chromium has NO H264 decoder (RTCRtpReceiver.getCapabilities('video'): ${caps.receiverVideo})`);
-    check(h264(caps.senderVideo).length > 0, `this Chromium has NO H264 encoder (RTCRtpSender.getCapabilities('video'): ${caps.senderVideo})`);
-    console.log(`     H264 in this Chromium: decoder ${h264(caps.receiverVideo).map((x) => x.split('profile-level-id=')[1]).join(',') || 'NONE'}; ` +
+    check(h264(caps.receiverVideo).length > 0, `this ${PEER.name} has NO H264 decoder (RTCRtpReceiver.getCapabilities('video'): ${caps.receiverVideo})`);
+    check(h264(caps.senderVideo).length > 0, `this ${PEER.name} has NO H264 encoder (RTCRtpSender.getCapabilities('video'): ${caps.senderVideo})`);
+    console.log(`     H264 in this ${PEER.name}: decoder ${h264(caps.receiverVideo).map((x) => x.split('profile-level-id=')[1]).join(',') || 'NONE'}; ` +
       `encoder ${h264(caps.senderVideo).map((x) => x.split('profile-level-id=')[1]).join(',') || 'NONE'}`);
-    if (!h264(caps.receiverVideo).length || !h264(caps.senderVideo).length) return 'H264 NOT AVAILABLE in this Chromium';
+    if (!h264(caps.receiverVideo).length || !h264(caps.senderVideo).length) return `H264 NOT AVAILABLE in this ${PEER.name}`;
   }
   const known = new Set(srv.events.filter((e) => e.ev === 'session').map((e) => e.pc));
   const channels = c.data ? [{ label: 'echo-0' }] : [];
@@ -296,7 +302,7 @@ async function echoCase(b, srv, c, check) {
   // Decoding must not have stalled: frames decoded in the last 3 s of the run.
   const dec = samples.map((s) => s.video.inbound?.framesDecoded || 0);
   const late = dec[dec.length - 1] - dec[dec.length - 4];
-  check(late >= 20, `Chromium's video decoding stalled: framesDecoded at 1 s intervals ${dec.join(' ')}`);
+  check(late >= 20, `${PEER.name}'s video decoding stalled: framesDecoded at 1 s intervals ${dec.join(' ')}`);
 
   // Stop sending, let the last echoes in, then compare both sides' counts.
   await b.eval(([id]) => window.weft.pauseSending(id), [o.id]);
@@ -308,7 +314,7 @@ async function echoCase(b, srv, c, check) {
   const weftPort = candPort(sp?.local);
   const chromePort = candPort(sp?.remote);
   const dropNote = sp ? `UDP receive-buffer drops: weft's socket (port ${weftPort}) ${drops.get(weftPort) ?? '?'}, ` +
-    `Chromium's (port ${chromePort}) ${drops.get(chromePort) ?? '?'}` : 'no selected-pair line';
+    `${PEER.name}'s (port ${chromePort}) ${drops.get(chromePort) ?? '?'}` : 'no selected-pair line';
   const mi = await b.eval(([id]) => window.weft.mediaInfo(id), [o.id]);
   check(!mi.errors.length, `page errors: ${mi.errors.join('; ')}`);
   check(mi.remote.length === 2 && mi.remote.some((r) => r.kind === 'audio') && mi.remote.some((r) => r.kind === 'video'),
@@ -328,8 +334,8 @@ async function echoCase(b, srv, c, check) {
   });
   for (const k of ['audio', 'video']) {
     const out = st[k].outbound;
-    if (check(out && out.packetsSent > 0, `Chromium sent no ${k} packets: ${JSON.stringify(out)}`))
-      check(out.codec?.mimeType === (k === 'video' ? c.video : 'audio/opus'), `Chromium sent ${k} as ${JSON.stringify(out.codec)}`);
+    if (check(out && out.packetsSent > 0, `${PEER.name} sent no ${k} packets: ${JSON.stringify(out)}`))
+      check(out.codec?.mimeType === (k === 'video' ? c.video : 'audio/opus'), `${PEER.name} sent ${k} as ${JSON.stringify(out.codec)}`);
   }
 
   await b.eval(([id]) => window.weft.closePc(id), [o.id]);
@@ -358,25 +364,25 @@ async function echoCase(b, srv, c, check) {
       // weft's socket and Chromium's own discards before its socket.
       const d = out.packetsSent - t.packets_received;
       check(d >= 0 && d <= (out.retransmittedPacketsSent || 0) + weftDrops + chromeDiscards,
-        `${k}: Chromium sent ${out.packetsSent} packets (${out.retransmittedPacketsSent || 0} retransmitted), echo-server received ${t.packets_received} ` +
-        `(the kernel dropped ${weftDrops} datagrams on weft's socket, Chromium discarded ${chromeDiscards} before its socket; ` +
-        `Chromium's selected pair: ${JSON.stringify(st.pair)}; weft's track: ${JSON.stringify(t)})`);
+        `${k}: ${PEER.name} sent ${out.packetsSent} packets (${out.retransmittedPacketsSent || 0} retransmitted), echo-server received ${t.packets_received} ` +
+        `(the kernel dropped ${weftDrops} datagrams on weft's socket, ${PEER.name} discarded ${chromeDiscards} before its socket; ` +
+        `${PEER.name}'s selected pair: ${JSON.stringify(st.pair)}; weft's track: ${JSON.stringify(t)})`);
     }
     // weft echoed every packet, and everything it sent reached Chromium.
     check(t.packets_sent >= t.packets_received, `${k}: echo-server received ${t.packets_received} packets but echoed ${t.packets_sent}`);
     if (inb) {
       const d = t.packets_sent - inb.packetsReceived;
       check(d >= 0 && d <= (t.retransmitted || 0) + chromeDrops,
-        `${k}: echo-server sent ${t.packets_sent} packets (${t.retransmitted} retransmitted), Chromium received ${inb.packetsReceived} ` +
-        `(lost ${inb.packetsLost}; the kernel dropped ${chromeDrops} datagrams on Chromium's socket)`);
+        `${k}: echo-server sent ${t.packets_sent} packets (${t.retransmitted} retransmitted), ${PEER.name} received ${inb.packetsReceived} ` +
+        `(lost ${inb.packetsLost}; the kernel dropped ${chromeDrops} datagrams on ${PEER.name}'s socket)`);
     }
     const fb = `${out?.retransmittedPacketsSent ?? 0} retransmitted, NACKs ${out?.nackCount}${k === 'video' ? `, PLIs ${out?.pliCount}` : ''} received`;
-    if (k === 'video' && out) parts.push(`Chromium's encoder: ${out.encoderImplementation} ${out.frameWidth}x${out.frameHeight}`);
-    parts.push(`${k}: Chromium sent ${out?.packetsSent} (${fb}), weft received ${t.packets_received}, ` +
+    if (k === 'video' && out) parts.push(`${PEER.name}'s encoder: ${out.encoderImplementation} ${out.frameWidth}x${out.frameHeight}`);
+    parts.push(`${k}: ${PEER.name} sent ${out?.packetsSent} (${fb}), weft received ${t.packets_received}, ` +
       `echoed ${t.packets_sent} (nacks_received ${t.nacks_received}, retransmitted ${t.retransmitted}, plis_received ${t.plis_received}, ` +
-      `plis_sent ${t.plis_sent}), Chromium received ${inb?.packetsReceived}`);
+      `plis_sent ${t.plis_sent}), ${PEER.name} received ${inb?.packetsReceived}`);
   }
-  parts.push(`Chromium's selected pair: ${st.pair?.packetsSent} packets sent, ${st.pair?.packetsDiscardedOnSend} discarded on send`);
+  parts.push(`${PEER.name}'s selected pair: ${st.pair?.packetsSent} packets sent, ${st.pair?.packetsDiscardedOnSend} discarded on send`);
   if (offV) console.log(`     ${c.name}: the offer's first video codec ${offV.rtpmap} (${offV.fmtp || ''})`);
   console.log(`     ${c.name}: negotiated ${vCodec?.rtpmap}${vCodec?.fmtp ? ` (${vCodec.fmtp})` : ''} + ${aCodec?.rtpmap}; ` +
     `first echo after ${fmt(firstMs, 0)} ms; framesDecoded at 1 s intervals ${dec.join(' ')}`);
@@ -484,7 +490,7 @@ async function weftSendsCase(o, b, c, check) {
   check(kinds(offS) === [...want].sort().join(','), `weft's offer has sections ${offS.map((s) => s.kind)}, expected ${want}`);
   for (const s of ansS) {
     if (s.kind === 'application') continue;
-    check(s.port !== 0 && s.dir === 'sendrecv', `Chromium answered the ${s.kind} section port ${s.port} ${s.dir}, expected sendrecv`);
+    check(s.port !== 0 && s.dir === 'sendrecv', `${PEER.name} answered the ${s.kind} section port ${s.port} ${s.dir}, expected sendrecv`);
   }
   const vCodec = firstCodec(ansS.find((s) => s.kind === 'video'));
   if (c.args.includes('--trickle')) {
@@ -500,11 +506,11 @@ async function weftSendsCase(o, b, c, check) {
     check(m.video.codec === 'VP8', `echo-client video codec ${m.video.codec}, expected VP8`);
     check(m.audio.codec === 'opus', `echo-client audio codec ${m.audio.codec}, expected opus`);
     for (const k of ['video', 'audio']) {
-      check(m[k].frames_decoded >= 100, `echo-client decoded ${m[k].frames_decoded} ${k} frames of Chromium's echo, expected >= 100`);
+      check(m[k].frames_decoded >= 100, `echo-client decoded ${m[k].frames_decoded} ${k} frames of ${PEER.name}'s echo, expected >= 100`);
       check(m[k].decode_errors === 0, `echo-client: ${m[k].decode_errors} ${k} decode errors`);
     }
     clientNote = `echo-client: video sent ${m.video.frames_sent} frames (${m.video.packets_sent} packets), got back ${m.video.frames_received}, ` +
-      `decoded ${m.video.frames_decoded}, keyframes asked by Chromium ${m.video.keyframes_requested_by_remote}, nacks_sent ${m.video.nacks_sent}, ` +
+      `decoded ${m.video.frames_decoded}, keyframes asked by ${PEER.name} ${m.video.keyframes_requested_by_remote}, nacks_sent ${m.video.nacks_sent}, ` +
       `plis_sent ${m.video.plis_sent}; audio sent ${m.audio.frames_sent}, decoded ${m.audio.frames_decoded} of ${m.audio.frames_received}; ` +
       `handed to weft late (> 40 ms): audio ${m.audio.late_frames} (worst ${m.audio.max_late_ms} ms), video ${m.video.late_frames} (worst ${m.video.max_late_ms} ms)`;
   }
@@ -515,7 +521,7 @@ async function weftSendsCase(o, b, c, check) {
   const weftDrops = drops.get(weftPort) || 0;
   const chromeDrops = drops.get(chromePort) || 0;
   let pageNote = '';
-  if (check(last, 'never got Chromium\'s getStats() while echo-client ran')) {
+  if (check(last, `never got ${PEER.name}\'s getStats() while echo-client ran`)) {
     // Concealment from 1 s after weft's audio started to the last sample
     // followed by one with more packets (weft still sending).
     const pk = (x) => x.audio.inbound?.packetsReceived || 0;
@@ -523,27 +529,27 @@ async function weftSendsCase(o, b, c, check) {
     let i1 = full.length - 2;
     while (i1 > i0 && pk(full[i1 + 1]) <= pk(full[i1])) i1--;
     const audioWindow = i1 > i0 ? concealWindow(full[i0], full[i1]) : null;
-    check(audioWindow && audioWindow.seconds >= 5, `fewer than 5 s of steady audio from weft in Chromium's stats (samples ${i0}..${i1})`);
+    check(audioWindow && audioWindow.seconds >= 5, `fewer than 5 s of steady audio from weft in ${PEER.name}'s stats (samples ${i0}..${i1})`);
     pageNote = checkInbound(check, last, {
       videoMime: 'video/VP8', who: "weft's stream", audioWindow, lossy: weftDrops + chromeDrops > 0,
       bursty: !!c.data,
     });
     const v = last.video.inbound;
-    if (v) check(v.frameWidth === 320 && v.frameHeight === 240, `Chromium decoded weft's video at ${v.frameWidth}x${v.frameHeight}, expected 320x240`);
+    if (v) check(v.frameWidth === 320 && v.frameHeight === 240, `${PEER.name} decoded weft's video at ${v.frameWidth}x${v.frameHeight}, expected 320x240`);
     for (const k of ['audio', 'video']) {
       const inb = last[k].inbound;
       const out = last[k].outbound;
-      check(out && out.packetsSent > 0, `Chromium echoed no ${k} (outbound ${JSON.stringify(out)})`);
+      check(out && out.packetsSent > 0, `${PEER.name} echoed no ${k} (outbound ${JSON.stringify(out)})`);
       if (!m || !m[k] || !inb) continue;
       // Everything weft sent reached Chromium, but what the kernel dropped
       // on Chromium's socket (the last stats come from after weft's last
       // packet: echo-client waits 3 s for the tail before it hangs up).
       const d = m[k].packets_sent - inb.packetsReceived;
       check(d >= 0 && d <= chromeDrops,
-        `${k}: echo-client sent ${m[k].packets_sent} packets, Chromium received ${inb.packetsReceived} (lost ${inb.packetsLost}; ` +
-        `the kernel dropped ${chromeDrops} datagrams on Chromium's socket)`);
+        `${k}: echo-client sent ${m[k].packets_sent} packets, ${PEER.name} received ${inb.packetsReceived} (lost ${inb.packetsLost}; ` +
+        `the kernel dropped ${chromeDrops} datagrams on ${PEER.name}'s socket)`);
       if (k === 'video' && !chromeDrops)
-        check(inb.framesReceived === m.video.frames_sent, `Chromium received ${inb.framesReceived} of the ${m.video.frames_sent} frames weft sent`);
+        check(inb.framesReceived === m.video.frames_sent, `${PEER.name} received ${inb.framesReceived} of the ${m.video.frames_sent} frames weft sent`);
       // And echo-client got what Chromium sent back. Chromium never stops
       // sending while the pc is open, and echo-client read its counters at
       // m.stats_wall_ms: compare with Chromium's count from a sample taken
@@ -553,11 +559,11 @@ async function weftSendsCase(o, b, c, check) {
       const rout = ref && ref[k].outbound;
       // Chromium's discards before its socket (all kinds) excuse as many.
       const discards = ref?.pair?.packetsDiscardedOnSend || 0;
-      if (check(rout, `no Chromium sample ${HANDOFF_MS} ms before echo-client's counters (at ${m.stats_wall_ms})`))
+      if (check(rout, `no ${PEER.name} sample ${HANDOFF_MS} ms before echo-client's counters (at ${m.stats_wall_ms})`))
         check(m[k].packets_received >= rout.packetsSent - (rout.retransmittedPacketsSent || 0) - weftDrops - discards,
-          `${k}: Chromium had sent ${rout.packetsSent} packets ${m.stats_wall_ms - ref.at} ms before echo-client's ` +
+          `${k}: ${PEER.name} had sent ${rout.packetsSent} packets ${m.stats_wall_ms - ref.at} ms before echo-client's ` +
           `counters, echo-client received only ${m[k].packets_received} ` +
-          `(the kernel dropped ${weftDrops} datagrams on weft's socket, Chromium discarded ${discards} before its socket)`);
+          `(the kernel dropped ${weftDrops} datagrams on weft's socket, ${PEER.name} discarded ${discards} before its socket)`);
     }
   }
   let picNote = '';
@@ -575,10 +581,10 @@ async function weftSendsCase(o, b, c, check) {
   if (c.data) {
     check(res && res.channels === 1 && res.echoed === res.sent && res.sent > 0, `data next to media: echo-client ${res?.echoed}/${res?.sent} echoed on ${res?.channels} channels`);
   }
-  console.log(`     ${c.name}: weft offered ${offS.map((s) => s.kind).join('+')}, Chromium answered ${vCodec?.rtpmap}; ${clientNote}`);
-  console.log(`     ${c.name}: Chromium: ${pageNote}`);
+  console.log(`     ${c.name}: weft offered ${offS.map((s) => s.kind).join('+')}, ${PEER.name} answered ${vCodec?.rtpmap}; ${clientNote}`);
+  console.log(`     ${c.name}: ${PEER.name}: ${pageNote}`);
   console.log(`     ${c.name}: UDP receive-buffer drops: weft's socket (port ${weftPort}) ${drops.get(weftPort) ?? '?'}, ` +
-    `Chromium's (port ${chromePort}) ${drops.get(chromePort) ?? '?'}`);
+    `${PEER.name}'s (port ${chromePort}) ${drops.get(chromePort) ?? '?'}`);
   if (c.data && res) console.log(`     ${c.name}: data echo-0 ${res.echoed}/${res.sent} echoed next to media`);
   return `page framesDecoded ${last?.video.inbound?.framesDecoded}, echo-client decoded ${m?.video?.frames_decoded} video / ${m?.audio?.frames_decoded} audio${picNote}`;
 }

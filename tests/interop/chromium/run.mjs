@@ -28,8 +28,10 @@
 // Exits 0 only if every check passed; otherwise prints every failure and exits 1.
 // Never skips: a missing Chromium, playwright-core or example binary is a failure.
 import fs from 'node:fs';
+import path from 'node:path';
 
 import {
+  PEER,
   TestFailure,
   autoSizes,
   driverMain,
@@ -46,7 +48,7 @@ import {
   startEchoServer,
   withTimeout,
 } from './lib.mjs';
-import { MEDIA_MODES, MEDIA_SWITCHES, runMediaMode } from './media.mjs';
+import { MEDIA_MODES, MEDIA_PREFS, MEDIA_SWITCHES, runMediaMode, udpDrops } from './media.mjs';
 
 // The Chromium switch for post-quantum DTLS key exchange: the Blink feature
 // WebRtcPqcForDtls (blink::features::kWebRtcPqcForDtls), which puts
@@ -62,13 +64,20 @@ export const PQ_OFF_SWITCH = '--disable-features=WebRtcPqcForDtls';
 const NEGOTIATED = { id: 42, label: 'negotiated' };
 const MODES = ['weft-answers', 'weft-offers', 'pq', 'mdns', 'pq-baseline', 'self', ...MEDIA_MODES];
 
+// The modes Firefox runs (--browser firefox): pq is a Chromium switch, and
+// this Firefox has no H264 (OpenH264 is a plugin it would download).
+const FIREFOX_MODES = ['weft-answers', 'weft-offers', 'mdns', 'self', 'media-echo', 'media-weft-sends'];
+
+// The a=max-message-size each browser answers with.
+const BROWSER_MMS = { chromium: 262144, firefox: 1073741823 };
+
 const parseArgs = (argv) =>
   parseDriverArgs(argv, {
     modes: MODES,
-    usage: '--echo-server PATH --echo-client PATH',
+    usage: '--echo-server PATH --echo-client PATH [--browser chromium|firefox]',
     outPrefix: 'chromium',
-    defaults: { echoServer: null, echoClient: null, timeout: 120, weftDebug: null },
-    options: { '--echo-server': 'echoServer', '--echo-client': 'echoClient', '--weft-debug': 'weftDebug' },
+    defaults: { echoServer: null, echoClient: null, timeout: 120, weftDebug: null, browser: 'chromium' },
+    options: { '--echo-server': 'echoServer', '--echo-client': 'echoClient', '--weft-debug': 'weftDebug', '--browser': 'browser' },
   });
 
 // Chromium's pc.close() aborts the SCTP association (ABORT, cause 12:
@@ -78,6 +87,11 @@ const parseArgs = (argv) =>
 const isRemoteAbort = (e) => e.ev === 'error' && /sctp-failure.*\(cause 12\)/.test(e.message || '');
 
 const fmt = (n) => (typeof n === 'number' ? n.toFixed(1) : String(n));
+
+// --weft-debug SPEC: echo-server runs with WEFT_DEBUG=SPEC, its stderr saved
+// in --out-dir.
+const weftDebugOpts = (o, what) =>
+  o.weftDebug ? { env: { WEFT_DEBUG: o.weftDebug }, logFile: path.join(o.outDir, `${what}-echo-server.stderr`) } : {};
 
 // Checks the page's per-channel results of weft.check().
 function checkResults(check, res, what) {
@@ -127,9 +141,13 @@ async function pageOffers(b, srv, endpoint, c, check, { mdns = false, count = 3 
     throw new TestFailure(`channels never opened: ${e.message}`);
   });
   const labels = [...c.channels.map((x) => x.label), ...(c.negotiated ? [c.negotiated.label] : [])];
-  const sizes = autoSizes(o.max_message_size);
+  // Up to the answer's max-message-size, at most 256 KiB (what echo-server
+  // advertises; Firefox answering in self mode allows 1 GiB).
+  const sizes = autoSizes(o.max_message_size && Math.min(o.max_message_size, 262144));
   const res = await b.eval(([id, opts]) => window.weft.check(id, opts), [o.id, { labels, sizes, count, timeoutMs: 30000 }]);
   const tot = checkResults(check, res, 'checks');
+  const drops = [...udpDrops()].filter(([, n]) => n > 0);
+  if (drops.length) log(`UDP receive-buffer drops by port: ${drops.map(([p, n]) => `${p}: ${n}`).join(', ')}`);
   return { o, pcNum, open, res, tot, sizes };
 }
 
@@ -168,7 +186,7 @@ function checkServerChannels(srv, pcNum, c, check) {
     const e = evs.find((x) => x.ev === 'channel' && x.label === ch.label);
     if (!check(e, `echo-server logged no "channel" for ${ch.label}`)) continue;
     const opt = ch.options || {};
-    check(e.ordered === (opt.ordered !== false), `echo-server: ${ch.label} ordered=${e.ordered}, Chromium opened it with ordered=${opt.ordered !== false}`);
+    check(e.ordered === (opt.ordered !== false), `echo-server: ${ch.label} ordered=${e.ordered}, ${PEER.name} opened it with ordered=${opt.ordered !== false}`);
     if ('maxRetransmits' in opt)
       check(e.max_retransmits === opt.maxRetransmits, `echo-server: ${ch.label} max_retransmits=${e.max_retransmits}, expected ${opt.maxRetransmits}`);
     check(evs.some((x) => x.ev === 'open' && x.label === ch.label), `echo-server logged no "open" for ${ch.label}`);
@@ -185,7 +203,7 @@ async function modeWeftAnswers(o, b, self) {
   let srv = null;
   let endpoint = b.origin;
   if (!self) {
-    srv = await startEchoServer(o.echoServer, ['--negotiated', String(NEGOTIATED.id)]);
+    srv = await startEchoServer(o.echoServer, ['--negotiated', String(NEGOTIATED.id)], weftDebugOpts(o, 'weft-answers'));
     endpoint = srv.url;
   }
   try {
@@ -272,7 +290,7 @@ async function clientRun(o, b, c, check, { env = {}, remoteClose = false } = {})
   if (r.code !== 0 && sess && sess.pcId !== null) {
     // What Chromium saw, to tell which side lost what.
     const seen = await b.eval(([i]) => window.weft.info(i), [sess.pcId]).catch((e) => ({ error: e.message }));
-    check(false, `echo-client failed: ${describeClient(r)}\nChromium's side of that session: ${JSON.stringify(seen)}`);
+    check(false, `echo-client failed: ${describeClient(r)}\n${PEER.name}'s side of that session: ${JSON.stringify(seen)}`);
   } else {
     check(r.code === 0, `echo-client failed: ${describeClient(r)}`);
   }
@@ -280,7 +298,7 @@ async function clientRun(o, b, c, check, { env = {}, remoteClose = false } = {})
   if (!res || !sess) return { r, sess, info: null, stats };
   check(res.error === null, `echo-client error: ${res.error}`);
   const remoteMax = maxMessageSize(sess.answer);
-  check(remoteMax === 262144, `Chromium's answer a=max-message-size is ${remoteMax}, expected 262144`);
+  check(remoteMax === BROWSER_MMS[b.engine], `${PEER.name}'s answer a=max-message-size is ${remoteMax}, expected ${BROWSER_MMS[b.engine]}`);
   check(res.max_message_size === remoteMax, `echo-client max_message_size ${res.max_message_size}, the answer says ${remoteMax}`);
   check(res.sent > 0, `echo-client sent ${res.sent} messages`);
   check(!sess.errors.length, `endpoint: ${sess.errors.join('; ')}`);
@@ -305,23 +323,23 @@ async function modeWeftOffers(o, b) {
       if (!info) return '';
       const chans = echoChannels(info);
       const wantChans = c.name === '8-channels' ? 8 : c.name === 'negotiated-42' ? 0 : 1;
-      check(chans.length === wantChans, `Chromium saw ${chans.length} echo-* channels, expected ${wantChans}`);
+      check(chans.length === wantChans, `${PEER.name} saw ${chans.length} echo-* channels, expected ${wantChans}`);
       check(res.channels === Math.max(wantChans, 1), `echo-client reports ${res.channels} channels`);
       for (const [l, ch] of chans) {
-        check(ch.echoed && ch.echoed.messages > 0, `Chromium echoed nothing on ${l}`);
+        check(ch.echoed && ch.echoed.messages > 0, `${PEER.name} echoed nothing on ${l}`);
         if (c.name === 'unordered-maxRetransmits0') {
           check(ch.ordered === false && ch.max_retransmits === 0,
-            `Chromium sees ${l} as ordered=${ch.ordered} maxRetransmits=${ch.max_retransmits}, weft asked for unordered, 0`);
+            `${PEER.name} sees ${l} as ordered=${ch.ordered} maxRetransmits=${ch.max_retransmits}, weft asked for unordered, 0`);
         } else {
           check(ch.ordered === true && ch.max_retransmits === null && ch.max_packet_life_time === null,
-            `Chromium sees ${l} as ordered=${ch.ordered} maxRetransmits=${ch.max_retransmits}`);
+            `${PEER.name} sees ${l} as ordered=${ch.ordered} maxRetransmits=${ch.max_retransmits}`);
           // The auto sizes end at Chromium's max-message-size.
-          check(ch.echoed.max_size === 262144, `largest message Chromium echoed on ${l}: ${ch.echoed.max_size} B, expected 262144`);
+          check(ch.echoed.max_size === 262144, `largest message ${PEER.name} echoed on ${l}: ${ch.echoed.max_size} B, expected 262144`);
         }
       }
       if (c.name === 'negotiated-42') {
         const n = info.channels.negotiated;
-        check(n && n.echoed && n.echoed.messages > 0, 'Chromium echoed nothing on the negotiated channel 42');
+        check(n && n.echoed && n.echoed.messages > 0, `${PEER.name} echoed nothing on the negotiated channel 42`);
         if (n) check(n.id === 42 && n.echoed.max_size === 262144, `negotiated channel: id ${n.id}, largest echo ${n.echoed?.max_size}`);
       }
       if (c.name === 'unordered-maxRetransmits0') check(res.echoed > 0, 'no echo at all');
@@ -362,7 +380,7 @@ const CH_RE = /reassembled a (\d+)-byte ClientHello from (\d+) fragments/;
 async function modePq(o, b, forced) {
   await runCase(forced ? 'pq/weft-dtls-server' : 'pq-baseline/weft-dtls-server', async (check) => {
     const { r, sess, stats } = await clientRun(o, b, { args: [] }, check, { env: { WEFT_DEBUG: 'dtls:debug' } });
-    if (sess) check(/^a=setup:active/m.test(sess.answer), 'Chromium did not answer a=setup:active (weft would not be the DTLS server)');
+    if (sess) check(/^a=setup:active/m.test(sess.answer), `${PEER.name} did not answer a=setup:active (weft would not be the DTLS server)`);
     const hits = r.stderr.map((l) => CH_RE.exec(l)).filter(Boolean);
     const desc = hits.map((m) => `${m[1]} B in ${m[2]} fragments`).join(', ') || 'no reassembly line (unfragmented)';
     if (forced) {
@@ -374,34 +392,47 @@ async function modePq(o, b, forced) {
       check(!hits.length, `PQ switched off, yet weft reassembled a fragmented ClientHello: ${desc}`);
     }
     const t = stats && stats.transport;
-    if (t) check(t.dtlsRole === 'client', `Chromium's DTLS role is ${t.dtlsRole}, expected client (weft the server)`);
-    const dtls = t ? `; Chromium: DTLS ${t.dtlsRole}, version ${t.tlsVersion}, ${t.dtlsCipher}` : '';
+    if (t) check(t.dtlsRole === 'client', `${PEER.name}'s DTLS role is ${t.dtlsRole}, expected client (weft the server)`);
+    const dtls = t ? `; ${PEER.name}: DTLS ${t.dtlsRole}, version ${t.tlsVersion}, ${t.dtlsCipher}` : '';
     return `ClientHello: ${desc}; connect ${fmt(r.result?.connect_ms)} ms${dtls}`;
   });
 }
 
 // ---- mDNS host candidates ---------------------------------------------------
 
+// Chromium: the driver renames Chromium's host candidates to <uuid>.local
+// names nobody answers for, so weft must pair through peer-reflexive
+// candidates. Firefox (media.peerconnection.ice.obfuscate_host_addresses):
+// Firefox names its own host candidates and answers for them with its mDNS
+// responder (its loopback candidates, which it gathers by pref, stay in the
+// clear); weft pairs with whatever it can reach, and the case line says which.
+const LOCAL_CAND = /\.local \d+ typ host/;
+const IP_HOST_CAND = /^a=candidate:\S+ \d+ \S+ \d+ (\d+\.\d+\.\d+\.\d+|[0-9a-f:]+) \d+ typ host/m;
+const isLoopbackCand = (l) => / (127\.\d+\.\d+\.\d+|::1) \d+ typ host/.test(l);
+
 async function modeMdns(o, b) {
-  const srv = await startEchoServer(o.echoServer, ['--negotiated', String(NEGOTIATED.id)]);
+  const rewrite = b.engine === 'chromium';
+  const srv = await startEchoServer(o.echoServer, ['--negotiated', String(NEGOTIATED.id)], weftDebugOpts(o, 'mdns'));
   try {
     for (const trickle of [false, true]) {
       const c = { name: trickle ? 'trickle' : 'non-trickle', channels: [{ label: 'echo-0' }], trickle };
       await runCase(`mdns/weft-answers-${c.name}`, async (check) => {
-        const r = await pageOffers(b, srv, srv.url, c, check, { mdns: true, count: 1 });
+        const r = await pageOffers(b, srv, srv.url, c, check, { mdns: rewrite, count: 1 });
         if (!r) return '';
-        check(r.o.mdnsNames.size > 0, 'no host candidate was rewritten (Chromium gathered none?)');
-        const sent = trickle ? '' : r.o.offer;
-        if (!trickle) {
-          check(!/^a=candidate:\S+ \d+ \S+ \d+ (\d+\.\d+\.\d+\.\d+|[0-9a-f:]+) \d+ typ host/m.test(sent), 'an IP host candidate is left in the offer');
-          check(/\.local \d+ typ host/.test(sent), 'no .local candidate in the offer');
+        if (rewrite) check(r.o.mdnsNames.size > 0, `no host candidate was rewritten (${PEER.name} gathered none?)`);
+        const sent = trickle ? (r.o.patches || []).join('\r\n') : r.o.offer;
+        const hostLines = sent.split(/\r?\n/).filter((l) => / typ host/.test(l));
+        if (!trickle || !rewrite) {
+          check(!hostLines.some((l) => IP_HOST_CAND.test(l) && !isLoopbackCand(l)), `an IP host candidate is left in what ${PEER.name} sent:\n${hostLines.join('\n')}`);
+          check(LOCAL_CAND.test(sent), `no .local candidate in what ${PEER.name} sent:\n${hostLines.join('\n')}`);
         }
         const sp = srv.forPc(r.pcNum).find((x) => x.ev === 'selected-pair');
-        if (check(sp, `echo-server logged no "selected-pair" for pc ${r.pcNum}`))
+        if (check(sp, `echo-server logged no "selected-pair" for pc ${r.pcNum}`) && rewrite)
           check(/ typ prflx/.test(sp.remote), `echo-server's selected remote candidate is not prflx: ${sp.remote}`);
         await remoteClose(b, srv, r.o.id, r.pcNum, 'echo-0', check);
+        const names = rewrite ? [...r.o.mdnsNames.values()] : hostLines.filter((l) => LOCAL_CAND.test(l)).map((l) => l.split(' ')[4]);
         return `connect ${fmt(r.open.connect_ms)} ms, ${r.tot.echoed}/${r.tot.sent} echoed, ` +
-          `names ${[...r.o.mdnsNames.values()].join(' ')}, weft selected remote: ${sp ? sp.remote : '-'}`;
+          `names ${[...new Set(names)].join(' ')}, weft selected remote: ${sp ? sp.remote : '-'}`;
       });
     }
   } finally {
@@ -409,14 +440,17 @@ async function modeMdns(o, b) {
   }
   await runCase('mdns/weft-offers', async (check) => {
     const names = new Map();
-    b.rewriteAnswer = (sdp) => mdnsRewrite(sdp, names);
+    if (rewrite) b.rewriteAnswer = (sdp) => mdnsRewrite(sdp, names);
     try {
       const { r, sess } = await clientRun(o, b, { args: ['--sizes', '0,1,1024,65536'] }, check);
       const res = r.result;
       if (!sess || !res) return '';
-      check(names.size > 0 && /\.local \d+ typ host/.test(sess.answer), 'no .local host candidate in the answer');
-      check(res.selected_pair && / typ prflx/.test(res.selected_pair.remote),
-        `echo-client's selected remote candidate is not prflx: ${JSON.stringify(res.selected_pair)}`);
+      check(LOCAL_CAND.test(sess.answer), 'no .local host candidate in the answer');
+      if (rewrite) {
+        check(names.size > 0, 'no host candidate of the answer was rewritten');
+        check(res.selected_pair && / typ prflx/.test(res.selected_pair.remote),
+          `echo-client's selected remote candidate is not prflx: ${JSON.stringify(res.selected_pair)}`);
+      }
       check(res.echoed === res.sent, `${res.echoed}/${res.sent} echoed`);
       return `connect ${fmt(res.connect_ms)} ms, ${res.echoed}/${res.sent} echoed, selected remote: ${res.selected_pair?.remote}`;
     } finally {
@@ -430,14 +464,24 @@ async function modeMdns(o, b) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (!o) return 2;
+  if (!['chromium', 'firefox'].includes(o.browser) || (o.browser === 'firefox' && !FIREFOX_MODES.includes(o.mode))) {
+    console.error(`FAIL: --browser ${o.browser} with mode ${o.mode} (Firefox runs ${FIREFOX_MODES.join(', ')})`);
+    return 2;
+  }
   let b = null;
   return driverMain(
     o,
     async () => {
       const extra = o.mode === 'pq' ? [PQ_SWITCH] : o.mode === 'pq-baseline' ? [PQ_OFF_SWITCH] : MEDIA_MODES.includes(o.mode) ? MEDIA_SWITCHES : [];
+      // Firefox: the fake devices for media, its own mDNS host names for mdns.
+      const prefs = {
+        ...(MEDIA_MODES.includes(o.mode) ? MEDIA_PREFS : {}),
+        ...(o.mode === 'mdns' ? { 'media.peerconnection.ice.obfuscate_host_addresses': true } : {}),
+      };
       if (o.weftDebug) fs.mkdirSync(o.outDir, { recursive: true });
-      b = await startBrowser({ extraArgs: extra });
-      console.log(`Chromium ${b.version} (pid ${b.pid}) up in ${Math.round(b.startMs)} ms${extra.length ? `, ${extra.join(' ')}` : ''}`);
+      b = await startBrowser({ engine: o.browser, extraArgs: o.browser === 'chromium' ? extra : [], prefs });
+      const how = o.browser === 'chromium' ? extra.join(' ') : Object.entries(prefs).map(([k, v]) => `${k}=${v}`).join(' ');
+      console.log(`${PEER.name} ${b.version} (pid ${b.pid}) up in ${Math.round(b.startMs)} ms${how ? `, ${how}` : ''}`);
       if (o.mode === 'weft-answers') await modeWeftAnswers(o, b, false);
       else if (o.mode === 'self') await modeWeftAnswers(o, b, true);
       else if (o.mode === 'weft-offers') await modeWeftOffers(o, b);
@@ -449,7 +493,7 @@ async function main() {
       if (b.endpointErrors.length) failures.push({ name: 'endpoint', problems: b.endpointErrors });
     },
     async () => {
-      if (b) await withTimeout(b.close(), 15000, 'closing Chromium').catch((e) => log(e.message));
+      if (b) await withTimeout(b.close(), 15000, `closing ${PEER.name}`).catch((e) => log(e.message));
     },
   );
 }
