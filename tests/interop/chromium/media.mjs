@@ -115,6 +115,25 @@ async function mediaStats(b, id) {
   return b.eval(([i]) => window.weft.mediaStats(i), [id]);
 }
 
+// After the page stopped sending: the stats once nothing moves any more (the
+// same RTP counts in two samples 500 ms apart, at most 6 s). Firefox, on a
+// loaded machine, was seen to count one video packet more after the 1 s
+// tail than when it was read (weft got 578 where the count said 577, and the
+// last came too late to be echoed): a frame still on its way out.
+async function settledStats(b, id) {
+  const key = (s) => ['audio', 'video'].map((k) => `${s[k].outbound?.packetsSent}/${s[k].inbound?.packetsReceived}`).join(' ');
+  let st = await mediaStats(b, id);
+  const end = performance.now() + 6000;
+  while (performance.now() < end) {
+    await sleep(500);
+    const next = await mediaStats(b, id);
+    const same = key(next) === key(st);
+    st = next;
+    if (same) break;
+  }
+  return st;
+}
+
 // Samples getStats() every second for `seconds` (framesDecoded must keep
 // growing: a frozen decoder would not), calling onSample(stats, i).
 async function sampleStats(b, id, seconds, onSample = () => {}) {
@@ -178,9 +197,17 @@ function checkInbound(check, st, { videoMime, audioMime = 'audio/opus', who, aud
     // is received but never decoded, and is dropped or makes it ask for a
     // keyframe (pliCount/firCount). Everything received must be decoded
     // (at most 2 frames still in the decoder when the stats were read).
-    check(v.framesReceived - v.framesDecoded - (v.framesDropped || 0) <= 2 && v.framesReceived - v.framesDecoded <= 2,
+    const firefox = PEER.name === 'Firefox'; // its decoder may drop frames: see below
+    check(v.framesReceived - v.framesDecoded - (v.framesDropped || 0) <= 2 && (firefox || v.framesReceived - v.framesDecoded <= 2),
       `${who}: ${PEER.name} received ${v.framesReceived} video frames but decoded ${v.framesDecoded} (dropped ${v.framesDropped})`);
-    if (!lossy) {
+    // Firefox's decoder, starved of CPU (ASan suite and 2 busy loops), drops
+    // frames it cannot decode in time and asks for a keyframe, with every
+    // packet delivered (packetsLost 0, counts exact): reported, not failed,
+    // as long as they are a few (at most 2 % of the frames, 2 PLIs).
+    if (firefox && !lossy) {
+      check((v.framesDropped || 0) <= Math.ceil(v.framesReceived * 0.02) && (v.pliCount || 0) <= 2 && (v.firCount || 0) === 0,
+        `${who}: ${PEER.name} dropped ${v.framesDropped} of ${v.framesReceived} video frames (${v.pliCount} PLIs, ${v.firCount} FIRs), with no packet lost on the way`);
+    } else if (!lossy) {
       check((v.framesDropped || 0) === 0, `${who}: ${PEER.name} dropped ${v.framesDropped} video frames, with no packet lost on the way`);
       check((v.firCount || 0) === 0, `${who}: ${PEER.name} sent ${v.firCount} FIRs (a decoder that lost its state), with no packet lost on the way`);
       check((v.pliCount || 0) <= 2, `${who}: ${PEER.name} sent ${v.pliCount} PLIs (frames it could not decode), with no packet lost on the way`);
@@ -307,7 +334,7 @@ async function echoCase(b, srv, c, check) {
   // Stop sending, let the last echoes in, then compare both sides' counts.
   await b.eval(([id]) => window.weft.pauseSending(id), [o.id]);
   await sleep(TAIL_MS);
-  const st = await mediaStats(b, o.id);
+  const st = await settledStats(b, o.id);
   // Kernel drops on the pair's two sockets (read while they are still open).
   const sp = srv.forPc(pcNum).find((e) => e.ev === 'selected-pair');
   const drops = udpDrops();
