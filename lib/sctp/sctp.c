@@ -731,9 +731,7 @@ static void finish_message(weft__sctp *s) {
   push_event(s, EV_MESSAGE, s->msg_sid, ppid, false, 0, data, len);
 }
 
-/* One line of what usrsctp holds for the association (WEFT_DEBUG sctp:debug):
- * enough to tell a stalled transfer's side (who has data queued, whose window
- * is closed, whether our reading stopped). Under the usrsctp lock. */
+/* Bytes weft queued that usrsctp has not taken yet (debug only). */
 static size_t queued_bytes(const weft__sctp *s) {
   size_t n = 0;
   for (const qmsg *m = s->fifo_head; m; m = m->next)
@@ -741,6 +739,9 @@ static size_t queued_bytes(const weft__sctp *s) {
   return n;
 }
 
+/* One line of what usrsctp holds for the association (WEFT_DEBUG sctp:debug):
+ * enough to tell a stalled transfer's side (who has data queued, whose window
+ * is closed, whether our reading stopped). Under the usrsctp lock. */
 static void log_status(weft__sctp *s, const char *why) {
   if (!weft__log_enabled(WEFT_LOG_DEBUG, "sctp"))
     return;
